@@ -1,0 +1,309 @@
+"""Read and write ``MachineDefinition`` from YAML, JSON and dicts, with every problem reported.
+
+All loaders end in ``definition_from_data``: Pydantic validates the fields, the cross-reference
+checks run, and every problem found (field errors and, as far as the valid parts allow, broken
+references) is raised in one ``ConfigurationError`` whose issues carry a path such as
+``transitions[3].dest`` (and, for YAML, the line).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import TypeAdapter, ValidationError
+
+from pystator.errors import ConfigIssue, ConfigurationError
+from pystator.loaders.safe_yaml import DEFAULT_MAX_BYTES, LoadedYAML, load_yaml_text
+from pystator.models.checks import collect_issues
+from pystator.models.definition import (
+    NAME_RE,
+    MachineDefinition,
+    StateDefinition,
+    TransitionDefinition,
+)
+
+PathLike = str | os.PathLike[str]
+
+_UNION_TAGS = {"str", "int", "float", "bool", "none", "constrained-str", "ActionSpec", "GuardSpec"}
+_UNION_TAG_PREFIXES = ("literal[", "tuple[", "list[", "dict[", "function-", "nullable[")
+
+
+def _is_union_tag(part: str | int) -> bool:
+    return isinstance(part, str) and (part in _UNION_TAGS or part.startswith(_UNION_TAG_PREFIXES))
+
+
+def format_path(loc: tuple[str | int, ...]) -> str:
+    """``('transitions', 3, 'dest')`` -> ``'transitions[3].dest'``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    kind = error.get("type", "")
+    value = error.get("input")
+    if kind == "string_pattern_mismatch":
+        ctx = error.get("ctx") or {}
+        if ctx.get("pattern") == NAME_RE.pattern:
+            return (
+                f"{value!r} is not a valid name: use letters, digits and '_', "
+                "starting with a letter"
+            )
+        return f"{value!r} is not a valid name: use letters, digits, '_', '.', ':' or '-'"
+    if kind == "extra_forbidden":
+        return "unknown key (check its spelling and its indentation)"
+    if kind == "missing":
+        return "required key is missing"
+    message = str(error.get("msg", "invalid value"))
+    return message.removeprefix("Value error, ")
+
+
+_UNION_MESSAGES = {
+    "source": "must be a state name, a list of state names, or '*'",
+    "guards": "must be a guard name, {name, params} or {expr}",
+    "actions": "must be an action name or {name, params}",
+    "on_enter": "must be an action name or {name, params}",
+    "on_exit": "must be an action name or {name, params}",
+}
+
+
+def issues_from_validation(
+    exc: ValidationError, prefix: tuple[str | int, ...] = ()
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """Pydantic errors as (location, message), one per location, union branches merged."""
+    grouped: dict[tuple[str | int, ...], list[tuple[str, Mapping[str, Any]]]] = {}
+    for error in exc.errors(include_url=False):
+        loc = tuple(p for p in error["loc"] if not _is_union_tag(p))
+        grouped.setdefault(prefix + loc, []).append((_describe(error), error))
+    out: list[tuple[tuple[str | int, ...], str]] = []
+    for loc, entries in grouped.items():
+        messages = list(dict.fromkeys(m for m, _ in entries))
+        if len(messages) == 1:
+            out.append((loc, messages[0]))
+            continue
+        # A value that matched no branch of a union: say what the field accepts.
+        field = next((p for p in reversed(loc) if isinstance(p, str)), "")
+        pattern_msg = next((m for m, e in entries if e["type"] == "string_pattern_mismatch"), None)
+        if pattern_msg is not None and isinstance(entries[0][1].get("input"), str):
+            out.append((loc, pattern_msg))
+        elif field in _UNION_MESSAGES:
+            out.append((loc, _UNION_MESSAGES[field]))
+        else:
+            out.append((loc, "; or ".join(messages)))
+    return out
+
+
+def _partial_cross_check(data: Mapping[str, Any]) -> list[ConfigIssue]:
+    """Cross-reference checks over the items that did validate, after a field error."""
+    raw_states = data.get("states")
+    raw_transitions = data.get("transitions", [])
+    if not isinstance(raw_states, list) or not isinstance(raw_transitions, list):
+        return []
+    state_adapter = TypeAdapter(StateDefinition)
+    transition_adapter = TypeAdapter(TransitionDefinition)
+    states: list[StateDefinition | None] = []
+    partial: list[str] = []
+    for raw in raw_states:
+        try:
+            states.append(state_adapter.validate_python(raw))
+        except ValidationError:
+            states.append(None)
+            if isinstance(raw, Mapping) and isinstance(raw.get("name"), str):
+                partial.append(raw["name"])
+    transitions: list[TransitionDefinition | None] = []
+    for raw in raw_transitions:
+        try:
+            transitions.append(transition_adapter.validate_python(raw))
+        except ValidationError:
+            transitions.append(None)
+    return collect_issues(states, transitions, partial_names=partial)
+
+
+def definition_from_data(
+    data: Any, *, source: str | None = None, document: LoadedYAML | None = None
+) -> MachineDefinition:
+    """Validate plain data (a dict) into a ``MachineDefinition`` or raise every problem."""
+    if isinstance(data, MachineDefinition):
+        return data
+    if not isinstance(data, Mapping):
+        kind = "empty" if data is None else f"a {type(data).__name__}"
+        raise ConfigurationError(
+            "a machine definition must be a mapping with 'meta', 'states' and 'transitions', "
+            f"got {kind}",
+            source=source,
+        )
+    try:
+        return MachineDefinition.model_validate(data)
+    except ConfigurationError as exc:
+        # Field validation passed; the cross-reference checks found problems.
+        raise _with_lines(exc.issues, document, source) from None
+    except ValidationError as exc:
+        issues = [
+            ConfigIssue(format_path(loc), message) for loc, message in issues_from_validation(exc)
+        ]
+        issues.extend(_partial_cross_check(data))
+        raise _with_lines(issues, document, source) from None
+
+
+def _parse_path(path: str) -> tuple[str | int, ...]:
+    parts: list[str | int] = []
+    for chunk in path.replace("[", ".[").split("."):
+        if not chunk:
+            continue
+        if chunk.startswith("[") and chunk.endswith("]") and chunk[1:-1].isdigit():
+            parts.append(int(chunk[1:-1]))
+        else:
+            parts.append(chunk)
+    return tuple(parts)
+
+
+def _with_lines(
+    issues: list[ConfigIssue], document: LoadedYAML | None, source: str | None
+) -> ConfigurationError:
+    if document is not None:
+        for issue in issues:
+            if issue.path and not issue.path.startswith("line "):
+                line = document.line_of(_parse_path(issue.path))
+                if line is not None:
+                    issue.message = f"{issue.message} (line {line})"
+    return ConfigurationError(issues, source=source)
+
+
+def _read_text(path: PathLike, max_bytes: int) -> str:
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+    except FileNotFoundError:
+        raise ConfigurationError(f"file not found: {p}") from None
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read {p}: {exc.strerror}") from None
+    if p.is_dir():
+        raise ConfigurationError(f"{p} is a directory, not a definition file")
+    if size > max_bytes:
+        raise ConfigurationError(
+            f"{p} is {size} bytes, over the limit of {max_bytes} bytes", source=str(p)
+        )
+    try:
+        return p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigurationError(f"{p} is not UTF-8 text", source=str(p)) from None
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read {p}: {exc.strerror}") from None
+
+
+def load_yaml_string(
+    text: str, *, source: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES
+) -> MachineDefinition:
+    """Parse and validate a YAML definition."""
+    try:
+        document = load_yaml_text(text, max_bytes=max_bytes)
+    except ConfigurationError as exc:
+        raise ConfigurationError(exc.issues, source=source) from None
+    return definition_from_data(document.data, source=source, document=document)
+
+
+def load_yaml_file(path: PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES) -> MachineDefinition:
+    """Read, parse and validate a YAML definition file."""
+    return load_yaml_string(_read_text(path, max_bytes), source=str(path), max_bytes=max_bytes)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key '{key}'")
+        out[key] = value
+    return out
+
+
+def parse_json_text(text: str | bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
+    """Parse JSON strictly: no NaN/Infinity, no duplicate keys, bounded size and depth."""
+    if len(text) > max_bytes:
+        raise ConfigurationError(f"JSON input is larger than the limit of {max_bytes} bytes")
+    try:
+        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+    except json.JSONDecodeError as exc:
+        raise ConfigurationError(
+            [ConfigIssue(f"line {exc.lineno}, column {exc.colno}", f"invalid JSON: {exc.msg}")]
+        ) from None
+    except ValueError as exc:
+        raise ConfigurationError(f"invalid JSON: {exc}") from None
+    except RecursionError:
+        raise ConfigurationError("invalid JSON: nested too deeply") from None
+
+
+def load_json_string(
+    text: str | bytes, *, source: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES
+) -> MachineDefinition:
+    """Parse and validate a JSON definition."""
+    try:
+        data = parse_json_text(text, max_bytes=max_bytes)
+    except ConfigurationError as exc:
+        raise ConfigurationError(exc.issues, source=source) from None
+    return definition_from_data(data, source=source)
+
+
+def load_json_file(path: PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES) -> MachineDefinition:
+    """Read, parse and validate a JSON definition file."""
+    return load_json_string(_read_text(path, max_bytes), source=str(path), max_bytes=max_bytes)
+
+
+def load_file(path: PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES) -> MachineDefinition:
+    """Load a ``.json`` file as JSON and anything else as YAML."""
+    if str(path).lower().endswith(".json"):
+        return load_json_file(path, max_bytes=max_bytes)
+    return load_yaml_file(path, max_bytes=max_bytes)
+
+
+def definition_to_dict(definition: MachineDefinition) -> dict[str, Any]:
+    """The plain-data form; ``definition_from_data`` inverts it.
+
+    ``meta`` is written in full; states and transitions leave out keys at their default.
+    """
+    data = definition.model_dump(mode="json", exclude_defaults=True)
+    data["meta"] = definition.meta.model_dump(mode="json", exclude_none=True)
+    return data
+
+
+def definition_to_json(definition: MachineDefinition, *, indent: int | None = 2) -> str:
+    return json.dumps(definition_to_dict(definition), indent=indent, ensure_ascii=False)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Writes strings YAML 1.1 readers would misread (``on``, ``no``, ...) in quotes."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if value.lower() in {"on", "off", "yes", "no", "y", "n", "true", "false", "null", "~"}:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
+    return dumper.represent_str(value)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def definition_to_yaml(definition: MachineDefinition, *, schema_ref: str | None = None) -> str:
+    """YAML text of the definition (keys in model order, defaults left out)."""
+    head = f"# yaml-language-server: $schema={schema_ref}\n" if schema_ref else ""
+    body = yaml.dump(
+        definition_to_dict(definition),
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        default_flow_style=False,
+        width=100,
+    )
+    return head + body

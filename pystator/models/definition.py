@@ -1,0 +1,218 @@
+"""The canonical machine definition: the one Pydantic model every loader produces.
+
+YAML, JSON, dicts and Python code all end up as a ``MachineDefinition``. It drives validation,
+the JSON Schema in ``schemas/``, the API bodies and what stores keep. Models are frozen and
+forbid unknown keys; sequences are tuples so a definition cannot change once built.
+Cross-reference checks (undefined states, duplicate names, ...) live in ``checks.py`` and run
+from the ``model_validator`` here, so a definition built in Python is checked exactly like a
+loaded one.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
+"""States, regions and triggers: letters, digits and ``_``, starting with a letter."""
+
+CALLABLE_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.:\-]*$"
+"""Guards and actions may also use ``.``, ``:`` and ``-`` (``billing.charge``)."""
+
+NAME_RE = re.compile(NAME_PATTERN)
+
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=200)]
+CallableName = Annotated[str, StringConstraints(pattern=CALLABLE_NAME_PATTERN, max_length=200)]
+JSONDict = dict[str, Any]
+
+StateType = Literal["initial", "stable", "terminal"]
+
+
+class ActionSpec(BaseModel):
+    """An action to run, by name, with keyword parameters taken from the definition."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", title="Action")
+
+    name: CallableName = Field(description="Name of the action in the ActionRegistry.")
+    params: JSONDict = Field(
+        default_factory=dict,
+        description="Keyword arguments passed to the action after the context.",
+    )
+
+
+class GuardSpec(BaseModel):
+    """A guard: a registered function by ``name`` (with ``params``), or an inline ``expr``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", title="Guard")
+
+    name: CallableName | None = Field(
+        default=None, description="Name of the guard in the GuardRegistry."
+    )
+    params: JSONDict = Field(
+        default_factory=dict,
+        description="Keyword arguments passed to a named guard after the context.",
+    )
+    expr: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="Inline boolean expression over the context, e.g. 'fill_qty >= order_qty'.",
+    )
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> GuardSpec:
+        if (self.name is None) == (self.expr is None):
+            raise ValueError("a guard needs exactly one of 'name' or 'expr'")
+        if self.expr is not None and self.params:
+            raise ValueError("'params' only applies to a named guard, not to 'expr'")
+        return self
+
+    @property
+    def label(self) -> str:
+        """How the guard is named in results and errors: its name, or its expression."""
+        return self.name if self.name is not None else f"expr: {self.expr}"
+
+
+ActionRef = Annotated[
+    CallableName | ActionSpec,
+    Field(description="An action name, or {name, params}."),
+]
+GuardRef = Annotated[
+    CallableName | GuardSpec,
+    Field(description="A guard name, {name, params}, or {expr}."),
+]
+
+
+class MachineMeta(BaseModel):
+    """Identity and behaviour switches of a machine."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", title="Meta", coerce_numbers_to_str=True)
+
+    machine_name: Name = Field(description="Unique name of the machine (letters, digits, _).")
+    version: str = Field(
+        default="1.0.0",
+        min_length=1,
+        max_length=64,
+        description="Version of the definition; snapshots of another major version are refused.",
+    )
+    strict_mode: bool = Field(
+        default=True,
+        description=(
+            "Strict: an event with no transition from the current state is a failed result "
+            "and a missing named guard raises. Lenient: such an event is a successful no-op."
+        ),
+    )
+    description: str | None = Field(default=None, description="Free text shown in tools.")
+    validate_context: bool = Field(
+        default=False,
+        description="Check the context against the machine's context contract before guards.",
+    )
+
+
+class StateDefinition(BaseModel):
+    """One state: a leaf, or a compound state when other states name it as their parent."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", title="State")
+
+    name: Name = Field(description="Unique state name (letters, digits, _; case is kept).")
+    type: StateType = Field(
+        default="stable",
+        description=(
+            "initial: where the machine (or its parent) starts; stable: an ordinary state; "
+            "terminal: a final state no event leaves."
+        ),
+    )
+    parent: Name | None = Field(
+        default=None, description="Name of the enclosing compound state, if nested."
+    )
+    initial_child: Name | None = Field(
+        default=None,
+        description="Child entered when this compound state is the target of a transition.",
+    )
+    on_enter: tuple[ActionRef, ...] = Field(
+        default=(), description="Actions run when the state is entered (outermost first)."
+    )
+    on_exit: tuple[ActionRef, ...] = Field(
+        default=(), description="Actions run when the state is exited (innermost first)."
+    )
+    description: str | None = Field(default=None, description="Free text shown in tools.")
+    metadata: JSONDict = Field(
+        default_factory=dict, description="Free-form data for tools; the engine ignores it."
+    )
+
+
+class TransitionDefinition(BaseModel):
+    """A rule: on ``trigger``, from ``source`` state(s), if every guard passes, go to ``dest``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", title="Transition")
+
+    trigger: Name = Field(description="Event name that fires this transition.")
+    source: Literal["*"] | Name | tuple[Name, ...] = Field(
+        description="A state, a list of states, or '*' for every non-terminal state."
+    )
+    dest: Name | None = Field(
+        default=None,
+        description="Target state; omitted for a targetless transition (actions only).",
+    )
+    guards: tuple[GuardRef, ...] = Field(
+        default=(), description="All must pass, evaluated in order (fail-fast)."
+    )
+    actions: tuple[ActionRef, ...] = Field(
+        default=(), description="Actions of the transition, run between exit and entry actions."
+    )
+    priority: int = Field(
+        default=0,
+        ge=-1_000_000,
+        le=1_000_000,
+        description="Higher priority is tried first among transitions of the same state.",
+    )
+    internal: bool = Field(
+        default=False,
+        description=(
+            "Internal: the source state is not exited; with no dest (or dest == source) only "
+            "the transition's actions run."
+        ),
+    )
+    description: str | None = Field(default=None, description="Free text shown in tools.")
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The sources as a tuple; ``('*',)`` for the wildcard."""
+        if isinstance(self.source, str):
+            return (self.source,)
+        return self.source
+
+
+class MachineDefinition(BaseModel):
+    """A whole machine: meta, states and transitions. The single source of truth."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        title="PyStator machine definition",
+        json_schema_extra={"$schema": "https://json-schema.org/draft/2020-12/schema"},
+    )
+
+    meta: MachineMeta = Field(description="Identity and behaviour switches.")
+    states: tuple[StateDefinition, ...] = Field(
+        min_length=1, description="Every state of the machine, in document order."
+    )
+    transitions: tuple[TransitionDefinition, ...] = Field(
+        default=(), description="Every transition, in document order (ties go to the first)."
+    )
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> MachineDefinition:
+        from pystator.models.checks import check_definition
+
+        check_definition(self)
+        return self
+
+    @property
+    def name(self) -> str:
+        return self.meta.machine_name
+
+    @property
+    def version(self) -> str:
+        return self.meta.version

@@ -1,0 +1,183 @@
+"""What the engine returns: an immutable ``TransitionResult``, and reports of action runs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cached_property
+from types import MappingProxyType
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    computed_field,
+)
+
+from pystator.errors import ERROR_TYPES, FSMError
+from pystator.models.definition import ActionSpec
+
+EMPTY_MAPPING: Mapping[str, Any] = MappingProxyType({})
+
+
+def _freeze_mapping(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    return value if isinstance(value, MappingProxyType) else MappingProxyType(dict(value))
+
+
+ReadOnlyMapping = Annotated[
+    Mapping[str, Any],
+    AfterValidator(_freeze_mapping),
+    PlainSerializer(dict, return_type=dict[str, Any]),
+]
+
+
+def _error_from_json(value: Any) -> Any:
+    """Rebuild an ``FSMError`` from its ``{code, type, message}`` form (stored results)."""
+    if value is None or isinstance(value, FSMError):
+        return value
+    if isinstance(value, Mapping) and isinstance(value.get("message"), str):
+        cls = ERROR_TYPES.get(str(value.get("type")), FSMError)
+        error = FSMError.__new__(cls)
+        FSMError.__init__(error, value["message"])
+        for key in ("guard_name", "current_state"):
+            if key in value:
+                setattr(error, key, value[key])
+        return error
+    raise ValueError("error must be null or an object with 'code', 'type' and 'message'")
+
+
+def _error_to_json(error: FSMError | None) -> dict[str, Any] | None:
+    if error is None:
+        return None
+    data = error.to_dict()
+    for key in ("guard_name", "current_state"):
+        value = getattr(error, key, None)
+        if value:
+            data[key] = value
+    return data
+
+
+ErrorField = Annotated[
+    FSMError | None,
+    BeforeValidator(_error_from_json),
+    PlainSerializer(_error_to_json, return_type=dict[str, Any] | None),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {
+                    "type": "object",
+                    "properties": {
+                        "code": {"type": "string"},
+                        "type": {"type": "string"},
+                        "message": {"type": "string"},
+                    },
+                    "required": ["code", "type", "message"],
+                },
+                {"type": "null"},
+            ]
+        }
+    ),
+]
+
+
+class TransitionResult(BaseModel):
+    """The outcome of one event: the next state and the actions to run, never run here.
+
+    A successful result is shared and immutable: the engine builds it once per (state,
+    transition) and hands out the same object every time.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    success: bool = Field(description="True when a transition fired (or a lenient no-op).")
+    source_state: str = Field(description="The state the event was processed in.")
+    target_state: str | None = Field(
+        default=None, description="The state after the event; None when it failed."
+    )
+    trigger: str = Field(description="The event that was processed.")
+    on_exit_actions: tuple[ActionSpec, ...] = Field(
+        default=(), description="Exit actions of every exited state, innermost first."
+    )
+    actions_to_execute: tuple[ActionSpec, ...] = Field(
+        default=(), description="The transition's own actions."
+    )
+    on_enter_actions: tuple[ActionSpec, ...] = Field(
+        default=(), description="Entry actions of every entered state, outermost first."
+    )
+    error: ErrorField = Field(default=None, description="Why the event failed, if it did.")
+    metadata: ReadOnlyMapping = Field(
+        default_factory=lambda: EMPTY_MAPPING,
+        description='Details, e.g. {"reason": "guard_rejected"}.',
+    )
+    exited_states: tuple[str, ...] = Field(
+        default=(), description="States exited, innermost first."
+    )
+    entered_states: tuple[str, ...] = Field(
+        default=(), description="States entered, outermost first."
+    )
+
+    @computed_field  # type: ignore[prop-decorator]
+    @cached_property
+    def all_actions(self) -> tuple[str, ...]:
+        """Names of every action to run, in order: exit, then transition, then enter."""
+        return tuple(
+            a.name
+            for a in (*self.on_exit_actions, *self.actions_to_execute, *self.on_enter_actions)
+        )
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def state_changed(self) -> bool:
+        """True when the event moved the entity to another state."""
+        return (
+            self.success
+            and self.target_state is not None
+            and (self.target_state != self.source_state)
+        )
+
+    def action_specs(self) -> tuple[ActionSpec, ...]:
+        """Every action to run with its params, in execution order."""
+        return (*self.on_exit_actions, *self.actions_to_execute, *self.on_enter_actions)
+
+    def raise_for_error(self) -> TransitionResult:
+        """Raise the carried error if the event failed; return ``self`` otherwise."""
+        if self.error is not None:
+            raise self.error
+        return self
+
+    def __bool__(self) -> bool:
+        return self.success
+
+
+class ActionOutcome(BaseModel):
+    """How one action run went."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    name: str
+    params: ReadOnlyMapping = Field(default_factory=lambda: EMPTY_MAPPING)
+    success: bool
+    error: str | None = Field(default=None, description="'Type: message' of the failure.")
+    error_code: str | None = None
+    duration_ms: float = 0.0
+    attempts: int = 1
+
+
+class ExecutionReport(BaseModel):
+    """The outcome of running a result's actions."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    success: bool = Field(description="True when every action ran without error.")
+    outcomes: tuple[ActionOutcome, ...] = ()
+    skipped: tuple[str, ...] = Field(
+        default=(), description="Actions not run because an earlier one failed (stop_on_error)."
+    )
+
+    @property
+    def failed(self) -> tuple[ActionOutcome, ...]:
+        return tuple(o for o in self.outcomes if not o.success)

@@ -1,0 +1,19 @@
+"""The imperative shell around the engine: machine facade, sessions, actions, hooks."""
+
+from pystator.runtime.executor import ActionExecutor
+from pystator.runtime.hooks import LoggingHook, MetricsCollector, TransitionHook, TransitionObserver
+from pystator.runtime.machine import StateMachine
+from pystator.runtime.registry import ActionRegistry, GuardRegistry
+from pystator.runtime.session import EntitySession
+
+__all__ = [
+    "ActionExecutor",
+    "ActionRegistry",
+    "EntitySession",
+    "GuardRegistry",
+    "LoggingHook",
+    "MetricsCollector",
+    "StateMachine",
+    "TransitionHook",
+    "TransitionObserver",
+]

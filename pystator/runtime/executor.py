@@ -1,0 +1,168 @@
+"""Run the actions of a result, after the caller has persisted the state change.
+
+Actions run in the order of ``result.action_specs()``: exit actions innermost first, then the
+transition's, then entry actions outermost first. Each is called as ``fn(context, **params)``.
+A failing action is recorded in the ``ExecutionReport`` and, unless ``stop_on_error`` is set,
+does not stop the others. A failed result runs nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from pystator.errors import ActionNotFoundError, ActionTimeoutError, FSMError
+from pystator.models.definition import ActionSpec
+from pystator.models.result import EMPTY_MAPPING, ActionOutcome, ExecutionReport, TransitionResult
+from pystator.runtime.registry import ActionRegistry
+
+_NOTHING_RAN = ExecutionReport(success=True)
+
+
+def _outcome(
+    spec: ActionSpec, started: float, error: BaseException | None = None, message: str = ""
+) -> ActionOutcome:
+    duration = (time.perf_counter() - started) * 1000.0
+    params = MappingProxyType(spec.params) if spec.params else EMPTY_MAPPING
+    if error is None:
+        return ActionOutcome.model_construct(
+            name=spec.name, params=params, success=True, duration_ms=duration
+        )
+    code = error.code.value if isinstance(error, FSMError) else None
+    text = message or f"{type(error).__name__}: {error}"
+    return ActionOutcome.model_construct(
+        name=spec.name,
+        params=params,
+        success=False,
+        error=text,
+        error_code=code,
+        duration_ms=duration,
+    )
+
+
+class ActionExecutor:
+    """Runs a result's actions from an ``ActionRegistry`` and reports how each went.
+
+    Args:
+        registry: where action names are looked up (at run time, so late registrations count).
+        stop_on_error: skip the remaining actions after the first failure.
+        timeout: seconds an async action may take before it counts as failed
+            (``ErrorCode.TIMEOUT``); ``None`` for no limit.
+    """
+
+    def __init__(
+        self,
+        registry: ActionRegistry | None = None,
+        *,
+        stop_on_error: bool = False,
+        timeout: float | None = None,
+    ) -> None:
+        self.registry = registry if registry is not None else ActionRegistry()
+        self.stop_on_error = stop_on_error
+        if timeout is not None and timeout <= 0:
+            raise ValueError("timeout must be positive (seconds) or None")
+        self.timeout = timeout
+
+    def _lookup(self, spec: ActionSpec) -> Any:
+        fn = self.registry.get(spec.name)
+        if fn is None:
+            return ActionNotFoundError(
+                f"action '{spec.name}' is not registered; register it with "
+                f"@machine.action('{spec.name}') or an ActionRegistry"
+            )
+        return fn
+
+    def execute(
+        self, result: TransitionResult, context: Mapping[str, Any] | None = None
+    ) -> ExecutionReport:
+        """Run every action of ``result`` synchronously; async actions are reported as errors."""
+        specs = result.action_specs() if result.success else ()
+        if not specs:
+            return _NOTHING_RAN
+        ctx: Any = {} if context is None else context
+        outcomes: list[ActionOutcome] = []
+        skipped: list[str] = []
+        for position, spec in enumerate(specs):
+            started = time.perf_counter()
+            fn = self._lookup(spec)
+            if isinstance(fn, ActionNotFoundError):
+                outcomes.append(_outcome(spec, started, fn))
+            else:
+                try:
+                    value = fn(ctx, **spec.params)
+                    if inspect.isawaitable(value):
+                        if inspect.iscoroutine(value):
+                            value.close()
+                        raise TypeError(
+                            f"action '{spec.name}' is async: run it with async_execute, "
+                            "or use asend()/aprocess with an async executor"
+                        )
+                    outcomes.append(_outcome(spec, started))
+                except Exception as exc:
+                    outcomes.append(_outcome(spec, started, exc))
+            if self.stop_on_error and not outcomes[-1].success:
+                skipped = [s.name for s in specs[position + 1 :]]
+                break
+        return ExecutionReport(
+            success=all(o.success for o in outcomes) and not skipped,
+            outcomes=tuple(outcomes),
+            skipped=tuple(skipped),
+        )
+
+    async def _run_one(self, spec: ActionSpec, ctx: Any) -> ActionOutcome:
+        started = time.perf_counter()
+        fn = self._lookup(spec)
+        if isinstance(fn, ActionNotFoundError):
+            return _outcome(spec, started, fn)
+        try:
+            value = fn(ctx, **spec.params)
+            if inspect.isawaitable(value):
+                if self.timeout is None:
+                    await value
+                else:
+                    try:
+                        await asyncio.wait_for(value, self.timeout)
+                    except TimeoutError:
+                        error = ActionTimeoutError(
+                            f"action '{spec.name}' took longer than {self.timeout} s"
+                        )
+                        return _outcome(spec, started, error)
+            return _outcome(spec, started)
+        except Exception as exc:
+            return _outcome(spec, started, exc)
+
+    async def async_execute(
+        self, result: TransitionResult, context: Mapping[str, Any] | None = None
+    ) -> ExecutionReport:
+        """Run the actions one after another, awaiting async ones."""
+        specs = result.action_specs() if result.success else ()
+        if not specs:
+            return _NOTHING_RAN
+        ctx: Any = {} if context is None else context
+        outcomes: list[ActionOutcome] = []
+        skipped: list[str] = []
+        for position, spec in enumerate(specs):
+            outcomes.append(await self._run_one(spec, ctx))
+            if self.stop_on_error and not outcomes[-1].success:
+                skipped = [s.name for s in specs[position + 1 :]]
+                break
+        return ExecutionReport(
+            success=all(o.success for o in outcomes) and not skipped,
+            outcomes=tuple(outcomes),
+            skipped=tuple(skipped),
+        )
+
+    async def async_execute_parallel(
+        self, result: TransitionResult, context: Mapping[str, Any] | None = None
+    ) -> ExecutionReport:
+        """Start every action at once and wait for all; outcomes keep the declared order."""
+        specs = result.action_specs() if result.success else ()
+        if not specs:
+            return _NOTHING_RAN
+        ctx: Any = {} if context is None else context
+        outcomes = await asyncio.gather(*(self._run_one(spec, ctx) for spec in specs))
+        return ExecutionReport(success=all(o.success for o in outcomes), outcomes=tuple(outcomes))

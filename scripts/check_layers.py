@@ -1,0 +1,104 @@
+"""Fail when a module of ``pystator`` imports a layer outside of it (imports point inward).
+
+Layers, innermost first; a module may import its own layer and any layer with a lower rank:
+
+    errors < models < engine | loaders < runtime < stores | scheduler < worker < api | ui < cli
+
+``engine`` and ``loaders`` share a rank but may not import each other: the engine knows no
+file formats, and loaders know no semantics.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent / "pystator"
+
+RANKS: dict[str, int] = {
+    "_version": 0,
+    "errors": 0,
+    "models": 1,
+    "engine": 2,
+    "loaders": 2,
+    "runtime": 3,
+    "actions": 3,
+    "stores": 4,
+    "scheduler": 4,
+    "worker": 5,
+    "api": 6,
+    "ui": 6,
+    "cli": 7,
+    "__init__": 8,
+    "__main__": 9,
+}
+FORBIDDEN_PAIRS = {("engine", "loaders"), ("loaders", "engine")}
+
+
+def layer_of(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(ROOT.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__" and len(parts) > 1:
+        parts = parts[:-1]
+        if len(parts) == 1:
+            return "pystator.__init__"
+    return ".".join(parts)
+
+
+def imported_modules(tree: ast.AST, current: str) -> list[tuple[int, str]]:
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.extend((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = current.split(".")[: -node.level]
+                target = ".".join([*base, node.module] if node.module else base)
+            else:
+                target = node.module or ""
+            found.append((node.lineno, target))
+    return [(line, name) for line, name in found if name.split(".")[0] == "pystator"]
+
+
+def check() -> list[str]:
+    problems: list[str] = []
+    for path in sorted(ROOT.rglob("*.py")):
+        current = module_name(path)
+        source_layer = layer_of(current)
+        if source_layer not in RANKS:
+            problems.append(f"{path}: layer '{source_layer}' has no rank in check_layers.py")
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for line, target in imported_modules(tree, current):
+            target_layer = layer_of(target)
+            if target_layer == source_layer:
+                continue
+            if target_layer not in RANKS:
+                problems.append(f"{path}:{line}: imports unknown layer '{target}'")
+            elif (source_layer, target_layer) in FORBIDDEN_PAIRS or (
+                RANKS[target_layer] > RANKS[source_layer]
+            ):
+                problems.append(
+                    f"{path}:{line}: '{source_layer}' may not import '{target}' "
+                    "(imports must point inward)"
+                )
+    return problems
+
+
+def main() -> int:
+    problems = check()
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if not problems:
+        print("layers: ok")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
