@@ -20,6 +20,7 @@ an invalid definition)::
     ├── ActionExecutionError      actions failed after the state changed; .report     (raised)
     ├── ActionTimeoutError        an async action ran past its time limit     (execution report)
     ├── IncompatibleSnapshotError a snapshot belongs to another machine or version     (raised)
+    ├── LoopLimitError            eventless/done transitions kept firing (a cycle)     (result)
     └── StaleVersionError         optimistic locking lost after every retry            (raised)
 
 Every class has a stable ``code`` from ``ErrorCode``, which the API and the JSON form of a
@@ -50,6 +51,7 @@ class ErrorCode(StrEnum):
     UNDEFINED_STATE = "UNDEFINED_STATE"
     UNDEFINED_TRIGGER = "UNDEFINED_TRIGGER"
     GUARD_ERROR = "GUARD_ERROR"
+    LOOP_LIMIT = "LOOP_LIMIT"
 
 
 class FSMError(Exception):
@@ -224,6 +226,12 @@ class IncompatibleSnapshotError(FSMError):
     code = ErrorCode.INVALID_STATE
 
 
+class LoopLimitError(FSMError):
+    """Eventless or done transitions kept firing after one event: the machine loops."""
+
+    code = ErrorCode.LOOP_LIMIT
+
+
 class StaleVersionError(FSMError):
     """Optimistic locking lost: the entity changed under us on every retry."""
 
@@ -260,6 +268,7 @@ ERROR_TYPES: dict[str, type[FSMError]] = {
         ActionExecutionError,
         ActionTimeoutError,
         IncompatibleSnapshotError,
+        LoopLimitError,
         StaleVersionError,
     )
 }

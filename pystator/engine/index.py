@@ -4,6 +4,9 @@ The index answers "which transitions may fire for this trigger in this state, in
 with one dictionary lookup per level. Selection order follows SCXML: the active state first,
 then its ancestors; within one state, higher ``priority`` first, then document order. A
 wildcard source (``"*"``) belongs to every non-terminal state.
+
+Regions of parallel states become compound nodes of the tree (SCXML's children of
+``<parallel>``), so every algorithm sees one uniform tree rooted at ``ROOT``.
 """
 
 from __future__ import annotations
@@ -19,11 +22,16 @@ from pystator.models.definition import (
     MachineDefinition,
     StateDefinition,
     TransitionDefinition,
+    duration_ms,
 )
-from pystator.models.result import TransitionResult
+from pystator.models.result import TimerSpec, TransitionResult
+from pystator.models.tree import flatten
 
 ROOT = ""
 """The implicit top-level compound state that contains every top-level state."""
+
+AUTO = ""
+"""Table key of eventless (``auto``) transitions; no trigger can be empty."""
 
 ExprFn = Callable[[Mapping[str, Any]], bool]
 
@@ -31,8 +39,8 @@ ExprFn = Callable[[Mapping[str, Any]], bool]
 class CompiledGuard:
     """A guard reference resolved as far as the definition allows.
 
-    ``name`` is the registry key of a named guard; ``expr`` is set for an inline expression.
-    ``label`` is how results name the guard.
+    ``name`` is the registry key of a named guard; ``evaluate`` is set for an inline
+    expression. ``label`` is how results name the guard.
     """
 
     __slots__ = ("evaluate", "expr", "label", "name", "params")
@@ -69,30 +77,50 @@ class Candidate:
         self.transition = transition
         self.index = index
         self.guards = guards
-        # Built on first use by ``engine.step.accept``: a successful result depends only on the
-        # active state and the transition, so one immutable object serves every call.
+        # Built on first use by ``engine.step.accept``: in a machine without eventless,
+        # done or history transitions a successful result depends only on the active state
+        # and the transition, so one immutable object serves every call.
         self.result: TransitionResult | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class StateNode:
-    """A state with everything the engine needs precomputed."""
+    """A state (or region) with everything the engine needs precomputed."""
 
     name: str
+    kind: str
+    """``atomic``, ``compound``, ``parallel``, ``region`` or ``history``."""
     type: str
+    """The definition's type (``initial``, ``stable``, ``terminal``, ...); ``region``."""
     parent: str
     """Name of the parent, ``ROOT`` for a top-level state."""
     children: tuple[str, ...]
+    """Real children (history pseudo-states excluded), in document order."""
+    history_children: tuple[str, ...]
     ancestors: tuple[str, ...]
     """Proper ancestors, innermost first, ``ROOT`` excluded."""
+    order: int
+    """Position in document order (parents before children)."""
     on_enter: tuple[ActionSpec, ...]
     on_exit: tuple[ActionSpec, ...]
     initial_child: str | None
-    definition: StateDefinition
+    in_parallel: bool
+    """Some ancestor is a parallel state: the state is never a configuration on its own."""
+    timers: tuple[TimerSpec, ...]
+    """Timers armed when the state is entered."""
+    deep: bool = False
+    """History pseudo-states: deep (leaves) rather than shallow (children)."""
+    default: str | None = None
+    """History pseudo-states: where to go without memory."""
+    definition: StateDefinition | None = None
 
     @property
     def is_compound(self) -> bool:
         return bool(self.children)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.type == "terminal"
 
     @property
     def is_final(self) -> bool:
@@ -106,16 +134,29 @@ class MachineIndex:
 
     definition: MachineDefinition
     states: dict[str, StateNode]
+    initial_top: str
+    """The top-level state the machine starts in."""
     initial_state: str
-    """The leaf the machine starts in."""
-    initial_path: tuple[str, ...]
-    """States entered to reach ``initial_state``, outermost first."""
+    """The configuration a new entity starts in (before eventless steps)."""
     triggers: frozenset[str]
+    timer_triggers: frozenset[str]
     table: dict[str, dict[str, tuple[Candidate, ...]]]
-    """active state -> trigger -> candidates in selection order."""
+    """state -> trigger -> candidates in selection order (``AUTO`` for eventless)."""
+    fast_table: dict[str, dict[str, tuple[Candidate, ...]]]
+    """The part of ``table`` whose results can be built once and shared (see ``simple``)."""
+    timer_table: dict[str, Candidate]
+    """timer key -> the delayed transition it fires."""
     strict: bool
+    simple: bool
+    """No eventless, done or history transitions: a step is one microstep, results cacheable."""
+    has_history: bool
+    has_auto: bool
     allowed: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    """active state -> triggers with at least one candidate, in document order."""
+    """state -> triggers with at least one candidate, in document order."""
+    configs: dict[str, Any] = field(default_factory=dict)
+    """Cache: configuration string -> parsed ``Configuration``."""
+    results: dict[tuple[Any, ...], TransitionResult] = field(default_factory=dict)
+    """Cache of general-path results (machines where ``simple`` holds)."""
 
 
 def _action_specs(refs: tuple[str | ActionSpec, ...]) -> tuple[ActionSpec, ...]:
@@ -135,18 +176,12 @@ def compile_guard(
     return CompiledGuard(ref.name, ref.params or None, None, None)
 
 
-def _default_initial_child(node_def: StateDefinition, kids: list[StateDefinition]) -> str:
-    if node_def.initial_child is not None:
-        return node_def.initial_child
-    for kid in kids:
-        if kid.type == "initial":
-            return kid.name
-    # SCXML: without an explicit initial, the first child in document order is entered.
-    return kids[0].name
-
-
 def default_entry(states: Mapping[str, StateNode], name: str) -> tuple[str, ...]:
-    """States entered below ``name`` (excluded) when it is entered by default, outermost first."""
+    """States entered below ``name`` (excluded) by default entry, outermost first.
+
+    Follows initial children only; a parallel state on the way is entered by
+    ``engine.step`` (it needs every region).
+    """
     path: list[str] = []
     node = states[name]
     while node.initial_child is not None:
@@ -155,49 +190,141 @@ def default_entry(states: Mapping[str, StateNode], name: str) -> tuple[str, ...]
     return tuple(path)
 
 
-def compile_machine(
+def timer_trigger(transition: TransitionDefinition, index: int) -> str:
+    """The event a delayed transition's timer sends: its trigger, or ``after:<index>``."""
+    return transition.trigger if transition.trigger is not None else f"after:{index}"
+
+
+def build_index(
     definition: MachineDefinition,
     *,
     compile_expr: Callable[[str], ExprFn] | None = None,
 ) -> MachineIndex:
     """Build the index of an already validated definition."""
-    by_name = {s.name: s for s in definition.states}
-    kids: dict[str, list[StateDefinition]] = {}
-    for s in definition.states:
-        kids.setdefault(s.parent or ROOT, []).append(s)
+    nodes = flatten(definition.states)
+    kids: dict[str, list[str]] = {}
+    for node in nodes:
+        kids.setdefault(node.parent or ROOT, []).append(node.name)
+    by_name = {n.name: n for n in nodes}
+
+    def kind_of(name: str) -> str:
+        node = by_name[name]
+        if node.kind == "region":
+            return "region"
+        assert node.state is not None
+        if node.state.type == "parallel":
+            return "parallel"
+        if node.state.type == "history":
+            return "history"
+        return "compound" if kids.get(name) else "atomic"
+
+    order: dict[str, int] = {}
+
+    def visit(name: str) -> None:
+        for child in kids.get(name, ()):
+            order[child] = len(order)
+            visit(child)
+
+    visit(ROOT)
+
+    # Delayed transitions and state timeouts become timers of their source states.
+    timers: dict[str, list[TimerSpec]] = {}
+    timer_transitions: dict[str, tuple[int, TransitionDefinition]] = {}
+    for i, t in enumerate(definition.transitions):
+        if t.after is None:
+            continue
+        for source in t.sources:
+            key = f"{source}:after:{i}"
+            timers.setdefault(source, []).append(
+                TimerSpec(
+                    key=key,
+                    state=source,
+                    trigger=timer_trigger(t, i),
+                    delay_ms=duration_ms(t.after),
+                )
+            )
+            timer_transitions[key] = (i, t)
+    timeout_transitions: dict[str, TransitionDefinition] = {}
+    for tree_node in nodes:
+        if tree_node.state is not None and tree_node.state.timeout is not None:
+            key = f"{tree_node.name}:timeout"
+            spec = tree_node.state.timeout
+            timers.setdefault(tree_node.name, []).append(
+                TimerSpec(
+                    key=key,
+                    state=tree_node.name,
+                    trigger=f"timeout:{tree_node.name}",
+                    delay_ms=round(spec.seconds * 1000),
+                )
+            )
+            timeout_transitions[key] = TransitionDefinition(
+                trigger=None,
+                after=round(spec.seconds * 1000),
+                source=tree_node.name,
+                dest=spec.destination,
+                description=f"timeout of {tree_node.name}",
+            )
 
     states: dict[str, StateNode] = {}
-    for s in definition.states:
+    for tree_node in nodes:
+        node = tree_node
         ancestors: list[str] = []
-        current = s.parent
+        current = node.parent
         while current is not None:
             ancestors.append(current)
             current = by_name[current].parent
-        children = kids.get(s.name, [])
-        states[s.name] = StateNode(
-            name=s.name,
-            type=s.type,
-            parent=s.parent or ROOT,
-            children=tuple(c.name for c in children),
+        children = [c for c in kids.get(node.name, []) if kind_of(c) != "history"]
+        history_children = [c for c in kids.get(node.name, []) if kind_of(c) == "history"]
+        kind = kind_of(node.name)
+        initial_child: str | None = None
+        if kind in {"compound", "region"} and children:
+            if node.region is not None and node.region.initial is not None:
+                initial_child = node.region.initial
+            elif node.state is not None and node.state.initial_child is not None:
+                initial_child = node.state.initial_child
+            else:
+                typed = [
+                    c
+                    for c in children
+                    if by_name[c].state is not None and by_name[c].state.type == "initial"  # type: ignore[union-attr]
+                ]
+                # SCXML: without an explicit initial, the first child in document order.
+                initial_child = typed[0] if typed else children[0]
+        state_def = node.state
+        states[node.name] = StateNode(
+            name=node.name,
+            kind=kind,
+            type="region" if state_def is None else state_def.type,
+            parent=node.parent or ROOT,
+            children=tuple(children),
+            history_children=tuple(history_children),
             ancestors=tuple(ancestors),
-            on_enter=_action_specs(s.on_enter),
-            on_exit=_action_specs(s.on_exit),
-            initial_child=_default_initial_child(s, children) if children else None,
-            definition=s,
+            order=order[node.name],
+            on_enter=_action_specs(state_def.on_enter) if state_def else (),
+            on_exit=_action_specs(state_def.on_exit) if state_def else (),
+            initial_child=initial_child,
+            in_parallel=any(kind_of(a) == "parallel" for a in ancestors),
+            timers=tuple(timers.get(node.name, ())),
+            deep=state_def is not None and state_def.history == "deep",
+            default=state_def.default if state_def is not None else None,
+            definition=state_def,
         )
 
-    top = kids[ROOT]
-    top_initial = next((s.name for s in top if s.type == "initial"), top[0].name)
-    initial_path = (top_initial, *default_entry(states, top_initial))
+    top = [n for n in kids[ROOT] if kind_of(n) != "history"]
+    meta_initial = definition.meta.initial
+    initial_top: str = meta_initial or next(
+        (n for n in top if by_name[n].state is not None and by_name[n].state.type == "initial"),  # type: ignore[union-attr]
+        top[0],
+    )
 
     # Own transitions of each state, sorted by priority (stable sort keeps document order).
     own: dict[str, dict[str, list[tuple[int, TransitionDefinition]]]] = {}
-    wildcard_sources = [n for n, node in states.items() if node.type != "terminal"]
+    wildcard_sources = [n for n, s in states.items() if s.kind != "history" and not s.is_terminal]
     triggers: set[str] = set()
     guard_cache: dict[int, tuple[CompiledGuard, ...]] = {}
     issues: list[ConfigIssue] = []
+    has_done = False
     for i, t in enumerate(definition.transitions):
-        triggers.add(t.trigger)
         try:
             guard_cache[i] = tuple(compile_guard(g, compile_expr) for g in t.guards)
         except ConfigurationError as exc:
@@ -209,9 +336,16 @@ def compile_machine(
         except ValueError as exc:
             issues.append(ConfigIssue(f"transitions[{i}].guards", str(exc)))
             continue
+        if t.after is not None:
+            continue
+        event_key = AUTO if t.auto else t.trigger
+        assert event_key is not None
+        if not t.auto:
+            triggers.add(event_key)
+            has_done = has_done or event_key.startswith("done.state.")
         sources = wildcard_sources if t.source == "*" else t.sources
         for source in sources:
-            own.setdefault(source, {}).setdefault(t.trigger, []).append((i, t))
+            own.setdefault(source, {}).setdefault(event_key, []).append((i, t))
     if issues:
         raise ConfigurationError(issues)
     for per_trigger in own.values():
@@ -219,14 +353,18 @@ def compile_machine(
             if len(entries) > 1:
                 entries.sort(key=lambda e: -e[1].priority)
 
+    has_auto = any(t.auto for t in definition.transitions)
+    has_history = any(s.kind == "history" for s in states.values())
+    simple = not (has_auto or has_done or has_history)
+
     table: dict[str, dict[str, tuple[Candidate, ...]]] = {}
     allowed: dict[str, tuple[str, ...]] = {}
-    for name, node in states.items():
-        if node.is_final:
+    for name, state_node in states.items():
+        if state_node.is_final or state_node.kind == "history":
             continue
         merged: dict[str, list[Candidate]] = {}
         seen: set[int] = set()
-        for level in (name, *node.ancestors):
+        for level in (name, *state_node.ancestors):
             for trigger, entries in own.get(level, {}).items():
                 bucket = merged.setdefault(trigger, [])
                 for i, t in entries:
@@ -236,21 +374,44 @@ def compile_machine(
                         continue
                     seen.add(i)
                     bucket.append(Candidate(name, level, t, i, guard_cache[i]))
-        if merged:
-            table[name] = {k: tuple(v) for k, v in merged.items()}
-            allowed[name] = tuple(
-                sorted(merged, key=lambda trig: min(c.index for c in merged[trig]))
+        table[name] = {k: tuple(v) for k, v in merged.items() if v}
+        allowed[name] = tuple(
+            sorted(
+                (k for k in table[name] if k != AUTO and not k.startswith("done.state.")),
+                key=lambda trig: min(c.index for c in merged[trig]),
             )
-        else:
-            allowed[name] = ()
+        )
 
+    fast_table: dict[str, dict[str, tuple[Candidate, ...]]] = {}
+    if simple:
+        fast_table = {
+            name: per
+            for name, per in table.items()
+            if not states[name].in_parallel and states[name].kind != "parallel"
+        }
+
+    timer_table: dict[str, Candidate] = {}
+    for key, (i, t) in timer_transitions.items():
+        source = key.split(":", 1)[0]
+        timer_table[key] = Candidate(source, source, t, i, guard_cache.get(i, ()))
+    for key, t in timeout_transitions.items():
+        source = key.split(":", 1)[0]
+        timer_table[key] = Candidate(source, source, t, -1, ())
+
+    initial_state = initial_top  # resolved to a full configuration by engine.step
     return MachineIndex(
         definition=definition,
         states=states,
-        initial_state=initial_path[-1],
-        initial_path=initial_path,
+        initial_top=initial_top,
+        initial_state=initial_state,
         triggers=frozenset(triggers),
+        timer_triggers=frozenset(spec.trigger for specs in timers.values() for spec in specs),
         table=table,
+        fast_table=fast_table,
+        timer_table=timer_table,
         strict=definition.meta.strict_mode,
+        simple=simple,
+        has_history=has_history,
+        has_auto=has_auto,
         allowed=allowed,
     )

@@ -11,10 +11,12 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from pystator.errors import ConfigIssue, ConfigurationError
+from pystator.models.tree import TreeNode, flatten
 
 if TYPE_CHECKING:
     from pystator.models.definition import (
         MachineDefinition,
+        MachineMeta,
         StateDefinition,
         TransitionDefinition,
     )
@@ -31,8 +33,46 @@ def suggest(name: str, known: Iterable[str]) -> str:
     return f"; did you mean '{match[0]}'?" if match else ""
 
 
-def _undefined(kind: str, name: str, known: dict[str, StateDefinition]) -> str:
-    return f"{kind} '{name}' is not defined{suggest(name, known)}"
+class _Checker:
+    def __init__(self, nodes: list[TreeNode], partial: set[str]) -> None:
+        self.issues: list[ConfigIssue] = []
+        self.partial = partial
+        self.nodes: dict[str, TreeNode] = {}
+        for node in nodes:
+            if node.name in self.nodes:
+                what = "region" if node.kind == "region" else "state"
+                self.add(f"{node.path}.name", f"{what} '{node.name}' is defined twice")
+            else:
+                self.nodes[node.name] = node
+        self.children: dict[str | None, list[TreeNode]] = {}
+
+    def add(self, path: str, message: str) -> None:
+        self.issues.append(ConfigIssue(path, message))
+
+    def undefined(self, name: str) -> str:
+        return f"state '{name}' is not defined{suggest(name, self.nodes)}"
+
+    def known(self, name: str) -> bool:
+        """Defined, or a state whose own definition failed validation (reported elsewhere)."""
+        return name in self.nodes or name in self.partial
+
+    def type_of(self, name: str) -> str:
+        node = self.nodes[name]
+        if node.kind == "region":
+            return "region"
+        assert node.state is not None
+        return node.state.type
+
+    def ancestors(self, name: str) -> list[str]:
+        out: list[str] = []
+        current = self.nodes[name].parent
+        while current is not None and current in self.nodes and current not in out:
+            out.append(current)
+            current = self.nodes[current].parent
+        return out
+
+    def is_self_or_descendant(self, name: str, ancestor: str) -> bool:
+        return name == ancestor or ancestor in self.ancestors(name)
 
 
 def collect_issues(
@@ -40,6 +80,7 @@ def collect_issues(
     transition_list: Sequence[TransitionDefinition | None],
     *,
     partial_names: Iterable[str] = (),
+    meta: MachineMeta | None = None,
 ) -> list[ConfigIssue]:
     """Every cross-reference problem, in document order.
 
@@ -47,148 +88,226 @@ def collect_issues(
     reported elsewhere); ``partial_names`` are the names of such states, so references to them
     are not reported as undefined too.
     """
-    issues: list[ConfigIssue] = []
-    add = issues.append
-    states: dict[str, StateDefinition] = {}
-    all_states = [(i, s) for i, s in enumerate(state_list) if s is not None]
-    known_partial = set(partial_names)
-    for i, state in all_states:
-        if state.name in states:
-            add(ConfigIssue(f"states[{i}].name", f"state '{state.name}' is defined twice"))
-        else:
-            states[state.name] = state
+    c = _Checker(flatten(state_list), set(partial_names))
+    _check_tree(c)
+    _check_states(c)
+    if meta is not None and meta.initial is not None:
+        if not c.known(meta.initial):
+            c.add("meta.initial", c.undefined(meta.initial))
+        elif meta.initial in c.nodes and c.nodes[meta.initial].parent is not None:
+            c.add("meta.initial", f"'{meta.initial}' is not a top-level state")
+    for t_index, transition in enumerate(transition_list):
+        if transition is not None:
+            _check_transition(c, f"transitions[{t_index}]", transition)
+    return c.issues
 
-    children: dict[str | None, list[str]] = {}
-    for i, state in all_states:
-        parent = state.parent
-        if parent is not None:
-            if parent in known_partial:
-                continue
-            if parent not in states:
-                add(ConfigIssue(f"states[{i}].parent", _undefined("state", parent, states)))
-                continue
-            if parent == state.name:
-                add(ConfigIssue(f"states[{i}].parent", "a state cannot be its own parent"))
-                continue
-            if states[parent].type == "terminal":
-                add(
-                    ConfigIssue(
-                        f"states[{i}].parent",
-                        f"'{parent}' is terminal and cannot contain states",
-                    )
+
+def _check_tree(c: _Checker) -> None:
+    for node in c.nodes.values():
+        parent = node.parent
+        if parent is None:
+            c.children.setdefault(None, []).append(node)
+            continue
+        if parent in c.partial and parent not in c.nodes:
+            continue
+        if parent not in c.nodes:
+            c.add(f"{node.path}.parent", c.undefined(parent))
+            continue
+        if parent == node.name:
+            c.add(f"{node.path}.parent", "a state cannot be its own parent")
+            continue
+        parent_type = c.type_of(parent)
+        if node.kind == "state" and node.state is not None and node.state.parent is not None:
+            # A top-level state that names its parent: a region or a plain state may take it.
+            if parent_type == "terminal":
+                c.add(f"{node.path}.parent", f"'{parent}' is terminal and cannot contain states")
+            elif parent_type == "parallel":
+                c.add(
+                    f"{node.path}.parent",
+                    f"'{parent}' is a parallel state: put '{node.name}' in one of its regions "
+                    "(regions[].states, or parent: <region name>)",
                 )
-        children.setdefault(parent, []).append(state.name)
+            elif parent_type == "history":
+                c.add(f"{node.path}.parent", f"'{parent}' is a history state and has no children")
+            elif node.path.count(".regions[") and node.state.parent != parent:
+                c.add(
+                    f"{node.path}.parent", "a state listed in a region takes the region as parent"
+                )
+        c.children.setdefault(parent, []).append(node)
 
     # Parent chains must end at the top level; a cycle would make ancestry infinite.
-    for i, state in all_states:
-        seen = {state.name}
-        current = state.parent
-        while current is not None and current in states:
+    for node in c.nodes.values():
+        if node.parent == node.name:
+            continue  # reported above
+        seen = {node.name}
+        current = node.parent
+        while current is not None and current in c.nodes:
             if current in seen:
-                add(ConfigIssue(f"states[{i}].parent", f"parent chain of '{state.name}' loops"))
+                c.add(f"{node.path}.parent", f"parent chain of '{node.name}' loops")
                 break
             seen.add(current)
-            current = states[current].parent
+            current = c.nodes[current].parent
 
-    top_initials = [s.name for _, s in all_states if s.parent is None and s.type == "initial"]
+    top = c.children.get(None, [])
+    top_initials = [n.name for n in top if n.state is not None and n.state.type == "initial"]
     if len(top_initials) > 1:
-        add(
-            ConfigIssue(
-                "states",
-                "more than one top-level state has type 'initial': " + ", ".join(top_initials),
-            )
+        c.add(
+            "states",
+            "more than one top-level state has type 'initial': " + ", ".join(top_initials),
         )
-    if not children.get(None) and not known_partial:
-        add(ConfigIssue("states", "no top-level state (every state has a parent)"))
+    if not top and not c.partial:
+        c.add("states", "no top-level state (every state has a parent)")
 
-    for i, state in all_states:
-        kids = children.get(state.name, [])
-        typed_initial = [k for k in kids if states[k].type == "initial"]
+
+def _check_states(c: _Checker) -> None:
+    for node in c.nodes.values():
+        kids = [k for k in c.children.get(node.name, []) if k.kind == "state"]
+        real_kids = [k for k in kids if k.state is not None and k.state.type != "history"]
+        typed_initial = [k.name for k in kids if k.state is not None and k.state.type == "initial"]
         if len(typed_initial) > 1:
-            add(
-                ConfigIssue(
-                    f"states[{i}]",
-                    f"more than one child of '{state.name}' has type 'initial': "
-                    + ", ".join(typed_initial),
-                )
+            c.add(
+                node.path,
+                f"more than one child of '{node.name}' has type 'initial': "
+                + ", ".join(typed_initial),
             )
-        if state.initial_child is not None:
-            path = f"states[{i}].initial_child"
-            if state.initial_child in known_partial:
+        if node.kind == "region":
+            region = node.region
+            assert region is not None
+            if region.initial is not None and not any(k.name == region.initial for k in kids):
+                if region.initial in c.nodes:
+                    c.add(
+                        f"{node.path}.initial", f"'{region.initial}' is not in region '{node.name}'"
+                    )
+                elif not c.known(region.initial):
+                    c.add(f"{node.path}.initial", c.undefined(region.initial))
+            elif (
+                region.initial is not None and typed_initial and typed_initial[0] != region.initial
+            ):
+                c.add(
+                    f"{node.path}.initial",
+                    f"conflicts with state '{typed_initial[0]}' of type 'initial'",
+                )
+            if not real_kids:
+                c.add(
+                    f"{node.path}.states", "a region needs at least one state that is not history"
+                )
+            continue
+        state = node.state
+        assert state is not None
+        path = node.path
+        if state.type == "parallel":
+            if not state.regions:
+                c.add(f"{path}.regions", "a parallel state needs at least one region")
+            if state.initial_child is not None:
+                c.add(
+                    f"{path}.initial_child",
+                    "a parallel state enters all its regions: drop initial_child",
+                )
+        elif state.regions:
+            c.add(f"{path}.regions", "only a state of type 'parallel' has regions")
+        if state.type == "history":
+            _check_history(c, node, state)
+            continue
+        if state.history != "shallow" or state.default is not None:
+            c.add(path, "'history' and 'default' apply only to a state of type 'history'")
+        if state.type == "terminal" and state.timeout is not None:
+            c.add(f"{path}.timeout", "a terminal state cannot time out")
+        if state.timeout is not None and not c.known(state.timeout.destination):
+            c.add(f"{path}.timeout.destination", c.undefined(state.timeout.destination))
+        if state.initial_child is not None and state.type != "parallel":
+            ipath = f"{path}.initial_child"
+            if state.initial_child in c.partial and state.initial_child not in c.nodes:
                 pass
-            elif state.initial_child not in states:
-                add(ConfigIssue(path, _undefined("state", state.initial_child, states)))
-            elif state.initial_child not in kids:
-                add(ConfigIssue(path, f"'{state.initial_child}' is not a child of '{state.name}'"))
+            elif state.initial_child not in c.nodes:
+                c.add(ipath, c.undefined(state.initial_child))
+            elif not any(k.name == state.initial_child for k in real_kids):
+                c.add(ipath, f"'{state.initial_child}' is not a child of '{state.name}'")
             elif typed_initial and typed_initial[0] != state.initial_child:
-                add(
-                    ConfigIssue(
-                        path,
-                        f"conflicts with child '{typed_initial[0]}' of type 'initial'",
-                    )
-                )
+                c.add(ipath, f"conflicts with child '{typed_initial[0]}' of type 'initial'")
+        if kids and not real_kids and state.type != "parallel":
+            c.add(path, f"'{state.name}' has only history children: add a real child state")
 
-    for t_index, transition in enumerate(transition_list):
-        if transition is None:
-            continue
-        base = f"transitions[{t_index}]"
-        if transition.source != "*":
-            sources = transition.sources
-            for s_index, source in enumerate(sources):
-                path = (
-                    f"{base}.source"
-                    if isinstance(transition.source, str)
-                    else (f"{base}.source[{s_index}]")
+
+def _check_history(c: _Checker, node: TreeNode, state: StateDefinition) -> None:
+    path = node.path
+    parent = node.parent
+    if parent is None:
+        c.add(f"{path}.parent", "a history state needs the compound state it remembers as parent")
+        return
+    if state.on_enter or state.on_exit or state.timeout is not None or state.initial_child:
+        c.add(path, "a history state is a pseudo-state: no on_enter, on_exit, timeout or children")
+    if state.default is not None:
+        if not c.known(state.default):
+            c.add(f"{path}.default", c.undefined(state.default))
+        elif state.default in c.nodes and (
+            state.default == parent or not c.is_self_or_descendant(state.default, parent)
+        ):
+            c.add(f"{path}.default", f"'{state.default}' is not inside '{parent}'")
+
+
+def _check_transition(c: _Checker, base: str, t: TransitionDefinition) -> None:
+    if t.source == "*":
+        if t.after is not None:
+            c.add(f"{base}.source", "a delayed transition needs explicit source states, not '*'")
+    else:
+        sources = t.sources
+        for s_index, source in enumerate(sources):
+            path = f"{base}.source" if isinstance(t.source, str) else f"{base}.source[{s_index}]"
+            if source in c.partial and source not in c.nodes:
+                continue
+            if source not in c.nodes:
+                c.add(path, c.undefined(source))
+                continue
+            kind = c.type_of(source)
+            if kind == "terminal":
+                c.add(path, f"'{source}' is terminal: no transition can leave it")
+            elif kind == "history":
+                c.add(path, f"'{source}' is a history pseudo-state and cannot be a source")
+        if len(set(sources)) != len(sources):
+            c.add(f"{base}.source", "lists the same state twice")
+    if t.trigger is not None and t.trigger.startswith("done.state."):
+        done_of = t.trigger.removeprefix("done.state.")
+        if done_of not in c.nodes:
+            if not c.known(done_of):
+                c.add(
+                    f"{base}.trigger",
+                    f"done event of an undefined state{suggest(done_of, c.nodes)}",
                 )
-                if source in known_partial:
-                    continue
-                if source not in states:
-                    add(ConfigIssue(path, _undefined("state", source, states)))
-                elif states[source].type == "terminal":
-                    add(ConfigIssue(path, f"'{source}' is terminal: no transition can leave it"))
-            if len(set(sources)) != len(sources):
-                add(ConfigIssue(f"{base}.source", "lists the same state twice"))
-        dest = transition.dest
-        if dest is not None and dest in known_partial:
-            continue
-        if dest is not None and dest not in states:
-            add(ConfigIssue(f"{base}.dest", _undefined("state", dest, states)))
-        elif transition.internal and dest is not None and transition.source != "*":
-            for source in transition.sources:
-                if source in states and not _is_self_or_descendant(dest, source, states):
-                    add(
-                        ConfigIssue(
-                            f"{base}.internal",
-                            f"an internal transition must stay inside its source: "
-                            f"'{dest}' is not '{source}' or one of its descendants",
-                        )
-                    )
-                    break
-        elif transition.internal and dest is not None and transition.source == "*":
-            add(
-                ConfigIssue(
-                    f"{base}.internal",
-                    "an internal transition from '*' cannot have a dest (it would leave "
-                    "most of its sources); drop dest to run only the actions",
-                )
+        elif c.type_of(done_of) not in {"parallel", "region"} and not any(
+            k.kind == "state" for k in c.children.get(done_of, [])
+        ):
+            c.add(
+                f"{base}.trigger",
+                f"'{done_of}' has no children, so it never completes: done events belong to "
+                "compound and parallel states",
             )
-    return issues
-
-
-def _is_self_or_descendant(name: str, ancestor: str, states: dict[str, StateDefinition]) -> bool:
-    current: str | None = name
-    hops = 0
-    while current is not None and hops <= len(states):
-        if current == ancestor:
-            return True
-        state = states.get(current)
-        current = state.parent if state is not None else None
-        hops += 1
-    return False
+    dest = t.dest
+    if dest is None:
+        return
+    if dest in c.partial and dest not in c.nodes:
+        return
+    if dest not in c.nodes:
+        c.add(f"{base}.dest", c.undefined(dest))
+        return
+    if t.internal and t.source == "*":
+        c.add(
+            f"{base}.internal",
+            "an internal transition from '*' cannot have a dest (it would leave most of its "
+            "sources); drop dest to run only the actions",
+        )
+    elif t.internal:
+        for source in t.sources:
+            if source in c.nodes and not c.is_self_or_descendant(dest, source):
+                c.add(
+                    f"{base}.internal",
+                    f"an internal transition must stay inside its source: '{dest}' is not "
+                    f"'{source}' or one of its descendants",
+                )
+                break
 
 
 def check_definition(definition: MachineDefinition) -> None:
     """Raise ``ConfigurationError`` listing every cross-reference problem, if there is any."""
-    issues = collect_issues(definition.states, definition.transitions)
+    issues = collect_issues(definition.states, definition.transitions, meta=definition.meta)
     if issues:
         raise ConfigurationError(issues)

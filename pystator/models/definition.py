@@ -27,7 +27,39 @@ Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=200)]
 CallableName = Annotated[str, StringConstraints(pattern=CALLABLE_NAME_PATTERN, max_length=200)]
 JSONDict = dict[str, Any]
 
-StateType = Literal["initial", "stable", "terminal"]
+TRIGGER_PATTERN = r"^(?:[A-Za-z][A-Za-z0-9_]*|done\.state\.[A-Za-z][A-Za-z0-9_]*)$"
+"""Triggers are names; ``done.state.X`` names the event raised when state ``X`` completes."""
+
+DURATION_PATTERN = r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$"
+DURATION_RE = re.compile(DURATION_PATTERN)
+MAX_DELAY_MS = 366 * 24 * 3600 * 1000
+
+TriggerName = Annotated[str, StringConstraints(pattern=TRIGGER_PATTERN, max_length=220)]
+Duration = Annotated[
+    int | Annotated[str, StringConstraints(pattern=DURATION_PATTERN, max_length=32)],
+    Field(description="Delay: an integer of milliseconds, or '250ms', '5s', '1.5m', '2h'."),
+]
+
+StateType = Literal["initial", "stable", "terminal", "parallel", "history"]
+
+
+def duration_ms(value: int | float | str) -> int:
+    """Milliseconds of a delay: ``5000``, ``"250ms"``, ``"5s"``, ``"1.5m"`` or ``"2h"``."""
+    if isinstance(value, bool):
+        raise ValueError("a delay must be a number of milliseconds or a string like '5s'")
+    if isinstance(value, int | float):
+        ms = float(value)
+    else:
+        match = DURATION_RE.match(value)
+        if match is None:
+            raise ValueError(
+                f"{value!r} is not a delay: use 5000 (ms), '250ms', '5s', '1.5m', '2h'"
+            )
+        number, unit = float(match.group(1)), match.group(2)
+        ms = number * {"ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}[unit]
+    if not 0 <= ms <= MAX_DELAY_MS:
+        raise ValueError(f"delay {value!r} is out of range (0 to 366 days)")
+    return round(ms)
 
 
 class ActionSpec(BaseModel):
@@ -104,14 +136,29 @@ class MachineMeta(BaseModel):
         ),
     )
     description: str | None = Field(default=None, description="Free text shown in tools.")
+    initial: Name | None = Field(
+        default=None,
+        description="Top-level state the machine starts in; default: the top-level state of "
+        "type 'initial', else the first top-level state.",
+    )
     validate_context: bool = Field(
         default=False,
         description="Check the context against the machine's context contract before guards.",
     )
 
 
+class TimeoutSpec(BaseModel):
+    """Leave a state for ``destination`` when the entity stays in it for ``seconds``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", title="Timeout")
+
+    seconds: float = Field(gt=0, le=MAX_DELAY_MS / 1000, description="Time allowed in the state.")
+    destination: Name = Field(description="State entered when the time is up.")
+
+
 class StateDefinition(BaseModel):
-    """One state: a leaf, or a compound state when other states name it as their parent."""
+    """One state: a leaf, a compound state (other states name it as their ``parent``), a
+    parallel state (``regions``), or a history pseudo-state."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", title="State")
 
@@ -120,7 +167,8 @@ class StateDefinition(BaseModel):
         default="stable",
         description=(
             "initial: where the machine (or its parent) starts; stable: an ordinary state; "
-            "terminal: a final state no event leaves."
+            "terminal: a final state; parallel: orthogonal regions all active at once; "
+            "history: a pseudo-state that re-enters what was last active in its parent."
         ),
     )
     parent: Name | None = Field(
@@ -136,10 +184,46 @@ class StateDefinition(BaseModel):
     on_exit: tuple[ActionRef, ...] = Field(
         default=(), description="Actions run when the state is exited (innermost first)."
     )
+    regions: tuple[RegionDefinition, ...] = Field(
+        default=(), description="Regions of a parallel state (type: parallel)."
+    )
+    timeout: TimeoutSpec | None = Field(
+        default=None, description="Leave for timeout.destination after timeout.seconds here."
+    )
+    history: Literal["shallow", "deep"] = Field(
+        default="shallow",
+        description="For type: history: re-enter the last active child (shallow) or the "
+        "last active leaves (deep) of the parent.",
+    )
+    default: Name | None = Field(
+        default=None,
+        description="For type: history: the state entered when there is no memory yet "
+        "(default: the parent's initial child).",
+    )
     description: str | None = Field(default=None, description="Free text shown in tools.")
     metadata: JSONDict = Field(
         default_factory=dict, description="Free-form data for tools; the engine ignores it."
     )
+
+
+class RegionDefinition(BaseModel):
+    """One orthogonal region of a parallel state: its own states, one of them active."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", title="Region")
+
+    name: Name = Field(description="Region name, unique among states and regions.")
+    initial: Name | None = Field(
+        default=None, description="State the region starts in (default: its first state)."
+    )
+    states: tuple[Name | StateDefinition, ...] = Field(
+        min_length=1,
+        description="The region's states: names of simple states, or full state definitions. "
+        "Other states can join a region with parent: <region name>.",
+    )
+    description: str | None = Field(default=None, description="Free text shown in tools.")
+
+
+StateDefinition.model_rebuild()
 
 
 class TransitionDefinition(BaseModel):
@@ -147,8 +231,12 @@ class TransitionDefinition(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", title="Transition")
 
-    trigger: Name = Field(description="Event name that fires this transition.")
-    source: Literal["*"] | Name | tuple[Name, ...] = Field(
+    trigger: TriggerName | None = Field(
+        default=None,
+        description="Event that fires this transition; optional with 'after' (a trigger is "
+        "generated) and absent with 'auto'.",
+    )
+    source: Literal["*"] | Name | Annotated[tuple[Name, ...], Field(min_length=1)] = Field(
         description="A state, a list of states, or '*' for every non-terminal state."
     )
     dest: Name | None = Field(
@@ -160,6 +248,15 @@ class TransitionDefinition(BaseModel):
     )
     actions: tuple[ActionRef, ...] = Field(
         default=(), description="Actions of the transition, run between exit and entry actions."
+    )
+    after: Duration | None = Field(
+        default=None,
+        description="Delayed transition: fires this long after its source state was entered, "
+        "if the entity is still there (armed on entry, cancelled on exit).",
+    )
+    auto: bool = Field(
+        default=False,
+        description="Eventless transition: taken as soon as its guards pass, after every step.",
     )
     priority: int = Field(
         default=0,
@@ -175,6 +272,16 @@ class TransitionDefinition(BaseModel):
         ),
     )
     description: str | None = Field(default=None, description="Free text shown in tools.")
+
+    @model_validator(mode="after")
+    def _one_way_to_fire(self) -> TransitionDefinition:
+        if self.auto and (self.trigger is not None or self.after is not None):
+            raise ValueError("an 'auto' transition has no trigger and no 'after'")
+        if not self.auto and self.trigger is None and self.after is None:
+            raise ValueError("a transition needs a 'trigger', an 'after' delay or 'auto: true'")
+        if self.after is not None:
+            duration_ms(self.after)
+        return self
 
     @property
     def sources(self) -> tuple[str, ...]:

@@ -16,6 +16,7 @@ from pydantic import (
     PlainSerializer,
     WithJsonSchema,
     computed_field,
+    model_validator,
 )
 
 from pystator.errors import ERROR_TYPES, FSMError
@@ -84,6 +85,29 @@ ErrorField = Annotated[
 ]
 
 
+class TimerSpec(BaseModel):
+    """A timer the runtime must arm when ``state`` is entered (and cancel when it is left).
+
+    ``key`` is stable for (state, delayed transition); the runtime makes the id of one arming
+    by adding the entity's entry token (see ``docs/semantics.md``), so a timer armed on an
+    earlier visit of the state can be told apart.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str = Field(description="'<state>:after:<transition index>' or '<state>:timeout'.")
+    state: str = Field(description="The state whose entry armed the timer.")
+    trigger: str = Field(description="The event the timer sends when it fires.")
+    delay_ms: int = Field(description="Delay after the entry, in milliseconds.")
+
+
+HistoryMap = Annotated[
+    Mapping[str, tuple[str, ...]],
+    AfterValidator(_freeze_mapping),
+    PlainSerializer(lambda m: {k: list(v) for k, v in m.items()}, return_type=dict[str, Any]),
+]
+
+
 class TransitionResult(BaseModel):
     """The outcome of one event: the next state and the actions to run, never run here.
 
@@ -120,14 +144,36 @@ class TransitionResult(BaseModel):
         default=(), description="States entered, outermost first."
     )
 
+    timers_to_arm: tuple[TimerSpec, ...] = Field(
+        default=(), description="Timers of the states entered (arm after cancelling)."
+    )
+    timers_to_cancel: tuple[str, ...] = Field(
+        default=(), description="Keys of the timers of the states exited (cancel first)."
+    )
+    history: HistoryMap | None = Field(
+        default=None,
+        description="The entity's history memory after the event (machines with history "
+        "states only): history state -> states to re-enter.",
+    )
+    ordered_actions: tuple[ActionSpec, ...] | None = Field(
+        default=None,
+        description="Set when eventless or done transitions followed the event: every action "
+        "in execution order across all the steps.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_computed(cls, data: Any) -> Any:
+        # The JSON form carries the computed fields; reading it back ignores them.
+        if isinstance(data, dict) and ("all_actions" in data or "state_changed" in data):
+            return {k: v for k, v in data.items() if k not in {"all_actions", "state_changed"}}
+        return data
+
     @computed_field  # type: ignore[prop-decorator]
     @cached_property
     def all_actions(self) -> tuple[str, ...]:
         """Names of every action to run, in order: exit, then transition, then enter."""
-        return tuple(
-            a.name
-            for a in (*self.on_exit_actions, *self.actions_to_execute, *self.on_enter_actions)
-        )
+        return tuple(a.name for a in self.action_specs())
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -141,6 +187,8 @@ class TransitionResult(BaseModel):
 
     def action_specs(self) -> tuple[ActionSpec, ...]:
         """Every action to run with its params, in execution order."""
+        if self.ordered_actions is not None:
+            return self.ordered_actions
         return (*self.on_exit_actions, *self.actions_to_execute, *self.on_enter_actions)
 
     def raise_for_error(self) -> TransitionResult:

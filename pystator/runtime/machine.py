@@ -19,12 +19,18 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pystator.engine import (
     CompiledGuard,
+    GuardStep,
+    History,
     MachineIndex,
     accept,
+    allowed_triggers,
     compile_machine,
+    configuration,
+    macrostep,
     no_transition,
     reject,
 )
+from pystator.engine import start as engine_start
 from pystator.errors import GuardEvaluationError, GuardNotFoundError, UndefinedStateError
 from pystator.loaders import (
     definition_from_data,
@@ -38,8 +44,10 @@ from pystator.loaders import (
 )
 from pystator.loaders.definition_io import PathLike
 from pystator.models.checks import suggest
+from pystator.models.config import ParallelStateConfig
 from pystator.models.definition import MachineDefinition, TransitionDefinition
 from pystator.models.result import TransitionResult
+from pystator.runtime.clock import Clock
 from pystator.runtime.executor import ActionExecutor
 from pystator.runtime.hooks import TransitionObserver
 from pystator.runtime.registry import ActionRegistry, GuardRegistry
@@ -174,7 +182,9 @@ class StateMachine:
     @property
     def triggers(self) -> tuple[str, ...]:
         """Every trigger name, in document order."""
-        return tuple(dict.fromkeys(t.trigger for t in self._definition.transitions))
+        return tuple(
+            dict.fromkeys(t.trigger for t in self._definition.transitions if t.trigger is not None)
+        )
 
     def __repr__(self) -> str:
         return f"<StateMachine {self.name} v{self.version}: {len(self._index.states)} states>"
@@ -235,22 +245,37 @@ class StateMachine:
         self.observer.add_hook(hook)
 
     # ----------------------------------------------------------------- processing
-    def process(self, state: str, trigger: str, context: Context | None = None) -> TransitionResult:
+    def process(
+        self,
+        state: str,
+        trigger: str,
+        context: Context | None = None,
+        *,
+        history: History | None = None,
+    ) -> TransitionResult:
         """Compute the next state and the actions to run; never runs them.
 
-        Returns a failed result for every outcome caused by the event (guard rejected, no
-        transition, terminal state); raises ``UndefinedStateError`` for an undefined ``state``
-        and ``GuardNotFoundError`` for an unregistered guard in strict mode.
+        ``state`` is a state name or a configuration string (``"P(r1=A, r2=B)"``).
+        ``history`` is the entity's history memory (machines with history states; the
+        result's ``history`` is the updated memory). Returns a failed result for every
+        outcome caused by the event (guard rejected, no transition, terminal state); raises
+        ``UndefinedStateError`` for an undefined ``state`` and ``GuardNotFoundError`` for an
+        unregistered guard in strict mode.
         """
         if self._observer:
-            return self._observed(state, trigger, context)
-        return self._select(state, trigger, _EMPTY if context is None else context)
+            return self._observed(state, trigger, context, history)
+        return self._select(state, trigger, _EMPTY if context is None else context, history)
 
-    def _select(self, state: str, trigger: str, ctx: Context) -> TransitionResult:
-        # The sync driver. Keep it flat: this is the hot path the benchmarks measure.
+    def _select(
+        self, state: str, trigger: str, ctx: Context, history: History | None = None
+    ) -> TransitionResult:
+        # The sync driver. The first half is the fast path the benchmarks measure: a plain
+        # state of a machine whose results can be built once.
         index = self._index
-        per_state = index.table.get(state)
-        cands = per_state.get(trigger) if per_state is not None else None
+        per_state = index.fast_table.get(state)
+        if per_state is None:
+            return self._drive(macrostep(index, state, trigger, history), ctx)
+        cands = per_state.get(trigger)
         if cands is None:
             return no_transition(index, state, trigger)
         guards = self._guards
@@ -276,64 +301,184 @@ class StateMachine:
         assert first_no is not None
         return reject(index, state, trigger, first_no, len(cands))
 
+    def _guard(self, guard: CompiledGuard, ctx: Context) -> Any:
+        """Evaluate one guard; the value may be awaitable (the async driver awaits it)."""
+        if guard.evaluate is not None:
+            return guard.evaluate(ctx)
+        fn = self._guards.get(guard.name)  # type: ignore[arg-type]
+        if fn is None:
+            return _missing_guard(self, guard)
+        return fn(ctx) if guard.params is None else fn(ctx, **guard.params)
+
+    def _drive(self, step: GuardStep, ctx: Context) -> TransitionResult:
+        """Answer the engine's guard requests synchronously."""
+        try:
+            guard = next(step)
+            while True:
+                value = self._guard(guard, ctx)
+                ok = value if value is True or value is False else _not_a_bool(guard, value)
+                guard = step.send(ok)
+        except StopIteration as done:
+            result: TransitionResult = done.value
+            return result
+
+    async def _adrive(self, step: GuardStep, ctx: Context) -> TransitionResult:
+        """Answer the engine's guard requests, awaiting async guards."""
+        try:
+            guard = next(step)
+            while True:
+                value = self._guard(guard, ctx)
+                if inspect.isawaitable(value):
+                    value = await value
+                guard = step.send(bool(value))
+        except StopIteration as done:
+            result: TransitionResult = done.value
+            return result
+
     async def aprocess(
-        self, state: str, trigger: str, context: Context | None = None
+        self,
+        state: str,
+        trigger: str,
+        context: Context | None = None,
+        *,
+        history: History | None = None,
     ) -> TransitionResult:
         """Like ``process``, awaiting guards that are async."""
         ctx = _EMPTY if context is None else context
         observer = self._observer
         if not observer:
-            return await self._aselect(state, trigger, ctx)
+            return await self._adrive(macrostep(self._index, state, trigger, history), ctx)
         observer.before_process(state, trigger, ctx)
         started = time.perf_counter()
         try:
-            result = await self._aselect(state, trigger, ctx)
+            result = await self._adrive(macrostep(self._index, state, trigger, history), ctx)
         except Exception as exc:
             observer.transition_error(state, trigger, exc, (time.perf_counter() - started) * 1e3)
             raise
         self._notify(observer, result, started)
         return result
 
-    async def _aselect(self, state: str, trigger: str, ctx: Context) -> TransitionResult:
-        # The async driver: the same walk as ``_select``, awaiting awaitable guard values.
-        index = self._index
-        per_state = index.table.get(state)
-        cands = per_state.get(trigger) if per_state is not None else None
-        if cands is None:
-            return no_transition(index, state, trigger)
-        guards = self._guards
-        first_no: CompiledGuard | None = None
-        for cand in cands:
-            for g in cand.guards:
-                if g.evaluate is not None:
-                    ok = g.evaluate(ctx)
-                else:
-                    fn = guards.get(g.name)  # type: ignore[arg-type]
-                    if fn is None:
-                        ok = _missing_guard(self, g)
-                    else:
-                        value = fn(ctx) if g.params is None else fn(ctx, **g.params)
-                        if inspect.isawaitable(value):
-                            value = await value
-                        ok = bool(value)
-                if not ok:
-                    if first_no is None:
-                        first_no = g
-                    break
-            else:
-                result = cand.result
-                return accept(index, cand) if result is None else result
-        assert first_no is not None
-        return reject(index, state, trigger, first_no, len(cands))
+    def fire_timer(
+        self,
+        state: str,
+        timer_key: str,
+        context: Context | None = None,
+        *,
+        history: History | None = None,
+    ) -> TransitionResult:
+        """Fire the delayed transition (or timeout) of timer ``timer_key`` in ``state``.
 
-    def _observed(self, state: str, trigger: str, context: Context | None) -> TransitionResult:
+        Only a runtime that knows the timer is due calls this (a session or a scheduler); the
+        timer's trigger sent through ``process`` does not fire it. A timer whose state is no
+        longer active gives a failed result with ``metadata["reason"] == "stale_timer"``.
+        """
+        ctx = _EMPTY if context is None else context
+        spec = self._index.timer_table.get(timer_key)
+        label = spec.transition.trigger if spec is not None else None
+        step = macrostep(self._index, state, label or timer_key, history, timer_key=timer_key)
+        return self._drive(step, ctx)
+
+    async def afire_timer(
+        self,
+        state: str,
+        timer_key: str,
+        context: Context | None = None,
+        *,
+        history: History | None = None,
+    ) -> TransitionResult:
+        """``fire_timer`` with async guards."""
+        ctx = _EMPTY if context is None else context
+        spec = self._index.timer_table.get(timer_key)
+        label = spec.transition.trigger if spec is not None else None
+        step = macrostep(self._index, state, label or timer_key, history, timer_key=timer_key)
+        return await self._adrive(step, ctx)
+
+    def start(
+        self,
+        context: Context | None = None,
+        *,
+        initial_state: str | None = None,
+        history: History | None = None,
+    ) -> TransitionResult:
+        """Enter the initial configuration (or ``initial_state``) from nothing.
+
+        The result's ``target_state`` is where a new entity begins after eventless and done
+        transitions; it lists the entry actions and the timers to arm. ``source_state`` is
+        ``""``.
+        """
+        if initial_state is not None:
+            self._node(initial_state)
+        ctx = _EMPTY if context is None else context
+        return self._drive(engine_start(self._index, history, initial_state), ctx)
+
+    async def astart(
+        self,
+        context: Context | None = None,
+        *,
+        initial_state: str | None = None,
+        history: History | None = None,
+    ) -> TransitionResult:
+        """``start`` with async guards."""
+        if initial_state is not None:
+            self._node(initial_state)
+        ctx = _EMPTY if context is None else context
+        return await self._adrive(engine_start(self._index, history, initial_state), ctx)
+
+    # ----------------------------------------------------------------- parallel states
+    def enter_parallel_state(self, name: str) -> ParallelStateConfig:
+        """The configuration reached by entering parallel state ``name`` by default."""
+        node = self._node(name)
+        if node.kind != "parallel":
+            raise UndefinedStateError(f"'{name}' is not a parallel state of machine '{self.name}'")
+        result = self.start(initial_state=name)
+        return ParallelStateConfig.from_string(self._outer_parallel(result.target_state or ""))
+
+    def _outer_parallel(self, config: str) -> str:
+        if "(" not in config:
+            raise UndefinedStateError(f"'{config}' is not a parallel configuration")
+        return config
+
+    def process_parallel(
+        self,
+        config: ParallelStateConfig | str,
+        trigger: str,
+        context: Context | None = None,
+    ) -> tuple[ParallelStateConfig | str, list[TransitionResult]]:
+        """Process ``trigger`` in a parallel configuration; every region sees the event.
+
+        Returns the new configuration (a plain state name once the parallel state is left)
+        and the results (one per event processed).
+        """
+        result = self.process(str(config), trigger, context)
+        if not result.success or result.target_state is None:
+            return config, [result]
+        target = result.target_state
+        new: ParallelStateConfig | str = (
+            ParallelStateConfig.from_string(target) if "(" in target else target
+        )
+        return new, [result]
+
+    def is_active(self, config: str, state: str) -> bool:
+        """True when ``state`` is active in configuration ``config``."""
+        node = self._index.states.get(config)
+        if node is not None and not node.in_parallel and node.kind != "parallel":
+            return state == config or state in node.ancestors
+        return state in configuration(self._index, config).active
+
+    def configuration_leaves(self, config: str) -> tuple[str, ...]:
+        """The active leaves of ``config`` in document order (validates it)."""
+        return configuration(self._index, config).leaves
+
+    def _observed(
+        self, state: str, trigger: str, context: Context | None, history: History | None = None
+    ) -> TransitionResult:
         observer = self._observer
         assert observer is not None
         ctx = _EMPTY if context is None else context
         observer.before_process(state, trigger, ctx)
         started = time.perf_counter()
         try:
-            result = self._select(state, trigger, ctx)
+            result = self._select(state, trigger, ctx, history)
         except Exception as exc:
             observer.transition_error(state, trigger, exc, (time.perf_counter() - started) * 1e3)
             raise
@@ -348,7 +493,7 @@ class StateMachine:
 
     # ----------------------------------------------------------------- queries
     def get_initial_state(self) -> str:
-        """The (leaf) state a new entity starts in."""
+        """The configuration a new entity starts in (before any eventless transition)."""
         return self._index.initial_state
 
     def _node(self, state: str) -> Any:
@@ -361,57 +506,74 @@ class StateMachine:
         return node
 
     def get_available_transitions(self, state: str) -> list[TransitionDefinition]:
-        """Transitions that may fire from ``state`` (its own, then its ancestors'), in
-        selection order, ignoring guards."""
-        self._node(state)
-        per_state = self._index.table.get(state, {})
-        ordered = sorted(
-            (c for cands in per_state.values() for c in cands),
-            key=lambda c: (
-                (self._index.states[c.state].ancestors.index(c.source) + 1)
-                if c.source != c.state
-                else 0
-            ),
-        )
+        """Transitions that may fire from ``state`` (a state or configuration): each active
+        leaf's own, then its ancestors', in selection order, ignoring guards."""
+        index = self._index
+        leaves = configuration(index, state).leaves
         seen: set[int] = set()
         out: list[TransitionDefinition] = []
-        for cand in ordered:
-            if cand.index not in seen:
-                seen.add(cand.index)
-                out.append(cand.transition)
+        for leaf in leaves:
+            per_state = index.table.get(leaf, {})
+            ordered = sorted(
+                (c for key, cands in per_state.items() if key for c in cands),
+                key=lambda c: (
+                    (index.states[c.state].ancestors.index(c.source) + 1)
+                    if c.source != c.state
+                    else 0
+                ),
+            )
+            for cand in ordered:
+                if cand.index not in seen:
+                    seen.add(cand.index)
+                    out.append(cand.transition)
         return out
 
     def get_triggers(self, state: str) -> list[str]:
         """Trigger names with at least one transition from ``state`` (guards ignored)."""
-        self._node(state)
-        return list(self._index.allowed.get(state, ()))
+        return list(allowed_triggers(self._index, configuration(self._index, state)))
 
     def is_terminal(self, state: str) -> bool:
         """True for a top-level terminal state: no event leaves it."""
-        return bool(self._node(state).is_final)
+        return any(
+            self._index.states[leaf].is_final for leaf in configuration(self._index, state).leaves
+        )
 
     def resolve_state(self, state: str) -> str:
-        """The leaf entered when ``state`` is entered: compound states descend to their
-        initial child."""
-        self._node(state)
-        from pystator.engine.index import default_entry
+        """The configuration reached by entering ``state`` by default (compound states
+        descend to their initial child, parallel states enter every region)."""
+        node = self._node(state)
+        if node.kind == "atomic" and not node.in_parallel:
+            return state
+        from pystator.engine.step import entry_configuration
 
-        path = default_entry(self._index.states, state)
-        return path[-1] if path else state
+        return entry_configuration(self._index, state)
 
     # ----------------------------------------------------------------- sessions
-    def create(
-        self, context: Mapping[str, Any] | None = None, initial_state: str | None = None
-    ) -> EntitySession:
-        """A new ``EntitySession`` in ``initial_state`` (default: the machine's initial state)."""
-        from pystator.runtime.session import session_class
+    @cached_property
+    def _needs_runtime(self) -> bool:
+        """Sessions of this machine keep history memory or timers."""
+        return self._index.has_history or bool(self._index.timer_table)
 
+    def _session_cls(self) -> type[EntitySession]:
         cls = self._session_class
         if cls is None:
+            from pystator.runtime.session import session_class
+
             cls = self._session_class = session_class(self)
-        state = (
-            self._index.initial_state
-            if initial_state is None
-            else self.resolve_state(initial_state)
-        )
-        return cls(self, state, dict(context) if context else {})
+        return cls
+
+    def create(
+        self,
+        context: Mapping[str, Any] | None = None,
+        initial_state: str | None = None,
+        *,
+        clock: Clock | None = None,
+    ) -> EntitySession:
+        """A new ``EntitySession`` in ``initial_state`` (default: the machine's initial state).
+
+        Entering the initial configuration runs no actions; its eventless transitions are
+        taken and its timers armed (``clock`` gives their due times; default: wall clock).
+        """
+        from pystator.runtime.session import new_session
+
+        return new_session(self, context, initial_state, clock)

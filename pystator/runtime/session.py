@@ -1,24 +1,82 @@
 """``EntitySession``: one entity held in memory, driven by ``send``.
 
-A session is small: three slots (machine, state, context). The ``is_<state>`` properties and
-``<trigger>()`` methods live on a class made once per machine (``session_class``), not on
-each instance.
+A session is small: four slots (machine, state, context, and the runtime extras that only
+machines with timers or history need). The ``is_<state>`` properties and ``<trigger>()``
+methods live on a class made once per machine (``session_class``), not on each instance.
+
+Timers: when a state with ``after`` transitions or a ``timeout`` is entered, the session arms
+its timers with due times from its clock; ``fire_due_timers()`` fires the ones that are due.
+A timer's id is ``<key>@<step>``, where ``step`` counts the transitions the entity took, so a
+timer armed on an earlier visit of a state never fires for a later visit.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from pystator.errors import ActionExecutionError, FSMError, IncompatibleSnapshotError
-from pystator.models.result import ExecutionReport, TransitionResult
-from pystator.models.snapshot import SessionSnapshot
+from pystator.errors import (
+    ActionExecutionError,
+    FSMError,
+    IncompatibleSnapshotError,
+    InvalidTransitionError,
+    LoopLimitError,
+    UndefinedStateError,
+)
+from pystator.models.result import ExecutionReport, TimerSpec, TransitionResult
+from pystator.models.snapshot import SessionSnapshot, TimerSnapshot
+from pystator.runtime.clock import SYSTEM_CLOCK, Clock
 
 if TYPE_CHECKING:
     from pystator.runtime.machine import StateMachine
+
+MAX_TIMER_FIRES = 10_000
+"""Timers fired by one ``fire_due_timers`` call, at most (a zero-delay ping-pong stops)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PendingTimer:
+    """An armed timer of a session."""
+
+    id: str
+    key: str
+    trigger: str
+    due: float
+
+
+class _Runtime:
+    """Per-entity data only machines with timers or history need."""
+
+    __slots__ = ("clock", "history", "step", "timers")
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.history: dict[str, tuple[str, ...]] = {}
+        self.timers: dict[str, PendingTimer] = {}
+        self.step = 0
+
+    def apply(self, result: TransitionResult) -> None:
+        self.step += 1
+        if result.history is not None:
+            self.history = dict(result.history)
+        if result.timers_to_cancel:
+            cancelled = set(result.timers_to_cancel)
+            self.timers = {i: t for i, t in self.timers.items() if t.key not in cancelled}
+        if result.timers_to_arm:
+            self.arm(result.timers_to_arm)
+
+    def arm(self, specs: tuple[TimerSpec, ...]) -> None:
+        now = self.clock.now()
+        for spec in specs:
+            timer_id = f"{spec.key}@{self.step}"
+            self.timers[timer_id] = PendingTimer(
+                timer_id, spec.key, spec.trigger, now + spec.delay_ms / 1000.0
+            )
 
 
 def _raise_failed_actions(result: TransitionResult, report: ExecutionReport) -> None:
@@ -31,6 +89,16 @@ def _raise_failed_actions(result: TransitionResult, report: ExecutionReport) -> 
     )
 
 
+def _timer_failure(state: str, timer_id: str, reason: str, message: str) -> TransitionResult:
+    return TransitionResult(
+        success=False,
+        source_state=state,
+        trigger=timer_id,
+        error=InvalidTransitionError(message, current_state=state, trigger=timer_id),
+        metadata=MappingProxyType({"reason": reason}),
+    )
+
+
 class EntitySession:
     """The in-memory state and context of one entity of one machine.
 
@@ -38,12 +106,19 @@ class EntitySession:
     ``EntitySession.from_snapshot(machine, snapshot)``.
     """
 
-    __slots__ = ("_context", "_machine", "_state")
+    __slots__ = ("_context", "_machine", "_rt", "_state")
 
-    def __init__(self, machine: StateMachine, state: str, context: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        machine: StateMachine,
+        state: str,
+        context: dict[str, Any],
+        runtime: _Runtime | None = None,
+    ) -> None:
         self._machine = machine
         self._state = state
         self._context = context
+        self._rt = runtime
 
     if TYPE_CHECKING:
         # ``is_<state>`` properties and ``<trigger>()`` methods are made per machine.
@@ -55,7 +130,8 @@ class EntitySession:
 
     @property
     def current_state(self) -> str:
-        """The active (leaf) state."""
+        """The active configuration: a state name, or ``"P(r1=A, r2=B)"`` in a parallel
+        state."""
         return self._state
 
     @property
@@ -64,19 +140,26 @@ class EntitySession:
         return self._context
 
     @property
+    def history(self) -> Mapping[str, tuple[str, ...]]:
+        """This entity's history memory (never shared with other entities)."""
+        return MappingProxyType(self._rt.history if self._rt is not None else {})
+
+    @property
     def is_final(self) -> bool:
         """True when the entity is in a top-level terminal state."""
-        return self._machine._index.states[self._state].is_final
+        node = self._machine._index.states.get(self._state)
+        return node is not None and node.is_final
 
     @property
     def allowed_triggers(self) -> list[str]:
         """Triggers with a transition from the current state (guards not evaluated)."""
-        return list(self._machine._index.allowed.get(self._state, ()))
+        return self._machine.get_triggers(self._state)
 
     def is_in(self, state: str) -> bool:
         """True when ``state`` is active: the current state or one of its ancestors."""
-        return state == self._state or state in self._machine._index.states[self._state].ancestors
+        return self._machine.is_active(self._state, state)
 
+    # ------------------------------------------------------------------ events
     def send(
         self, trigger: str, /, *, execute_actions: bool = True, **payload: Any
     ) -> TransitionResult:
@@ -89,14 +172,17 @@ class EntitySession:
         """
         ctx = {**self._context, **payload} if payload else self._context
         machine = self._machine
-        result = (
-            machine._observed(self._state, trigger, ctx)
-            if machine._observer
-            else machine._select(self._state, trigger, ctx)
-        )
+        rt = self._rt
+        if rt is None:
+            result = (
+                machine._observed(self._state, trigger, ctx)
+                if machine._observer
+                else machine._select(self._state, trigger, ctx)
+            )
+        else:
+            result = machine.process(self._state, trigger, ctx, history=rt.history)
         if result.success:
-            self._state = result.target_state  # type: ignore[assignment]
-            self._context = ctx
+            self._commit(result, ctx)
             if execute_actions and (
                 result.on_exit_actions or result.actions_to_execute or result.on_enter_actions
             ):
@@ -111,10 +197,10 @@ class EntitySession:
         """``send`` for async guards and actions."""
         ctx = {**self._context, **payload} if payload else self._context
         machine = self._machine
-        result = await machine.aprocess(self._state, trigger, ctx)
+        history = self._rt.history if self._rt is not None else None
+        result = await machine.aprocess(self._state, trigger, ctx, history=history)
         if result.success:
-            self._state = result.target_state  # type: ignore[assignment]
-            self._context = ctx
+            self._commit(result, ctx)
             if execute_actions and (
                 result.on_exit_actions or result.actions_to_execute or result.on_enter_actions
             ):
@@ -123,9 +209,71 @@ class EntitySession:
                     _raise_failed_actions(result, report)
         return result
 
+    def _commit(self, result: TransitionResult, ctx: dict[str, Any]) -> None:
+        self._state = result.target_state  # type: ignore[assignment]
+        self._context = ctx
+        if self._rt is not None:
+            self._rt.apply(result)
+
+    # ------------------------------------------------------------------ timers
+    @property
+    def pending_timers(self) -> list[PendingTimer]:
+        """Armed timers, soonest first."""
+        if self._rt is None:
+            return []
+        return sorted(self._rt.timers.values(), key=lambda t: (t.due, t.id))
+
+    def fire_timer(self, timer_id: str, *, execute_actions: bool = True) -> TransitionResult:
+        """Fire one armed timer if it is due; a failed result says why not otherwise
+        (``stale_timer``: not armed for this visit; ``timer_not_due``: too early)."""
+        rt = self._rt
+        timer = rt.timers.get(timer_id) if rt is not None else None
+        if rt is None or timer is None:
+            return _timer_failure(
+                self._state,
+                timer_id,
+                "stale_timer",
+                f"timer '{timer_id}' is not armed (its state was left, or it already fired)",
+            )
+        if rt.clock.now() < timer.due:
+            return _timer_failure(
+                self._state,
+                timer_id,
+                "timer_not_due",
+                f"timer '{timer_id}' is due at {timer.due}, not yet",
+            )
+        del rt.timers[timer_id]
+        result = self._machine.fire_timer(self._state, timer.key, self._context, history=rt.history)
+        if result.success:
+            self._commit(result, self._context)
+            if execute_actions and result.action_specs():
+                report = self._machine.executor.execute(result, self._context)
+                if not report.success:
+                    _raise_failed_actions(result, report)
+        return result
+
+    def fire_due_timers(self, *, execute_actions: bool = True) -> list[TransitionResult]:
+        """Fire every timer that is due by the session's clock, soonest first."""
+        results: list[TransitionResult] = []
+        rt = self._rt
+        if rt is None:
+            return results
+        for _ in range(MAX_TIMER_FIRES):
+            now = rt.clock.now()
+            due = [t for t in rt.timers.values() if t.due <= now]
+            if not due:
+                return results
+            first = min(due, key=lambda t: (t.due, t.id))
+            results.append(self.fire_timer(first.id, execute_actions=execute_actions))
+        raise LoopLimitError(
+            f"more than {MAX_TIMER_FIRES} timers fired at once: zero-delay timers loop"
+        )
+
+    # ------------------------------------------------------------------ snapshots
     def snapshot(self) -> dict[str, Any]:
         """A JSON-ready dict of this entity; ``from_snapshot`` restores it."""
         machine = self._machine
+        rt = self._rt
         try:
             snap = SessionSnapshot(
                 machine_name=machine.name,
@@ -133,6 +281,12 @@ class EntitySession:
                 definition_hash=machine.definition_hash,
                 state=self._state,
                 context=self._context,
+                history={k: list(v) for k, v in rt.history.items()} if rt is not None else {},
+                timers=[
+                    TimerSnapshot(id=t.id, key=t.key, trigger=t.trigger, due=t.due)
+                    for t in self.pending_timers
+                ],
+                step=rt.step if rt is not None else 0,
             )
             data = snap.model_dump(mode="json")
             json.dumps(data)
@@ -142,12 +296,15 @@ class EntitySession:
 
     @staticmethod
     def from_snapshot(
-        machine: StateMachine, snapshot: Mapping[str, Any] | SessionSnapshot | str
+        machine: StateMachine,
+        snapshot: Mapping[str, Any] | SessionSnapshot | str,
+        *,
+        clock: Clock | None = None,
     ) -> EntitySession:
         """Restore a session from ``snapshot()`` output (a dict, a model or its JSON).
 
-        Refuses a snapshot of another machine, of another major version, or whose state this
-        definition does not have, with ``IncompatibleSnapshotError``.
+        Refuses a snapshot of another machine, of another major version, or whose state,
+        history or timers this definition does not have, with ``IncompatibleSnapshotError``.
         """
         try:
             if isinstance(snapshot, SessionSnapshot):
@@ -174,14 +331,43 @@ class EntitySession:
                     f"snapshot was taken with version {snap.machine_version} of "
                     f"'{machine.name}', which is incompatible with version {machine.version}"
                 )
-        if snap.state not in machine._index.states:
+        index = machine._index
+        try:
+            machine.configuration_leaves(snap.state)
+        except UndefinedStateError as exc:
             raise IncompatibleSnapshotError(
-                f"snapshot state '{snap.state}' is not defined in version {machine.version} "
-                f"of '{machine.name}'"
-            )
-        session = machine.create(snap.context)
-        session._state = machine.resolve_state(snap.state)
-        return session
+                f"snapshot state '{snap.state}' does not fit version {machine.version} of "
+                f"'{machine.name}': {exc.message}"
+            ) from None
+        for name, targets in snap.history.items():
+            node = index.states.get(name)
+            if (
+                node is None
+                or node.kind != "history"
+                or any(t not in index.states for t in targets)
+            ):
+                raise IncompatibleSnapshotError(
+                    f"snapshot history entry '{name}' does not fit machine '{machine.name}'"
+                )
+        for timer in snap.timers:
+            if timer.key not in index.timer_table:
+                raise IncompatibleSnapshotError(
+                    f"snapshot timer '{timer.key}' does not fit machine '{machine.name}'"
+                )
+        runtime: _Runtime | None = None
+        if machine._needs_runtime or snap.history or snap.timers:
+            runtime = _Runtime(clock or SYSTEM_CLOCK)
+            runtime.history = {k: tuple(v) for k, v in snap.history.items()}
+            runtime.timers = {
+                t.id: PendingTimer(t.id, t.key, t.trigger, t.due) for t in snap.timers
+            }
+            runtime.step = snap.step
+        cls = machine._session_cls()
+        state = snap.state
+        node = index.states.get(state)
+        if node is not None and node.kind != "atomic" and not node.in_parallel:
+            state = machine.resolve_state(state)
+        return cls(machine, state, dict(snap.context), runtime)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._machine.name} state={self._state}>"
@@ -189,7 +375,7 @@ class EntitySession:
 
 def _state_property(name: str) -> property:
     def getter(self: EntitySession) -> bool:
-        return self._state == name or name in self._machine._index.states[self._state].ancestors
+        return self._machine.is_active(self._state, name)
 
     getter.__name__ = f"is_{name.lower()}"
     getter.__doc__ = f"True when state '{name}' is active."
@@ -212,12 +398,35 @@ def session_class(machine: StateMachine) -> type[EntitySession]:
     reserved = set(dir(EntitySession))
     attrs: dict[str, Any] = {"__slots__": ()}
     lowered: dict[str, list[str]] = {}
-    for name in machine.states:
-        lowered.setdefault(f"is_{name.lower()}", []).append(name)
+    for name, node in machine._index.states.items():
+        if node.kind not in {"region", "history"}:
+            lowered.setdefault(f"is_{name.lower()}", []).append(name)
     for attr, names in lowered.items():
         if len(names) == 1 and attr not in reserved:
             attrs[attr] = _state_property(names[0])
     for trigger in machine.triggers:
-        if trigger not in reserved and trigger not in attrs:
+        if trigger.isidentifier() and trigger not in reserved and trigger not in attrs:
             attrs[trigger] = _trigger_method(trigger)
     return type(f"{machine.name}Session", (EntitySession,), attrs)
+
+
+def new_session(
+    machine: StateMachine,
+    context: Mapping[str, Any] | None,
+    initial_state: str | None,
+    clock: Clock | None,
+) -> EntitySession:
+    """Create a session: enter the initial configuration and arm its timers."""
+    cls = machine._session_cls()
+    ctx = dict(context) if context else {}
+    index = machine._index
+    if not machine._needs_runtime and index.simple:
+        if initial_state is None:
+            return cls(machine, index.initial_state, ctx)
+        return cls(machine, machine.resolve_state(initial_state), ctx)
+    entry = machine.start(ctx, initial_state=initial_state)
+    runtime = _Runtime(clock or SYSTEM_CLOCK) if machine._needs_runtime else None
+    if runtime is not None:
+        runtime.history = dict(entry.history or {})
+        runtime.arm(entry.timers_to_arm)
+    return cls(machine, entry.target_state or index.initial_state, ctx, runtime)
