@@ -21,11 +21,11 @@ from pystator.errors import ConfigIssue, ConfigurationError
 from pystator.loaders.safe_yaml import DEFAULT_MAX_BYTES, LoadedYAML, load_yaml_text
 from pystator.models.checks import collect_issues
 from pystator.models.definition import (
-    NAME_RE,
     MachineDefinition,
     StateDefinition,
     TransitionDefinition,
 )
+from pystator.models.names import NAME_RE
 
 PathLike = str | os.PathLike[str]
 

@@ -1,25 +1,36 @@
 """Pydantic models: definitions, results, snapshots. Validation only, no behaviour, no I/O."""
 
+from pystator.models.config import ParallelStateConfig
+from pystator.models.context import ContextField, ContextSpec
 from pystator.models.definition import (
     ActionSpec,
     GuardSpec,
     MachineDefinition,
     MachineMeta,
+    RegionDefinition,
     StateDefinition,
+    TimeoutSpec,
     TransitionDefinition,
 )
-from pystator.models.result import ActionOutcome, ExecutionReport, TransitionResult
-from pystator.models.snapshot import SessionSnapshot
+from pystator.models.result import ActionOutcome, ExecutionReport, TimerSpec, TransitionResult
+from pystator.models.snapshot import SessionSnapshot, TimerSnapshot
 
 __all__ = [
     "ActionOutcome",
     "ActionSpec",
+    "ContextField",
+    "ContextSpec",
     "ExecutionReport",
     "GuardSpec",
     "MachineDefinition",
     "MachineMeta",
+    "ParallelStateConfig",
+    "RegionDefinition",
     "SessionSnapshot",
     "StateDefinition",
+    "TimeoutSpec",
+    "TimerSnapshot",
+    "TimerSpec",
     "TransitionDefinition",
     "TransitionResult",
 ]

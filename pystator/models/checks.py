@@ -309,5 +309,15 @@ def _check_transition(c: _Checker, base: str, t: TransitionDefinition) -> None:
 def check_definition(definition: MachineDefinition) -> None:
     """Raise ``ConfigurationError`` listing every cross-reference problem, if there is any."""
     issues = collect_issues(definition.states, definition.transitions, meta=definition.meta)
+    if definition.context is not None:
+        names = {n.name for n in flatten(definition.states)}
+        for state in definition.context.required_in_states:
+            if state not in names:
+                issues.append(
+                    ConfigIssue(
+                        f"context.required_in_states.{state}",
+                        f"state '{state}' is not defined{suggest(state, names)}",
+                    )
+                )
     if issues:
         raise ConfigurationError(issues)

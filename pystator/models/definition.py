@@ -15,16 +15,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
-"""States, regions and triggers: letters, digits and ``_``, starting with a letter."""
+from pystator.models.context import ContextSpec
+from pystator.models.names import (
+    CallableName,
+    Name,
+)
 
-CALLABLE_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.:\-]*$"
-"""Guards and actions may also use ``.``, ``:`` and ``-`` (``billing.charge``)."""
-
-NAME_RE = re.compile(NAME_PATTERN)
-
-Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=200)]
-CallableName = Annotated[str, StringConstraints(pattern=CALLABLE_NAME_PATTERN, max_length=200)]
 JSONDict = dict[str, Any]
 
 TRIGGER_PATTERN = r"^(?:[A-Za-z][A-Za-z0-9_]*|done\.state\.[A-Za-z][A-Za-z0-9_]*)$"
@@ -307,6 +303,11 @@ class MachineDefinition(BaseModel):
     )
     transitions: tuple[TransitionDefinition, ...] = Field(
         default=(), description="Every transition, in document order (ties go to the first)."
+    )
+    context: ContextSpec | None = Field(
+        default=None,
+        description="The context contract: keys, types, and keys required in given states "
+        "(checked when meta.validate_context is true).",
     )
 
     @model_validator(mode="after")

@@ -17,6 +17,8 @@ from functools import cached_property
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from pydantic import BaseModel
+
 from pystator.engine import (
     CompiledGuard,
     GuardStep,
@@ -26,12 +28,19 @@ from pystator.engine import (
     allowed_triggers,
     compile_machine,
     configuration,
+    context_invalid,
     macrostep,
     no_transition,
     reject,
 )
 from pystator.engine import start as engine_start
-from pystator.errors import GuardEvaluationError, GuardNotFoundError, UndefinedStateError
+from pystator.errors import (
+    ConfigIssue,
+    ConfigurationError,
+    GuardEvaluationError,
+    GuardNotFoundError,
+    UndefinedStateError,
+)
 from pystator.loaders import (
     definition_from_data,
     definition_to_dict,
@@ -48,6 +57,7 @@ from pystator.models.config import ParallelStateConfig
 from pystator.models.definition import MachineDefinition, TransitionDefinition
 from pystator.models.result import TransitionResult
 from pystator.runtime.clock import Clock
+from pystator.runtime.contract import ContextContract
 from pystator.runtime.executor import ActionExecutor
 from pystator.runtime.hooks import TransitionObserver
 from pystator.runtime.registry import ActionRegistry, GuardRegistry
@@ -87,9 +97,28 @@ class StateMachine:
     machine holds no entity state: the same machine serves every entity and every thread.
     """
 
-    def __init__(self, definition: MachineDefinition) -> None:
+    def __init__(
+        self, definition: MachineDefinition, *, context_model: type[BaseModel] | None = None
+    ) -> None:
         self._definition = definition
         self._index: MachineIndex = compile_machine(definition)
+        self._contract: ContextContract | None = None
+        if context_model is not None and not (
+            isinstance(context_model, type) and issubclass(context_model, BaseModel)
+        ):
+            raise TypeError("context_model must be a Pydantic model class")
+        if definition.meta.validate_context or context_model is not None:
+            if definition.context is None and context_model is None:
+                raise ConfigurationError(
+                    [
+                        ConfigIssue(
+                            "meta.validate_context",
+                            "is true but there is no contract to check: add a 'context' "
+                            "section or pass context_model=YourModel",
+                        )
+                    ]
+                )
+            self._contract = ContextContract(definition.context, context_model)
         self.guard_registry = GuardRegistry()
         self.action_registry = ActionRegistry()
         self._guards = self.guard_registry._items
@@ -99,39 +128,55 @@ class StateMachine:
 
     # ----------------------------------------------------------------- construction
     @classmethod
-    def from_definition(cls, definition: MachineDefinition) -> StateMachine:
+    def from_definition(
+        cls, definition: MachineDefinition, *, context_model: type[BaseModel] | None = None
+    ) -> StateMachine:
         """Wrap an already built ``MachineDefinition`` (for example one made in Python)."""
         if not isinstance(definition, MachineDefinition):
             raise TypeError(
                 f"from_definition expects a MachineDefinition, got {type(definition).__name__}; "
                 "use from_dict for plain data"
             )
-        return cls(definition)
+        return cls(definition, context_model=context_model)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> StateMachine:
+    def from_dict(
+        cls, data: Mapping[str, Any], *, context_model: type[BaseModel] | None = None
+    ) -> StateMachine:
         """Validate plain data (as in YAML/JSON) and compile it."""
-        return cls(definition_from_data(data))
+        return cls(definition_from_data(data), context_model=context_model)
 
     @classmethod
-    def from_yaml(cls, path: PathLike) -> StateMachine:
-        """Read a YAML definition file (safely: no tags, aliases or duplicate keys)."""
-        return cls(load_yaml_file(path))
+    def from_yaml(
+        cls, path: PathLike, *, context_model: type[BaseModel] | None = None
+    ) -> StateMachine:
+        """Read a YAML definition file (safely: no tags, aliases or duplicate keys).
+
+        ``context_model``: a Pydantic model class the context must satisfy (enables the
+        context check in ``process``, sessions and the orchestrator).
+        """
+        return cls(load_yaml_file(path), context_model=context_model)
 
     @classmethod
-    def from_yaml_string(cls, text: str) -> StateMachine:
+    def from_yaml_string(
+        cls, text: str, *, context_model: type[BaseModel] | None = None
+    ) -> StateMachine:
         """Parse a YAML definition held in a string."""
-        return cls(load_yaml_string(text))
+        return cls(load_yaml_string(text), context_model=context_model)
 
     @classmethod
-    def from_json(cls, path: PathLike) -> StateMachine:
+    def from_json(
+        cls, path: PathLike, *, context_model: type[BaseModel] | None = None
+    ) -> StateMachine:
         """Read a JSON definition file."""
-        return cls(load_json_file(path))
+        return cls(load_json_file(path), context_model=context_model)
 
     @classmethod
-    def from_json_string(cls, text: str | bytes) -> StateMachine:
+    def from_json_string(
+        cls, text: str | bytes, *, context_model: type[BaseModel] | None = None
+    ) -> StateMachine:
         """Parse a JSON definition held in a string."""
-        return cls(load_json_string(text))
+        return cls(load_json_string(text), context_model=context_model)
 
     def to_dict(self) -> dict[str, Any]:
         """The definition as plain data; ``from_dict(m.to_dict())`` gives an equal machine."""
@@ -271,6 +316,10 @@ class StateMachine:
     ) -> TransitionResult:
         # The sync driver. The first half is the fast path the benchmarks measure: a plain
         # state of a machine whose results can be built once.
+        if self._contract is not None:
+            invalid = self.check_context(state, trigger, ctx)
+            if invalid is not None:
+                return invalid
         index = self._index
         per_state = index.fast_table.get(state)
         if per_state is None:
@@ -347,16 +396,44 @@ class StateMachine:
         ctx = _EMPTY if context is None else context
         observer = self._observer
         if not observer:
-            return await self._adrive(macrostep(self._index, state, trigger, history), ctx)
+            return await self._aselect(state, trigger, ctx, history)
         observer.before_process(state, trigger, ctx)
         started = time.perf_counter()
         try:
-            result = await self._adrive(macrostep(self._index, state, trigger, history), ctx)
+            result = await self._aselect(state, trigger, ctx, history)
         except Exception as exc:
             observer.transition_error(state, trigger, exc, (time.perf_counter() - started) * 1e3)
             raise
         self._notify(observer, result, started)
         return result
+
+    async def _aselect(
+        self, state: str, trigger: str, ctx: Context, history: History | None
+    ) -> TransitionResult:
+        if self._contract is not None:
+            invalid = self.check_context(state, trigger, ctx)
+            if invalid is not None:
+                return invalid
+        return await self._adrive(macrostep(self._index, state, trigger, history), ctx)
+
+    def check_context(self, state: str, trigger: str, ctx: Context) -> TransitionResult | None:
+        """The failed result for a context that breaks the contract, or ``None`` if it is
+        fine (or the machine has no contract). Raises ``UndefinedStateError`` for a bad
+        ``state``."""
+        contract = self._contract
+        if contract is None:
+            return None
+        configuration(self._index, state)
+        errors = contract.errors(ctx, lambda name: self.is_active(state, name))
+        return context_invalid(state, trigger, errors) if errors else None
+
+    def context_schema(self) -> dict[str, Any]:
+        """The JSON Schema of this machine's context contract."""
+        if self._contract is not None:
+            return self._contract.json_schema()
+        if self._definition.context is not None:
+            return ContextContract(self._definition.context, None).json_schema()
+        return {"type": "object"}
 
     def fire_timer(
         self,

@@ -12,6 +12,7 @@ timer armed on an earlier visit of a state never fires for a later visit.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -210,6 +211,8 @@ class EntitySession:
         return result
 
     def _commit(self, result: TransitionResult, ctx: dict[str, Any]) -> None:
+        if "reason" in result.metadata:
+            return  # a lenient no-op: nothing fired, so the payload is not merged either
         self._state = result.target_state  # type: ignore[assignment]
         self._context = ctx
         if self._rt is not None:
@@ -367,7 +370,8 @@ class EntitySession:
         node = index.states.get(state)
         if node is not None and node.kind != "atomic" and not node.in_parallel:
             state = machine.resolve_state(state)
-        return cls(machine, state, dict(snap.context), runtime)
+        # A deep copy: the restored entity must not write into the caller's snapshot.
+        return cls(machine, state, copy.deepcopy(snap.context), runtime)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._machine.name} state={self._state}>"
