@@ -21,6 +21,8 @@ an invalid definition)::
     ├── ActionTimeoutError        an async action ran past its time limit     (execution report)
     ├── IncompatibleSnapshotError a snapshot belongs to another machine or version     (raised)
     ├── LoopLimitError            eventless/done transitions kept firing (a cycle)     (result)
+    ├── EntityNotFoundError       no stored entity with that id (orchestrator)         (raised)
+    ├── IdempotencyConflictError  an idempotency key reused for another event          (raised)
     └── StaleVersionError         optimistic locking lost after every retry            (raised)
 
 Every class has a stable ``code`` from ``ErrorCode``, which the API and the JSON form of a
@@ -52,6 +54,8 @@ class ErrorCode(StrEnum):
     UNDEFINED_TRIGGER = "UNDEFINED_TRIGGER"
     GUARD_ERROR = "GUARD_ERROR"
     LOOP_LIMIT = "LOOP_LIMIT"
+    ENTITY_NOT_FOUND = "ENTITY_NOT_FOUND"
+    IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
 
 
 class FSMError(Exception):
@@ -232,6 +236,18 @@ class LoopLimitError(FSMError):
     code = ErrorCode.LOOP_LIMIT
 
 
+class EntityNotFoundError(FSMError):
+    """The orchestrator has no entity with that id (and may not create one)."""
+
+    code = ErrorCode.ENTITY_NOT_FOUND
+
+
+class IdempotencyConflictError(FSMError):
+    """An idempotency key already applied to another trigger or payload."""
+
+    code = ErrorCode.IDEMPOTENCY_CONFLICT
+
+
 class StaleVersionError(FSMError):
     """Optimistic locking lost: the entity changed under us on every retry."""
 
@@ -269,6 +285,8 @@ ERROR_TYPES: dict[str, type[FSMError]] = {
         ActionTimeoutError,
         IncompatibleSnapshotError,
         LoopLimitError,
+        EntityNotFoundError,
+        IdempotencyConflictError,
         StaleVersionError,
     )
 }

@@ -325,17 +325,25 @@ def build_index(
     issues: list[ConfigIssue] = []
     has_done = False
     for i, t in enumerate(definition.transitions):
-        try:
-            guard_cache[i] = tuple(compile_guard(g, compile_expr) for g in t.guards)
-        except ConfigurationError as exc:
-            issues.extend(
-                ConfigIssue(f"transitions[{i}].guards{('.' + x.path) if x.path else ''}", x.message)
-                for x in exc.issues
-            )
+        guards: list[CompiledGuard] = []
+        failed = False
+        for j, ref in enumerate(t.guards):
+            where = f"transitions[{i}].guards[{j}]"
+            try:
+                guards.append(compile_guard(ref, compile_expr))
+            except ConfigurationError as exc:
+                # The compiler reports the expression; the path says which guard it is.
+                issues.extend(
+                    ConfigIssue(f"{where}.expr{('.' + x.path) if x.path else ''}", x.message)
+                    for x in exc.issues
+                )
+                failed = True
+            except ValueError as exc:
+                issues.append(ConfigIssue(where, str(exc)))
+                failed = True
+        if failed:
             continue
-        except ValueError as exc:
-            issues.append(ConfigIssue(f"transitions[{i}].guards", str(exc)))
-            continue
+        guard_cache[i] = tuple(guards)
         if t.after is not None:
             continue
         event_key = AUTO if t.auto else t.trigger

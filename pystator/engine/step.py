@@ -20,6 +20,7 @@ from types import MappingProxyType
 from typing import Any
 
 from pystator.engine.config import Configuration, active_of, parse, serialize
+from pystator.engine.expr import compile_expression
 from pystator.engine.index import (
     AUTO,
     ROOT,
@@ -51,9 +52,15 @@ GuardStep = Generator[CompiledGuard, bool, TransitionResult]
 
 
 def compile_machine(
-    definition: MachineDefinition, *, compile_expr: Callable[[str], ExprFn] | None = None
+    definition: MachineDefinition,
+    *,
+    compile_expr: Callable[[str], ExprFn] | None = compile_expression,
 ) -> MachineIndex:
-    """Compile a validated definition into the engine's index."""
+    """Compile a validated definition into the engine's index.
+
+    ``expr`` guards are compiled once, here, by ``compile_expr`` (the safe expression language
+    of ``engine.expr`` by default; ``None`` refuses them).
+    """
     index = build_index(definition, compile_expr=compile_expr)
     leaves = _entry_leaves(index, (), [], None)[0]
     index.initial_state = serialize(index, leaves)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,11 +22,13 @@ from pystator.errors import ConfigIssue, ConfigurationError
 from pystator.loaders.safe_yaml import DEFAULT_MAX_BYTES, LoadedYAML, load_yaml_text
 from pystator.models.checks import collect_issues
 from pystator.models.definition import (
+    DURATION_PATTERN,
+    TRIGGER_PATTERN,
     MachineDefinition,
     StateDefinition,
     TransitionDefinition,
 )
-from pystator.models.names import NAME_RE
+from pystator.models.names import CALLABLE_NAME_PATTERN, NAME_RE
 
 PathLike = str | os.PathLike[str]
 
@@ -52,13 +55,16 @@ def _describe(error: Mapping[str, Any]) -> str:
     kind = error.get("type", "")
     value = error.get("input")
     if kind == "string_pattern_mismatch":
-        ctx = error.get("ctx") or {}
-        if ctx.get("pattern") == NAME_RE.pattern:
+        pattern = (error.get("ctx") or {}).get("pattern")
+        if pattern in (NAME_RE.pattern, TRIGGER_PATTERN):
             return (
                 f"{value!r} is not a valid name: use letters, digits and '_', "
                 "starting with a letter"
             )
-        return f"{value!r} is not a valid name: use letters, digits, '_', '.', ':' or '-'"
+        if pattern == CALLABLE_NAME_PATTERN:
+            return f"{value!r} is not a valid name: use letters, digits, '_', '.', ':' or '-'"
+        if pattern == DURATION_PATTERN:
+            return f"{value!r} is not a delay: use 5000 (ms), '250ms', '5s', '1.5m' or '2h'"
     if kind == "extra_forbidden":
         return "unknown key (check its spelling and its indentation)"
     if kind == "missing":
@@ -287,7 +293,11 @@ class _Dumper(yaml.SafeDumper):
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    if value.lower() in {"on", "off", "yes", "no", "y", "n", "true", "false", "null", "~"}:
+    # Unicode line breaks too: PyYAML writes them raw in single quotes, where a reader folds
+    # them into a space; double quotes escape them (\N, \L, \P).
+    if value.lower() in {"on", "off", "yes", "no", "y", "n", "true", "false", "null", "~"} or any(
+        c in value for c in "\x85\u2028\u2029"
+    ):
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
     return dumper.represent_str(value)
 
@@ -295,15 +305,22 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _represent_str)
 
 
+_YAML_RISKY = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff]")
+
+
 def definition_to_yaml(definition: MachineDefinition, *, schema_ref: str | None = None) -> str:
     """YAML text of the definition (keys in model order, defaults left out)."""
     head = f"# yaml-language-server: $schema={schema_ref}\n" if schema_ref else ""
-    body = yaml.dump(
-        definition_to_dict(definition),
-        Dumper=_Dumper,
-        sort_keys=False,
-        allow_unicode=True,
-        default_flow_style=False,
-        width=100,
-    )
+    data = definition_to_dict(definition)
+    options: dict[str, Any] = {
+        "Dumper": _Dumper,
+        "sort_keys": False,
+        "default_flow_style": False,
+        "width": 100,
+    }
+    body = yaml.dump(data, allow_unicode=True, **options)
+    if _YAML_RISKY.search(body):
+        # Line separators and control characters written raw would not read back the same:
+        # let PyYAML escape every non-ASCII character instead.
+        body = yaml.dump(data, allow_unicode=False, **options)
     return head + body

@@ -168,7 +168,14 @@ def load_yaml_text(text: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadedYA
         raise ConfigurationError(f"YAML input is larger than the limit of {max_bytes} bytes")
     if "\x00" in text:
         raise ConfigurationError("YAML input contains a NUL byte")
-    loader = _SafeLoader(text)
+    try:
+        loader = _SafeLoader(text)
+    except yaml.reader.ReaderError as exc:
+        # The reader vets every character before parsing: control characters, lone surrogates.
+        line = text.count("\n", 0, exc.position) + 1
+        raise ConfigurationError(
+            [ConfigIssue(f"line {line}", f"invalid YAML: {exc.reason} (#x{exc.character:04x})")]
+        ) from None
     try:
         data = loader.get_single_data()
     except ConfigurationError:

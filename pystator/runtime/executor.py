@@ -8,7 +8,6 @@ does not stop the others. A failed result runs nothing.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import time
 from collections.abc import Mapping
@@ -21,6 +20,20 @@ from pystator.models.result import EMPTY_MAPPING, ActionOutcome, ExecutionReport
 from pystator.runtime.registry import ActionRegistry
 
 _NOTHING_RAN = ExecutionReport(success=True)
+_TAKES_ACTION_ID: dict[Any, bool] = {}
+
+
+def _takes_action_id(fn: Any) -> bool:
+    """Whether ``fn`` declares an ``action_id`` parameter (checked once per function)."""
+    known = _TAKES_ACTION_ID.get(fn)
+    if known is None:
+        try:
+            known = "action_id" in inspect.signature(fn).parameters
+        except (TypeError, ValueError):
+            known = False
+        if len(_TAKES_ACTION_ID) < 10_000:
+            _TAKES_ACTION_ID[fn] = known
+    return known
 
 
 def _outcome(
@@ -87,23 +100,7 @@ class ActionExecutor:
         outcomes: list[ActionOutcome] = []
         skipped: list[str] = []
         for position, spec in enumerate(specs):
-            started = time.perf_counter()
-            fn = self._lookup(spec)
-            if isinstance(fn, ActionNotFoundError):
-                outcomes.append(_outcome(spec, started, fn))
-            else:
-                try:
-                    value = fn(ctx, **spec.params)
-                    if inspect.isawaitable(value):
-                        if inspect.iscoroutine(value):
-                            value.close()
-                        raise TypeError(
-                            f"action '{spec.name}' is async: run it with async_execute, "
-                            "or use asend()/aprocess with an async executor"
-                        )
-                    outcomes.append(_outcome(spec, started))
-                except Exception as exc:
-                    outcomes.append(_outcome(spec, started, exc))
+            outcomes.append(self.run_one(spec, ctx))
             if self.stop_on_error and not outcomes[-1].success:
                 skipped = [s.name for s in specs[position + 1 :]]
                 break
@@ -113,17 +110,50 @@ class ActionExecutor:
             skipped=tuple(skipped),
         )
 
-    async def _run_one(self, spec: ActionSpec, ctx: Any) -> ActionOutcome:
+    def _call(self, fn: Any, spec: ActionSpec, ctx: Any, action_id: str | None) -> Any:
+        if action_id is not None and _takes_action_id(fn):
+            return fn(ctx, action_id=action_id, **spec.params)
+        return fn(ctx, **spec.params)
+
+    def run_one(self, spec: ActionSpec, ctx: Any, action_id: str | None = None) -> ActionOutcome:
+        """Run one action synchronously and report how it went (never raises for it).
+
+        ``action_id`` is passed as the keyword ``action_id`` to actions that declare it, so
+        they can deduplicate when the orchestrator runs them again after a crash.
+        """
         started = time.perf_counter()
         fn = self._lookup(spec)
         if isinstance(fn, ActionNotFoundError):
             return _outcome(spec, started, fn)
         try:
-            value = fn(ctx, **spec.params)
+            value = self._call(fn, spec, ctx, action_id)
+            if inspect.isawaitable(value):
+                if inspect.iscoroutine(value):
+                    value.close()
+                raise TypeError(
+                    f"action '{spec.name}' is async: run it with async_execute, "
+                    "or use asend()/aprocess with an async executor"
+                )
+            return _outcome(spec, started)
+        except Exception as exc:
+            return _outcome(spec, started, exc)
+
+    async def arun_one(
+        self, spec: ActionSpec, ctx: Any, action_id: str | None = None
+    ) -> ActionOutcome:
+        """Run one action, awaiting it if it is async (with the executor's ``timeout``)."""
+        started = time.perf_counter()
+        fn = self._lookup(spec)
+        if isinstance(fn, ActionNotFoundError):
+            return _outcome(spec, started, fn)
+        try:
+            value = self._call(fn, spec, ctx, action_id)
             if inspect.isawaitable(value):
                 if self.timeout is None:
                     await value
                 else:
+                    import asyncio  # lazily: asyncio (and ssl, socket) add ~15 ms to import
+
                     try:
                         await asyncio.wait_for(value, self.timeout)
                     except TimeoutError:
@@ -146,7 +176,7 @@ class ActionExecutor:
         outcomes: list[ActionOutcome] = []
         skipped: list[str] = []
         for position, spec in enumerate(specs):
-            outcomes.append(await self._run_one(spec, ctx))
+            outcomes.append(await self.arun_one(spec, ctx))
             if self.stop_on_error and not outcomes[-1].success:
                 skipped = [s.name for s in specs[position + 1 :]]
                 break
@@ -164,5 +194,7 @@ class ActionExecutor:
         if not specs:
             return _NOTHING_RAN
         ctx: Any = {} if context is None else context
-        outcomes = await asyncio.gather(*(self._run_one(spec, ctx) for spec in specs))
+        import asyncio  # lazily, as in arun_one
+
+        outcomes = await asyncio.gather(*(self.arun_one(spec, ctx) for spec in specs))
         return ExecutionReport(success=all(o.success for o in outcomes), outcomes=tuple(outcomes))

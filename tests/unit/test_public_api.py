@@ -35,6 +35,12 @@ EXPECTED = {
     "ParallelStateConfig",
     "TimerSpec",
     "PendingTimer",
+    # persistence
+    "Orchestrator",
+    "ContextValidatorFn",
+    "RetryPolicy",
+    "StateStore",
+    "InMemoryStateStore",
     # time
     "Clock",
     "ManualClock",
@@ -67,6 +73,8 @@ EXPECTED = {
     "ActionTimeoutError",
     "IncompatibleSnapshotError",
     "LoopLimitError",
+    "EntityNotFoundError",
+    "IdempotencyConflictError",
     "StaleVersionError",
     "__version__",
 }

@@ -1,0 +1,762 @@
+"""``Orchestrator``: persistence by entity id, with one atomic write per event.
+
+The loop for one event (the "sandwich"): load the entity (state, context, version, history,
+timers) -> check the context -> ``process`` -> write the new state, the merged context, the
+history row, the actions to run (outbox) and the idempotency key in ONE version-checked
+commit -> tell the scheduler about timers -> run the actions -> record their outcomes.
+
+Guarantees (see docs/guides/orchestrator.md):
+* a version conflict is retried with random backoff, re-reading and re-processing, so no
+  event is applied twice and no update is lost; past ``max_retries`` it raises
+  ``StaleVersionError``;
+* an idempotency key is stored in the same commit: a duplicate returns the earlier result;
+* actions are at least once: they are in the outbox before they run; ``recover()`` runs the
+  ones a crashed process left behind. Each call gets a stable ``action_id``.
+
+The procedure is written once, as generators that yield I/O operations; a sync and an async
+driver perform them (the same trick the engine uses for guards).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pystator.errors import (
+    ContextValidationError,
+    EntityNotFoundError,
+    IdempotencyConflictError,
+    InvalidTransitionError,
+    StaleVersionError,
+)
+from pystator.models.definition import ActionSpec
+from pystator.models.entity import (
+    Commit,
+    EntityRecord,
+    IdempotencyRecord,
+    OutboxItem,
+    Page,
+    TransitionRecord,
+)
+from pystator.models.result import TransitionResult
+from pystator.models.snapshot import TimerSnapshot
+from pystator.runtime.clock import SYSTEM_CLOCK, Clock
+from pystator.runtime.hooks import TransitionObserver
+from pystator.runtime.machine import StateMachine
+from pystator.runtime.ports import StateStore
+from pystator.runtime.registry import ActionRegistry, GuardRegistry
+
+logger = logging.getLogger("pystator.orchestrator")
+
+ContextValidatorFn = Callable[[str, str, str, dict[str, Any]], tuple[bool, list[str]]]
+"""``(entity_id, state, trigger, context) -> (ok, errors)``; runs before guards."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often a failing action is tried, with exponential backoff and jitter."""
+
+    max_attempts: int = 3
+    base_delay: float = 0.05
+    max_delay: float = 2.0
+    jitter: bool = True
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if self.base_delay < 0 or self.max_delay < 0:
+            raise ValueError("delays must be >= 0")
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        base = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+        return random.uniform(0, base) if self.jitter else base
+
+
+@dataclass(frozen=True, slots=True)
+class _Op:
+    """One I/O operation the procedure needs; a driver performs it."""
+
+    kind: str
+    args: tuple[Any, ...] = ()
+
+
+Procedure = Generator[_Op, Any, Any]
+
+
+def fingerprint(trigger: str, context: Mapping[str, Any] | None) -> str:
+    """What an idempotency key stands for: the trigger and the event's context."""
+    canonical = json.dumps(
+        {"trigger": trigger, "context": context or {}}, sort_keys=True, default=str
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _context_changes(
+    before: Mapping[str, Any], after: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
+    changed = {k: v for k, v in after.items() if k not in before or before[k] != v}
+    removed = [k for k in before if k not in after]
+    return changed, removed
+
+
+class Orchestrator:
+    """Processes events for entities kept in a ``StateStore``.
+
+    Args:
+        machine: the machine of every entity this orchestrator handles.
+        state_store: where entities live (``InMemoryStateStore``, ``SQLStateStore``,
+            ``RedisStateStore``, or your own ``StateStore``).
+        guards: a ``GuardRegistry`` bound to the machine (``machine.bind_guards``).
+        actions: an ``ActionRegistry`` bound to the machine (``machine.bind_actions``).
+        context_validator: ``(entity_id, state, trigger, context) -> (ok, errors)``, run
+            before guards (after the machine's own context contract, if any).
+        scheduler: arms and cancels timers of delayed transitions (see
+            ``pystator.scheduler``); ``None`` when the machine has none.
+        use_initial_state_when_missing: an event for an unknown entity creates it in the
+            initial state; otherwise ``EntityNotFoundError`` is raised.
+        hooks: hooks that see every orchestrated event, rejected ones included.
+        max_retries: version conflicts retried before ``StaleVersionError``.
+        action_retry: how failing actions are retried.
+        action_lease: seconds a runner holds an outbox item before ``recover`` may take it.
+        run_actions: run actions right after the commit (``False``: leave them to
+            ``recover()``, e.g. in a separate worker).
+        clock: where due times of timers come from (default: wall clock).
+    """
+
+    def __init__(
+        self,
+        machine: StateMachine,
+        state_store: StateStore,
+        guards: GuardRegistry | None = None,
+        actions: ActionRegistry | None = None,
+        context_validator: ContextValidatorFn | None = None,
+        scheduler: Any = None,
+        use_initial_state_when_missing: bool = True,
+        *,
+        hooks: list[Any] | tuple[Any, ...] = (),
+        max_retries: int = 50,
+        retry_backoff: float = 0.02,
+        action_retry: RetryPolicy | None = None,
+        action_lease: float = 30.0,
+        run_actions: bool = True,
+        clock: Clock | None = None,
+        timer_skew: float = 1.0,
+    ) -> None:
+        if not isinstance(machine, StateMachine):
+            raise TypeError(f"machine must be a StateMachine, got {type(machine).__name__}")
+        if state_store is None:
+            raise TypeError("state_store is required (e.g. InMemoryStateStore())")
+        if max_retries < 0:
+            raise ValueError("max_retries must be >= 0")
+        self.machine = machine
+        self.store = state_store
+        if guards is not None:
+            machine.bind_guards(guards)
+        if actions is not None:
+            machine.bind_actions(actions)
+        self.context_validator = context_validator
+        self.scheduler = scheduler
+        self.use_initial_state_when_missing = use_initial_state_when_missing
+        self.observer = TransitionObserver(list(hooks))
+        self.max_retries = max_retries
+        self.retry_backoff = retry_backoff
+        self.action_retry = action_retry or RetryPolicy()
+        self.action_lease = action_lease
+        self.run_actions = run_actions
+        self.clock = clock or SYSTEM_CLOCK
+        self.timer_skew = timer_skew
+        if scheduler is not None and hasattr(scheduler, "register"):
+            scheduler.register(self)
+
+    @property
+    def machine_name(self) -> str:
+        return self.machine.name
+
+    def add_hook(self, hook: Any) -> None:
+        self.observer.add_hook(hook)
+
+    # ------------------------------------------------------------------ public API
+    def process_event(
+        self,
+        entity_id: str,
+        trigger: str,
+        context: Mapping[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> TransitionResult:
+        """Load, process, commit and run actions for one event; returns its result."""
+        result: TransitionResult = self._drive(
+            self._observed(entity_id, trigger, context, idempotency_key, None)
+        )
+        return result
+
+    async def async_process_event(
+        self,
+        entity_id: str,
+        trigger: str,
+        context: Mapping[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> TransitionResult:
+        """``process_event`` for asyncio (async guards and actions are awaited)."""
+        result: TransitionResult = await self._adrive(
+            self._observed(entity_id, trigger, context, idempotency_key, None)
+        )
+        return result
+
+    def fire_timer(self, entity_id: str, timer_id: str) -> TransitionResult:
+        """Fire an armed timer of an entity (schedulers call this); a timer whose state was
+        left, or left and entered again, is a no-op with reason ``stale_timer``."""
+        result: TransitionResult = self._drive(
+            self._observed(entity_id, timer_id, None, None, timer_id)
+        )
+        return result
+
+    async def async_fire_timer(self, entity_id: str, timer_id: str) -> TransitionResult:
+        result: TransitionResult = await self._adrive(
+            self._observed(entity_id, timer_id, None, None, timer_id)
+        )
+        return result
+
+    def create_entity(
+        self,
+        entity_id: str,
+        context: Mapping[str, Any] | None = None,
+        *,
+        initial_state: str | None = None,
+    ) -> EntityRecord:
+        """Store a new entity in the initial configuration (``StaleVersionError`` if it
+        exists). No action runs; timers of the initial states are armed."""
+        record: EntityRecord = self._drive(self._create(entity_id, context, initial_state))
+        return record
+
+    async def async_create_entity(
+        self,
+        entity_id: str,
+        context: Mapping[str, Any] | None = None,
+        *,
+        initial_state: str | None = None,
+    ) -> EntityRecord:
+        record: EntityRecord = await self._adrive(self._create(entity_id, context, initial_state))
+        return record
+
+    def get_entity(self, entity_id: str) -> EntityRecord | None:
+        return self.store.load(self.machine_name, entity_id)
+
+    async def async_get_entity(self, entity_id: str) -> EntityRecord | None:
+        return await self.store.aload(self.machine_name, entity_id)
+
+    def get_history(
+        self, entity_id: str, *, limit: int = 100, offset: int = 0
+    ) -> list[TransitionRecord]:
+        return self.store.get_history(self.machine_name, entity_id, limit=limit, offset=offset)
+
+    async def async_get_history(
+        self, entity_id: str, *, limit: int = 100, offset: int = 0
+    ) -> list[TransitionRecord]:
+        return await self.store.aget_history(
+            self.machine_name, entity_id, limit=limit, offset=offset
+        )
+
+    def list_entities(self, *, state: str | None = None, limit: int = 100, offset: int = 0) -> Page:
+        return self.store.list_entities(self.machine_name, state=state, limit=limit, offset=offset)
+
+    async def async_list_entities(
+        self, *, state: str | None = None, limit: int = 100, offset: int = 0
+    ) -> Page:
+        return await self.store.alist_entities(
+            self.machine_name, state=state, limit=limit, offset=offset
+        )
+
+    def recover(self, *, limit: int = 1000) -> int:
+        """Run outbox actions whose runner died (lease expired); returns how many ran.
+
+        Call it at start-up and periodically (``pystator worker`` does both).
+        """
+        count: int = self._drive(self._recover(limit))
+        return count
+
+    async def arecover(self, *, limit: int = 1000) -> int:
+        count: int = await self._adrive(self._recover(limit))
+        return count
+
+    def close(self) -> None:
+        """Stop the scheduler (if any) and close the store."""
+        if self.scheduler is not None and hasattr(self.scheduler, "close_sync"):
+            self.scheduler.close_sync()
+        self.store.close()
+
+    async def aclose(self) -> None:
+        if self.scheduler is not None and hasattr(self.scheduler, "close"):
+            await self.scheduler.close()
+        await self.store.aclose()
+
+    # ------------------------------------------------------------------ drivers
+    def _drive(self, procedure: Procedure) -> Any:
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                op = procedure.throw(error) if error is not None else procedure.send(value)
+            except StopIteration as done:
+                return done.value
+            error = None
+            try:
+                value = self._perform(op)
+            except Exception as exc:
+                value, error = None, exc
+
+    async def _adrive(self, procedure: Procedure) -> Any:
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                op = procedure.throw(error) if error is not None else procedure.send(value)
+            except StopIteration as done:
+                return done.value
+            error = None
+            try:
+                value = await self._aperform(op)
+            except Exception as exc:
+                value, error = None, exc
+
+    def _perform(self, op: _Op) -> Any:
+        store = self.store
+        kind, args = op.kind, op.args
+        if kind == "load":
+            return store.load(*args)
+        if kind == "commit":
+            return store.commit(*args)
+        if kind == "key":
+            return store.get_idempotency(*args)
+        if kind == "process":
+            state, trigger, ctx, history = args
+            return self.machine.process(state, trigger, ctx, history=history)
+        if kind == "fire":
+            state, key, ctx, history = args
+            return self.machine.fire_timer(state, key, ctx, history=history)
+        if kind == "start":
+            ctx, initial = args
+            return self.machine.start(ctx, initial_state=initial)
+        if kind == "sleep":
+            time.sleep(args[0])
+            return None
+        if kind == "action":
+            spec, ctx, action_id = args
+            return self.machine.executor.run_one(spec, ctx, action_id)
+        if kind == "pending":
+            return store.pending_actions(now=args[0], machine_name=args[1], limit=args[2])
+        if kind == "claim":
+            return store.claim_action(args[0], now=args[1], until=args[2])
+        if kind == "finish":
+            return store.finish_action(args[0], success=args[1], attempts=args[2], error=args[3])
+        if kind == "timers":
+            return self._schedule_sync(*args)
+        raise AssertionError(f"unknown operation {kind}")
+
+    async def _aperform(self, op: _Op) -> Any:
+        store = self.store
+        kind, args = op.kind, op.args
+        if kind == "load":
+            return await store.aload(*args)
+        if kind == "commit":
+            return await store.acommit(*args)
+        if kind == "key":
+            return await store.aget_idempotency(*args)
+        if kind == "process":
+            state, trigger, ctx, history = args
+            return await self.machine.aprocess(state, trigger, ctx, history=history)
+        if kind == "fire":
+            state, key, ctx, history = args
+            return await self.machine.afire_timer(state, key, ctx, history=history)
+        if kind == "start":
+            ctx, initial = args
+            return await self.machine.astart(ctx, initial_state=initial)
+        if kind == "sleep":
+            await asyncio.sleep(args[0])
+            return None
+        if kind == "action":
+            spec, ctx, action_id = args
+            return await self.machine.executor.arun_one(spec, ctx, action_id)
+        if kind == "pending":
+            return await store.apending_actions(now=args[0], machine_name=args[1], limit=args[2])
+        if kind == "claim":
+            return await store.aclaim_action(args[0], now=args[1], until=args[2])
+        if kind == "finish":
+            return await store.afinish_action(
+                args[0], success=args[1], attempts=args[2], error=args[3]
+            )
+        if kind == "timers":
+            return await self._schedule_async(*args)
+        raise AssertionError(f"unknown operation {kind}")
+
+    def _schedule_sync(self, entity_id: str, arm: list[TimerSnapshot], cancel: list[str]) -> None:
+        scheduler = self.scheduler
+        if scheduler is None:
+            return
+        scheduler.schedule_sync(self.machine_name, entity_id, arm, cancel)
+
+    async def _schedule_async(
+        self, entity_id: str, arm: list[TimerSnapshot], cancel: list[str]
+    ) -> None:
+        scheduler = self.scheduler
+        if scheduler is None:
+            return
+        await scheduler.schedule(self.machine_name, entity_id, arm, cancel)
+
+    # ------------------------------------------------------------------ procedures
+    def _observed(
+        self,
+        entity_id: str,
+        trigger: str,
+        context: Mapping[str, Any] | None,
+        idempotency_key: str | None,
+        timer_id: str | None,
+    ) -> Procedure:
+        observer = self.observer
+        ctx_view: Mapping[str, Any] = context or {}
+        if observer:
+            observer.before_process(entity_id, trigger, ctx_view)
+        started = time.perf_counter()
+        try:
+            result: TransitionResult = yield from self._event(
+                entity_id, trigger, context, idempotency_key, timer_id
+            )
+        except Exception as exc:
+            if observer:
+                observer.transition_error(
+                    entity_id, trigger, exc, (time.perf_counter() - started) * 1e3
+                )
+            raise
+        if observer:
+            if result.success and "reason" not in result.metadata:
+                observer.transition_start(result)
+            observer.transition_complete(result, (time.perf_counter() - started) * 1e3)
+        return result
+
+    def _initial(self, entity_id: str, ctx: dict[str, Any]) -> Procedure:
+        if not self.use_initial_state_when_missing:
+            raise EntityNotFoundError(
+                f"entity '{entity_id}' of machine '{self.machine_name}' does not exist"
+            )
+        entry: TransitionResult = yield _Op("start", (ctx, None))
+        now = self.clock.now()
+        return EntityRecord(
+            machine_name=self.machine_name,
+            entity_id=entity_id,
+            state=entry.target_state or self.machine.get_initial_state(),
+            context={},
+            version=0,
+            history={k: list(v) for k, v in (entry.history or {}).items()},
+            timers=[
+                TimerSnapshot(
+                    id=f"{spec.key}@0",
+                    key=spec.key,
+                    trigger=spec.trigger,
+                    due=now + spec.delay_ms / 1000.0,
+                )
+                for spec in entry.timers_to_arm
+            ],
+            created_at=now,
+            updated_at=now,
+        )
+
+    def _event(
+        self,
+        entity_id: str,
+        trigger: str,
+        context: Mapping[str, Any] | None,
+        idempotency_key: str | None,
+        timer_id: str | None,
+    ) -> Procedure:
+        if not isinstance(entity_id, str) or not entity_id:
+            raise ValueError("entity_id must be a non-empty string")
+        if context is not None and not isinstance(context, Mapping):
+            raise TypeError("context must be a mapping")
+        machine_name = self.machine_name
+        fp = fingerprint(trigger, context) if idempotency_key is not None else ""
+        last_error: StaleVersionError | None = None
+        for attempt in range(self.max_retries + 1):
+            if idempotency_key is not None:
+                done: IdempotencyRecord | None = yield _Op(
+                    "key", (machine_name, entity_id, idempotency_key)
+                )
+                if done is not None:
+                    return self._replay(done, fp, idempotency_key)
+            record: EntityRecord | None = yield _Op("load", (machine_name, entity_id))
+            if record is None:
+                if timer_id is not None:
+                    return _no_timer(entity_id, timer_id, "the entity does not exist")
+                record = yield from self._initial(entity_id, dict(context or {}))
+            assert record is not None
+            ctx = {**record.context, **context} if context else dict(record.context)
+            history = {k: tuple(v) for k, v in record.history.items()} or None
+            if timer_id is not None:
+                timer = next((t for t in record.timers if t.id == timer_id), None)
+                if timer is None:
+                    return _no_timer(record.state, timer_id, "it is not armed (stale)")
+                if timer.due > self.clock.now() + self.timer_skew:
+                    return _no_timer(record.state, timer_id, "it is not due yet", "timer_not_due")
+                result: TransitionResult = yield _Op(
+                    "fire", (record.state, timer.key, ctx, history)
+                )
+            else:
+                invalid = self._validate(entity_id, record.state, trigger, ctx)
+                if invalid is not None:
+                    return invalid
+                result = yield _Op("process", (record.state, trigger, ctx, history))
+            if not result.success or "reason" in result.metadata:
+                return result  # rejected, or a lenient no-op: nothing to write
+            commit, outbox = self._commit_for(record, result, ctx, idempotency_key, fp, timer_id)
+            try:
+                yield _Op("commit", (commit,))
+            except StaleVersionError as exc:
+                last_error = exc
+                if attempt < self.max_retries:
+                    yield _Op(
+                        "sleep", (random.uniform(0, self.retry_backoff * min(8, attempt + 1)),)
+                    )
+                continue
+            # A new entity's initial timers were never handed to the scheduler.
+            scheduled = record.timers if record.version > 0 else []
+            arm = [t for t in commit.entity.timers if t not in scheduled]
+            cancel = [t.id for t in scheduled if t not in commit.entity.timers]
+            if arm or cancel:
+                yield _Op("timers", (entity_id, arm, cancel))
+            if self.run_actions and outbox:
+                yield from self._run_items(outbox)
+            return result
+        raise StaleVersionError(
+            f"entity '{entity_id}' kept changing: gave up after {self.max_retries + 1} attempts",
+            entity_id=entity_id,
+            expected_version=last_error.expected_version if last_error else None,
+            actual_version=last_error.actual_version if last_error else None,
+        )
+
+    def _validate(
+        self, entity_id: str, state: str, trigger: str, ctx: dict[str, Any]
+    ) -> TransitionResult | None:
+        invalid = self.machine.check_context(state, trigger, ctx)
+        if invalid is not None:
+            return invalid
+        validator = self.context_validator
+        if validator is None:
+            return None
+        ok, errors = validator(entity_id, state, trigger, ctx)
+        if ok:
+            return None
+        from pystator.engine import context_invalid
+
+        return context_invalid(state, trigger, list(errors) or ["rejected by context_validator"])
+
+    def _replay(self, done: IdempotencyRecord, fp: str, key: str) -> TransitionResult:
+        if done.fingerprint != fp:
+            raise IdempotencyConflictError(
+                f"idempotency key '{key}' was already used for a different event "
+                "(another trigger or payload)"
+            )
+        data = dict(done.result)
+        data["metadata"] = {**data.get("metadata", {}), "replayed": True}
+        return TransitionResult.model_validate(data)
+
+    def _commit_for(
+        self,
+        record: EntityRecord,
+        result: TransitionResult,
+        ctx: dict[str, Any],
+        idempotency_key: str | None,
+        fp: str,
+        timer_id: str | None,
+    ) -> tuple[Commit, list[OutboxItem]]:
+        now = self.clock.now()
+        version = record.version + 1
+        target = result.target_state or record.state
+        cancelled = set(result.timers_to_cancel)
+        timers = [t for t in record.timers if t.key not in cancelled and t.id != timer_id]
+        timers.extend(
+            TimerSnapshot(
+                id=f"{spec.key}@{version}",
+                key=spec.key,
+                trigger=spec.trigger,
+                due=now + spec.delay_ms / 1000.0,
+            )
+            for spec in result.timers_to_arm
+        )
+        history = (
+            {k: list(v) for k, v in result.history.items()}
+            if result.history is not None
+            else record.history
+        )
+        entity = EntityRecord(
+            machine_name=record.machine_name,
+            entity_id=record.entity_id,
+            state=target,
+            context=ctx,
+            version=version,
+            history=history,
+            timers=timers,
+            created_at=record.created_at or now,
+            updated_at=now,
+        )
+        result_json = result.model_dump(mode="json")
+        changed, removed = _context_changes(record.context, ctx)
+        transition = TransitionRecord(
+            machine_name=record.machine_name,
+            entity_id=record.entity_id,
+            version=version,
+            source_state=record.state,
+            target_state=target,
+            trigger=result.trigger,
+            context_changes=changed,
+            context_removed=removed,
+            at=now,
+            idempotency_key=idempotency_key,
+            result=result_json,
+        )
+        outbox = [
+            OutboxItem(
+                id=f"{record.machine_name}/{record.entity_id}/{version}/{i}",
+                machine_name=record.machine_name,
+                entity_id=record.entity_id,
+                version=version,
+                position=i,
+                name=spec.name,
+                params=dict(spec.params),
+                context=ctx,
+                claimed_until=now + self.action_lease if self.run_actions else 0.0,
+                created_at=now,
+            )
+            for i, spec in enumerate(result.action_specs())
+        ]
+        idem = (
+            IdempotencyRecord(
+                machine_name=record.machine_name,
+                entity_id=record.entity_id,
+                key=idempotency_key,
+                fingerprint=fp,
+                version=version,
+                result=result_json,
+            )
+            if idempotency_key is not None
+            else None
+        )
+        commit = Commit(
+            entity=entity,
+            expected_version=record.version,
+            transition=transition,
+            outbox=outbox,
+            idempotency=idem,
+        )
+        return commit, outbox
+
+    def _run_items(self, items: list[OutboxItem]) -> Procedure:
+        """Run outbox items in order with the retry policy; record each outcome."""
+        ran = 0
+        policy = self.action_retry
+        for item in items:
+            spec = ActionSpec(name=item.name, params=item.params)
+            error: str | None = None
+            attempt = 0
+            for attempt in range(1, policy.max_attempts + 1):
+                outcome = yield _Op("action", (spec, dict(item.context), item.id))
+                if outcome.success:
+                    error = None
+                    break
+                error = outcome.error
+                logger.warning(
+                    "action %s (%s) failed on attempt %d: %s", item.name, item.id, attempt, error
+                )
+                if attempt < policy.max_attempts:
+                    yield _Op("sleep", (policy.delay(attempt),))
+            yield _Op("finish", (item.id, error is None, item.attempts + attempt, error))
+            ran += 1
+        return ran
+
+    def _create(
+        self, entity_id: str, context: Mapping[str, Any] | None, initial_state: str | None
+    ) -> Procedure:
+        if not isinstance(entity_id, str) or not entity_id:
+            raise ValueError("entity_id must be a non-empty string")
+        ctx = dict(context or {})
+        invalid = None
+        entry: TransitionResult = yield _Op("start", (ctx, initial_state))
+        if self.machine._contract is not None and entry.target_state:
+            invalid = self.machine.check_context(entry.target_state, "__create__", ctx)
+        if invalid is not None:
+            assert invalid.error is not None
+            raise ContextValidationError(
+                invalid.error.message, errors=list(invalid.metadata.get("errors", []))
+            )
+        now = self.clock.now()
+        target = entry.target_state or self.machine.get_initial_state()
+        timers = [
+            TimerSnapshot(
+                id=f"{spec.key}@1",
+                key=spec.key,
+                trigger=spec.trigger,
+                due=now + spec.delay_ms / 1000.0,
+            )
+            for spec in entry.timers_to_arm
+        ]
+        entity = EntityRecord(
+            machine_name=self.machine_name,
+            entity_id=entity_id,
+            state=target,
+            context=ctx,
+            version=1,
+            history={k: list(v) for k, v in (entry.history or {}).items()},
+            timers=timers,
+            created_at=now,
+            updated_at=now,
+        )
+        transition = TransitionRecord(
+            machine_name=self.machine_name,
+            entity_id=entity_id,
+            version=1,
+            source_state="",
+            target_state=target,
+            trigger="__create__",
+            context_changes=ctx,
+            at=now,
+            result=entry.model_dump(mode="json"),
+        )
+        yield _Op("commit", (Commit(entity=entity, expected_version=0, transition=transition),))
+        if timers:
+            yield _Op("timers", (entity_id, timers, []))
+        return entity
+
+    def _recover(self, limit: int) -> Procedure:
+        now = self.clock.now()
+        items: list[OutboxItem] = yield _Op("pending", (now, self.machine_name, limit))
+        ran = 0
+        for item in items:
+            claimed = yield _Op("claim", (item.id, now, now + self.action_lease))
+            if not claimed:
+                continue
+            ran += yield from self._run_items([item])
+        return ran
+
+
+def _no_timer(state: str, timer_id: str, why: str, reason: str = "stale_timer") -> TransitionResult:
+    from types import MappingProxyType
+
+    return TransitionResult(
+        success=False,
+        source_state=state,
+        trigger=timer_id,
+        error=InvalidTransitionError(
+            f"timer '{timer_id}' does nothing: {why}", current_state=state, trigger=timer_id
+        ),
+        metadata=MappingProxyType({"reason": reason}),
+    )
+
+
+__all__ = ["ContextValidatorFn", "Orchestrator", "RetryPolicy", "fingerprint"]
