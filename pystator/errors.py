@@ -155,7 +155,8 @@ class UndefinedTriggerError(InvalidTransitionError):
 
 
 class GuardRejectedError(FSMError):
-    """Every candidate transition had a guard that said no; ``guard_name`` is the last one."""
+    """Every candidate transition had a guard that said no; ``guard_name`` is the one
+    that rejected the first candidate."""
 
     code = ErrorCode.GUARD_REJECTED
 

@@ -90,8 +90,13 @@ def issues_from_validation(
     for error in exc.errors(include_url=False):
         loc = tuple(p for p in error["loc"] if not _is_union_tag(p))
         grouped.setdefault(prefix + loc, []).append((_describe(error), error))
+    # An {name, params} entry that fails inside also fails the union's plain-name branch, and
+    # a list whose items all failed is also "too short": a deeper error says it better.
+    deeper = {loc[:i] for loc in grouped for i in range(len(loc))}
     out: list[tuple[tuple[str | int, ...], str]] = []
     for loc, entries in grouped.items():
+        if loc in deeper and all(e["type"] in {"string_type", "too_short"} for _, e in entries):
+            continue
         messages = list(dict.fromkeys(m for m, _ in entries))
         if len(messages) == 1:
             out.append((loc, messages[0]))
@@ -293,11 +298,7 @@ class _Dumper(yaml.SafeDumper):
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    # Unicode line breaks too: PyYAML writes them raw in single quotes, where a reader folds
-    # them into a space; double quotes escape them (\N, \L, \P).
-    if value.lower() in {"on", "off", "yes", "no", "y", "n", "true", "false", "null", "~"} or any(
-        c in value for c in "\x85\u2028\u2029"
-    ):
+    if value.lower() in {"on", "off", "yes", "no", "y", "n", "true", "false", "null", "~"}:
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
     return dumper.represent_str(value)
 
@@ -318,7 +319,7 @@ def definition_to_yaml(definition: MachineDefinition, *, schema_ref: str | None 
         "default_flow_style": False,
         "width": 100,
     }
-    body = yaml.dump(data, allow_unicode=True, **options)
+    body: str = yaml.dump(data, allow_unicode=True, **options)
     if _YAML_RISKY.search(body):
         # Line separators and control characters written raw would not read back the same:
         # let PyYAML escape every non-ASCII character instead.
