@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 LINT_PATHS := pystator tests benchmarks examples scripts
 
-.PHONY: install test lint format schemas bench serve examples clean
+.PHONY: install test lint format schemas bench serve examples docs-api clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -35,10 +35,13 @@ bench: install
 	$(BIN)/python -m pip install -q -e '.[bench]'
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
+# The main job: the API and the web UI on http://127.0.0.1:8000 (SQLite file pystator.db),
+# with the example machines loaded.
 serve: install
-	$(BIN)/python examples/run_examples.py
+	PYSTATOR_MACHINES_DIR=examples $(BIN)/python -m pystator api $(SERVE_ARGS)
 
-examples: serve
+examples: install
+	$(BIN)/python examples/run_examples.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

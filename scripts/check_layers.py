@@ -2,7 +2,8 @@
 
 Layers, innermost first; a module may import its own layer and any layer with a lower rank:
 
-    errors < models < engine | loaders < runtime < stores | scheduler < worker < api | ui < cli
+    errors < models < engine | loaders < runtime | diagram < stores | scheduler < worker
+    < api | ui < cli
 
 ``engine`` and ``loaders`` share a rank but may not import each other: the engine knows no
 file formats, and loaders know no semantics.
@@ -24,6 +25,7 @@ RANKS: dict[str, int] = {
     "loaders": 2,
     "runtime": 3,
     "actions": 3,
+    "diagram": 3,
     "stores": 4,
     "scheduler": 4,
     "worker": 5,

@@ -7,21 +7,24 @@ from pystator.engine.index import (
     Candidate,
     CompiledGuard,
     MachineIndex,
+    Rejection,
     StateNode,
+)
+from pystator.engine.microstep import History, entry_configuration
+from pystator.engine.outcomes import (
+    allowed_triggers,
+    configuration,
+    context_invalid,
+    no_transition,
+    reject,
 )
 from pystator.engine.step import (
     MAX_MICROSTEPS,
+    GuardOutcome,
     GuardStep,
-    History,
     accept,
-    allowed_triggers,
     compile_machine,
-    configuration,
-    context_invalid,
-    entry_configuration,
     macrostep,
-    no_transition,
-    reject,
     start,
 )
 
@@ -32,9 +35,11 @@ __all__ = [
     "Candidate",
     "CompiledGuard",
     "Configuration",
+    "GuardOutcome",
     "GuardStep",
     "History",
     "MachineIndex",
+    "Rejection",
     "StateNode",
     "accept",
     "allowed_triggers",

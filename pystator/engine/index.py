@@ -59,6 +59,21 @@ class CompiledGuard:
         self.label = name if name is not None else f"expr: {expr}"
 
 
+class Rejection:
+    """A guard outcome that is false and says why (e.g. the context key that is missing).
+
+    Drivers send it back to the engine instead of ``False`` when they know more.
+    """
+
+    __slots__ = ("detail",)
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+
+    def __bool__(self) -> bool:
+        return False
+
+
 class Candidate:
     """One transition that may fire from one active state; its result is built once."""
 

@@ -19,7 +19,7 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from pystator.errors import ConfigIssue, ConfigurationError
-from pystator.loaders.safe_yaml import DEFAULT_MAX_BYTES, LoadedYAML, load_yaml_text
+from pystator.loaders.safe_yaml import DEFAULT_MAX_BYTES, LoadedYAML, YAMLFloat, load_yaml_text
 from pystator.models.checks import collect_issues
 from pystator.models.definition import (
     DURATION_PATTERN,
@@ -219,7 +219,11 @@ def load_yaml_string(
         document = load_yaml_text(text, max_bytes=max_bytes)
     except ConfigurationError as exc:
         raise ConfigurationError(exc.issues, source=source) from None
-    return definition_from_data(document.data, source=source, document=document)
+    data = document.data
+    meta = data.get("meta") if isinstance(data, dict) else None
+    if isinstance(meta, dict) and isinstance(meta.get("version"), YAMLFloat):
+        meta["version"] = meta["version"].text  # "1.10" as written, not the float 1.1
+    return definition_from_data(data, source=source, document=document)
 
 
 def load_yaml_file(path: PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES) -> MachineDefinition:
@@ -242,7 +246,8 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def parse_json_text(text: str | bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
     """Parse JSON strictly: no NaN/Infinity, no duplicate keys, bounded size and depth."""
-    if len(text) > max_bytes:
+    size = len(text.encode("utf-8", "surrogatepass")) if isinstance(text, str) else len(text)
+    if size > max_bytes:
         raise ConfigurationError(f"JSON input is larger than the limit of {max_bytes} bytes")
     try:
         return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)

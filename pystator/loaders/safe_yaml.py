@@ -129,6 +129,22 @@ _SafeLoader.add_implicit_resolver(
 # Only plain sequences and mappings of the safe scalar types: no sets, omaps or pairs.
 for _tag in ("tag:yaml.org,2002:set", "tag:yaml.org,2002:omap", "tag:yaml.org,2002:pairs"):
     _SafeLoader.yaml_constructors.pop(_tag, None)
+
+
+class YAMLFloat(float):
+    """A float that remembers how it was written: ``version: 1.10`` must not become "1.1"."""
+
+    __slots__ = ("text",)
+    text: str
+
+
+def _construct_float(loader: _SafeLoader, node: ScalarNode) -> float:
+    value = YAMLFloat(loader.construct_yaml_float(node))
+    value.text = str(node.value)
+    return value
+
+
+_SafeLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
 _SafeLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
 _SafeLoader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
 

@@ -155,7 +155,8 @@ def _check_tree(c: _Checker) -> None:
             "states",
             "more than one top-level state has type 'initial': " + ", ".join(top_initials),
         )
-    if not top and not c.partial:
+    # With no valid state at all, the field errors already say what is wrong.
+    if not top and c.nodes and not c.partial:
         c.add("states", "no top-level state (every state has a parent)")
 
 

@@ -10,10 +10,18 @@ loaded one.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from pystator.models.context import ContextSpec
 from pystator.models.names import (
@@ -21,7 +29,28 @@ from pystator.models.names import (
     Name,
 )
 
-JSONDict = dict[str, Any]
+
+def _json_data(value: dict[str, Any]) -> dict[str, Any]:
+    """Refuse what JSON cannot carry as is: NaN and infinities (YAML ``.nan``, JSON ``1e400``)
+    and non-JSON objects. Serialised, they would become ``null`` or fail: the round trips
+    would lose data and different definitions would share one hash."""
+    todo: list[Any] = [value]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, dict):
+            if not all(isinstance(k, str) for k in item):
+                raise ValueError("keys must be strings")
+            todo.extend(item.values())
+        elif isinstance(item, list):
+            todo.extend(item)
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise ValueError(f"{item} is not a JSON number")
+        elif item is not None and not isinstance(item, str | int | float):
+            raise ValueError(f"a {type(item).__name__} is not JSON data")
+    return value
+
+
+JSONDict = Annotated[dict[str, Any], AfterValidator(_json_data)]
 
 TRIGGER_PATTERN = r"^(?:[A-Za-z][A-Za-z0-9_]*|done\.state\.[A-Za-z][A-Za-z0-9_]*)$"
 """Triggers are names; ``done.state.X`` names the event raised when state ``X`` completes."""
@@ -136,6 +165,11 @@ class MachineMeta(BaseModel):
         default=None,
         description="Top-level state the machine starts in; default: the top-level state of "
         "type 'initial', else the first top-level state.",
+    )
+    expr_on_missing: Literal["false", "error"] = Field(
+        default="false",
+        description="What an 'expr' guard does when it reads a context key that is missing: "
+        "'false' (the guard fails, naming the key) or 'error' (GuardEvaluationError).",
     )
     validate_context: bool = Field(
         default=False,
@@ -263,8 +297,8 @@ class TransitionDefinition(BaseModel):
     internal: bool = Field(
         default=False,
         description=(
-            "Internal: the source state is not exited; with no dest (or dest == source) only "
-            "the transition's actions run."
+            "Internal: with no dest (or dest == source) only the transition's actions run; "
+            "with a dest inside a compound source, the source is not exited (SCXML)."
         ),
     )
     description: str | None = Field(default=None, description="Free text shown in tools.")

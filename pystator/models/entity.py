@@ -7,7 +7,7 @@ actions to run (the outbox) and the idempotency key.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -113,3 +113,22 @@ class Page(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+R = TypeVar("R", bound=BaseModel)
+
+
+def build_record(cls: type[R], fields: dict[str, Any]) -> R:
+    """Make a ``cls`` from ``fields`` (every field, already of the right type) without
+    validating them: for values built by PyStator itself, on the hot path of every event.
+
+    What ``model_construct`` does for a complete set of fields, at a fraction of its cost
+    (it looks at every field's default and alias in Python). ``fields`` becomes the record's
+    ``__dict__``: pass a dict nobody else holds.
+    """
+    record = cls.__new__(cls)
+    object.__setattr__(record, "__dict__", fields)
+    object.__setattr__(record, "__pydantic_fields_set__", set(fields))
+    object.__setattr__(record, "__pydantic_extra__", None)
+    object.__setattr__(record, "__pydantic_private__", None)
+    return record

@@ -8,7 +8,8 @@ protocols. Every store offers the same methods twice, sync and async (``a``-pref
 from __future__ import annotations
 
 import asyncio
-from typing import Protocol, runtime_checkable
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
 
 from pystator.models.entity import (
     Commit,
@@ -18,6 +19,7 @@ from pystator.models.entity import (
     Page,
     TransitionRecord,
 )
+from pystator.models.snapshot import TimerSnapshot
 
 
 @runtime_checkable
@@ -180,3 +182,46 @@ class ThreadedAsyncStore:
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self.close)
+
+
+@runtime_checkable
+class TimerTarget(Protocol):
+    """What a scheduler fires timers through: an orchestrator of one machine."""
+
+    @property
+    def machine_name(self) -> str: ...
+
+    def fire_timer(self, entity_id: str, timer_id: str) -> Any: ...
+
+    async def async_fire_timer(self, entity_id: str, timer_id: str) -> Any: ...
+
+
+@runtime_checkable
+class Scheduler(Protocol):
+    """Keeps armed timers and fires them, when due, through the orchestrator registered for
+    their machine (``register``), with the timer's id.
+
+    ``schedule`` arms ``arm`` and cancels the timer ids in ``cancel`` for one entity. A fired
+    timer whose state was left does nothing (the orchestrator checks the id against the
+    entity), so a cancel that got lost is harmless.
+    """
+
+    def register(self, target: TimerTarget) -> None: ...
+
+    async def schedule(
+        self,
+        machine_name: str,
+        entity_id: str,
+        arm: Sequence[TimerSnapshot],
+        cancel: Sequence[str],
+    ) -> None: ...
+
+    def schedule_sync(
+        self,
+        machine_name: str,
+        entity_id: str,
+        arm: Sequence[TimerSnapshot],
+        cancel: Sequence[str],
+    ) -> None: ...
+
+    async def close(self) -> None: ...

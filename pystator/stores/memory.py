@@ -7,7 +7,12 @@ copied in and out so callers never share mutable state with the store.
 
 from __future__ import annotations
 
+import copy
+import marshal
 import threading
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
 
 from pystator.errors import StaleVersionError
 from pystator.models.entity import (
@@ -19,30 +24,110 @@ from pystator.models.entity import (
     TransitionRecord,
 )
 
+R = TypeVar("R", bound=BaseModel)
+
+_CONTAINERS = (dict, list)
+
+
+class _Kept(Generic[R]):
+    """A record as the store keeps it: the record for its scalar fields, and a private copy
+    of its containers (context, params, result, ...) as one ``marshal`` blob.
+
+    ``marshal`` copies dicts, lists and scalars in C; ``copy.deepcopy`` of every record on the
+    way in and out was most of the cost of an orchestrated event. Writing costs one
+    ``marshal.dumps``; only reading pays for ``marshal.loads``, and history is written far
+    more often than it is read. Containers that marshal does not know (a list of frozen
+    timers, or a value of a custom type in a context) are copied the slow way.
+    """
+
+    __slots__ = ("blob", "others", "record")
+
+    def __init__(self, record: R) -> None:
+        containers = {k: v for k, v in record.__dict__.items() if type(v) in _CONTAINERS}
+        others: dict[str, Any] = {}
+        try:
+            blob = marshal.dumps(containers)
+        except ValueError:
+            for name, value in list(containers.items()):
+                try:
+                    marshal.dumps(value)
+                except ValueError:
+                    others[name] = _copy_other(containers.pop(name))
+            blob = marshal.dumps(containers)
+        # The kept record holds the scalar fields only: the containers live in the blob, and
+        # the caller's dicts are not kept alive (less memory, less for the GC to walk).
+        scalars = dict(record.__dict__)
+        for name in containers:
+            scalars[name] = None
+        for name in others:
+            scalars[name] = None
+        self.record = _rebuilt(record, scalars)
+        self.blob = blob
+        self.others = others
+
+    def replace(self, **scalars: Any) -> _Kept[R]:
+        """The same record with some scalar fields changed (containers are not touched)."""
+        kept: _Kept[R] = _Kept.__new__(_Kept)
+        kept.record = self.record.model_copy(update=scalars)
+        kept.blob = self.blob
+        kept.others = self.others
+        return kept
+
+    def thaw(self) -> R:
+        """A new record that shares no mutable container with the store."""
+        fields = dict(self.record.__dict__)
+        fields.update(marshal.loads(self.blob))
+        for name, value in self.others.items():
+            fields[name] = _copy_other(value)
+        return _rebuilt(self.record, fields)
+
+
+def _copy_other(value: Any) -> Any:
+    # A list of frozen models (timers) only needs a new list.
+    if type(value) is list and all(
+        isinstance(v, BaseModel) and v.model_config.get("frozen") for v in value
+    ):
+        return list(value)
+    return copy.deepcopy(value)
+
+
+def _rebuilt(template: R, fields: dict[str, Any]) -> R:
+    """``template`` with its field values replaced by ``fields`` (already validated values).
+
+    What ``BaseModel.__copy__`` does, minus copying the dict twice: the values come from a
+    record that was validated when it was made.
+    """
+    new = template.__class__.__new__(template.__class__)
+    object.__setattr__(new, "__dict__", fields)
+    object.__setattr__(new, "__pydantic_fields_set__", set(template.__pydantic_fields_set__))
+    object.__setattr__(new, "__pydantic_extra__", None)
+    object.__setattr__(new, "__pydantic_private__", None)
+    return new
+
 
 class InMemoryStateStore:
     """Entities, history, outbox and idempotency keys in dictionaries, behind one lock."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._entities: dict[tuple[str, str], EntityRecord] = {}
-        self._history: dict[tuple[str, str], list[TransitionRecord]] = {}
-        self._outbox: dict[str, OutboxItem] = {}
-        self._keys: dict[tuple[str, str, str], IdempotencyRecord] = {}
+        self._entities: dict[tuple[str, str], _Kept[EntityRecord]] = {}
+        self._history: dict[tuple[str, str], list[_Kept[TransitionRecord]]] = {}
+        self._outbox: dict[str, _Kept[OutboxItem]] = {}
+        self._keys: dict[tuple[str, str, str], _Kept[IdempotencyRecord]] = {}
 
-    # Records are frozen Pydantic models; a deep copy on the way in and out keeps the
-    # nested context dicts private to the store.
+    # Records are frozen Pydantic models; copying their containers on the way in (_Kept) and
+    # out (thaw) keeps the nested context dicts private to the store.
     def load(self, machine_name: str, entity_id: str) -> EntityRecord | None:
         with self._lock:
-            record = self._entities.get((machine_name, entity_id))
-        return record.model_copy(deep=True) if record is not None else None
+            kept = self._entities.get((machine_name, entity_id))
+        return kept.thaw() if kept is not None else None
 
     def commit(self, commit: Commit) -> None:
         entity = commit.entity
         key = (entity.machine_name, entity.entity_id)
         with self._lock:
             current = self._entities.get(key)
-            actual = current.version if current is not None else 0
+            actual = current.record.version if current is not None else 0
             if actual != commit.expected_version:
                 raise StaleVersionError(
                     f"entity '{entity.entity_id}' is at version {actual}, not "
@@ -60,26 +145,26 @@ class InMemoryStateStore:
                         expected_version=commit.expected_version,
                         actual_version=actual,
                     )
-                self._keys[ikey] = commit.idempotency.model_copy(deep=True)
-            self._entities[key] = entity.model_copy(deep=True)
+                self._keys[ikey] = _Kept(commit.idempotency)
+            self._entities[key] = _Kept(entity)
             if commit.transition is not None:
-                self._history.setdefault(key, []).append(commit.transition.model_copy(deep=True))
+                self._history.setdefault(key, []).append(_Kept(commit.transition))
             for item in commit.outbox:
-                self._outbox[item.id] = item.model_copy(deep=True)
+                self._outbox[item.id] = _Kept(item)
 
     def get_idempotency(
         self, machine_name: str, entity_id: str, key: str
     ) -> IdempotencyRecord | None:
         with self._lock:
-            record = self._keys.get((machine_name, entity_id, key))
-        return record.model_copy(deep=True) if record is not None else None
+            kept = self._keys.get((machine_name, entity_id, key))
+        return kept.thaw() if kept is not None else None
 
     def get_history(
         self, machine_name: str, entity_id: str, *, limit: int = 100, offset: int = 0
     ) -> list[TransitionRecord]:
         with self._lock:
-            rows = list(self._history.get((machine_name, entity_id), ()))
-        return [r.model_copy(deep=True) for r in rows[offset : offset + limit]]
+            rows = self._history.get((machine_name, entity_id), [])[offset : offset + limit]
+        return [r.thaw() for r in rows]
 
     def list_entities(
         self, machine_name: str, *, state: str | None = None, limit: int = 100, offset: int = 0
@@ -88,10 +173,10 @@ class InMemoryStateStore:
             rows = [
                 r
                 for (m, _), r in self._entities.items()
-                if m == machine_name and (state is None or r.state == state)
+                if m == machine_name and (state is None or r.record.state == state)
             ]
-        rows.sort(key=lambda r: r.entity_id)
-        items = [r.model_copy(deep=True) for r in rows[offset : offset + limit]]
+        rows.sort(key=lambda r: r.record.entity_id)
+        items = [r.thaw() for r in rows[offset : offset + limit]]
         return Page(items=items, total=len(rows), limit=limit, offset=offset)
 
     def pending_actions(
@@ -99,36 +184,42 @@ class InMemoryStateStore:
     ) -> list[OutboxItem]:
         with self._lock:
             items = [
-                i
-                for i in self._outbox.values()
-                if i.status == "pending"
+                kept
+                for kept in self._outbox.values()
+                if (i := kept.record).status == "pending"
                 and i.claimed_until <= now
                 and (machine_name is None or i.machine_name == machine_name)
             ]
-        items.sort(key=lambda i: (i.created_at, i.entity_id, i.version, i.position))
-        return [i.model_copy(deep=True) for i in items[:limit]]
+        items.sort(
+            key=lambda k: (
+                k.record.created_at,
+                k.record.entity_id,
+                k.record.version,
+                k.record.position,
+            )
+        )
+        return [k.thaw() for k in items[:limit]]
 
     def claim_action(self, item_id: str, *, now: float, until: float) -> bool:
         with self._lock:
-            item = self._outbox.get(item_id)
-            if item is None or item.status != "pending" or item.claimed_until > now:
+            kept = self._outbox.get(item_id)
+            if kept is None:
                 return False
-            self._outbox[item_id] = item.model_copy(update={"claimed_until": until})
+            item = kept.record
+            if item.status != "pending" or item.claimed_until > now:
+                return False
+            self._outbox[item_id] = kept.replace(claimed_until=until)
             return True
 
     def finish_action(
         self, item_id: str, *, success: bool, attempts: int, error: str | None = None
     ) -> None:
         with self._lock:
-            item = self._outbox.get(item_id)
-            if item is None:
+            kept = self._outbox.get(item_id)
+            if kept is None:
                 return
-            self._outbox[item_id] = item.model_copy(
-                update={
-                    "status": "done" if success else "failed",
-                    "attempts": attempts,
-                    "last_error": error,
-                }
+            self._outbox[item_id] = kept.replace(
+                status="done" if success else "failed", attempts=attempts, last_error=error
             )
 
     def delete_entity(self, machine_name: str, entity_id: str) -> bool:
@@ -139,7 +230,9 @@ class InMemoryStateStore:
             for k in [k for k in self._keys if k[:2] == key]:
                 del self._keys[k]
             for i in [
-                i for i, item in self._outbox.items() if (item.machine_name, item.entity_id) == key
+                i
+                for i, kept in self._outbox.items()
+                if (kept.record.machine_name, kept.record.entity_id) == key
             ]:
                 del self._outbox[i]
         return found

@@ -31,7 +31,9 @@ json_values = st.recursive(
     ),
     max_leaves=6,
 )
-params = st.dictionaries(st.from_regex(r"[a-z][a-z0-9_]{0,5}", fullmatch=True), json_values, max_size=2)
+params = st.dictionaries(
+    st.from_regex(r"[a-z][a-z0-9_]{0,5}", fullmatch=True), json_values, max_size=2
+)
 
 
 @st.composite
@@ -85,6 +87,8 @@ def machines(draw: st.DrawFn, hierarchical: bool | None = None) -> dict[str, Any
     top_initial = draw(st.sampled_from([i for i, p in enumerate(parents) if p is None] + [None]))
     for i, name in enumerate(names):
         state: dict[str, Any] = {"name": name}
+        if parents[i] is not None:
+            state["parent"] = names[parents[i]]
         if i == top_initial:
             state["type"] = "initial"
         elif i not in children and draw(st.integers(0, 4)) == 0:
@@ -120,9 +124,9 @@ def machines(draw: st.DrawFn, hierarchical: bool | None = None) -> dict[str, Any
         if dest is not None:
             transition["dest"] = names[dest]
         # ``internal`` only where it is legal: targetless, or into every source's subtree.
-        if shape != "wildcard" and draw(st.integers(0, 3)) == 0:
-            if dest is None or all(dest == s or s in _ancestors(parents, dest) for s in picked):
-                transition["internal"] = True
+        legal = dest is None or all(dest == s or s in _ancestors(parents, dest) for s in picked)
+        if shape != "wildcard" and draw(st.integers(0, 3)) == 0 and legal:
+            transition["internal"] = True
         guards = draw(guard_refs())
         if guards:
             transition["guards"] = guards
@@ -148,7 +152,10 @@ def machines(draw: st.DrawFn, hierarchical: bool | None = None) -> dict[str, Any
 events = st.lists(st.sampled_from((*TRIGGERS, UNDEFINED_TRIGGER)), max_size=12)
 contexts = st.fixed_dictionaries(
     {"flag": st.booleans()},
-    optional={"other": st.booleans(), "nested": st.dictionaries(st.text(max_size=3), json_values, max_size=2)},
+    optional={
+        "other": st.booleans(),
+        "nested": st.dictionaries(st.text(max_size=3), json_values, max_size=2),
+    },
 )
 
 
@@ -156,7 +163,5 @@ def bind(machine: StateMachine) -> StateMachine:
     """Register the guards every generated machine may name."""
     machine.guard_registry.register("g_true", lambda ctx: True)
     machine.guard_registry.register("g_false", lambda ctx: False)
-    machine.guard_registry.register(
-        "g_flag", lambda ctx, key="flag": bool(ctx.get(key, False))
-    )
+    machine.guard_registry.register("g_flag", lambda ctx, key="flag": bool(ctx.get(key, False)))
     return machine

@@ -8,7 +8,12 @@ from typing import Any
 from hypothesis import given, settings
 
 from pystator import MachineDefinition, StateMachine
-from pystator.loaders import definition_to_json, definition_to_yaml, load_json_string, load_yaml_string
+from pystator.loaders import (
+    definition_to_json,
+    definition_to_yaml,
+    load_json_string,
+    load_yaml_string,
+)
 from tests.property.strategies import machines
 
 SETTINGS = settings(max_examples=80, deadline=None)

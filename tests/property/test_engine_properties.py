@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import itertools
 import json
 from typing import Any
 
@@ -92,7 +93,7 @@ def test_terminal_states_are_never_left(
 ) -> None:
     machine = bind(StateMachine.from_dict(data))
     results, visited = run_script(machine, script, context)
-    for state, result in zip(visited, results, strict=True):
+    for state, result in zip(visited[:-1], results, strict=True):
         if machine.is_terminal(state):
             assert not result.success
             assert result.metadata["reason"] == "terminal_state"
@@ -110,7 +111,7 @@ def test_results_are_consistent_with_the_definition(
         return [r if isinstance(r, str) else r.name for r in refs]
 
     results, visited = run_script(machine, script, context)
-    for state, result in zip(visited, results, strict=True):
+    for state, result in zip(visited[:-1], results, strict=True):
         assert result.source_state == state
         if not result.success:
             assert result.all_actions == ()
@@ -119,11 +120,11 @@ def test_results_are_consistent_with_the_definition(
         if exited:
             assert exited[0] == state
             # Innermost first: each exited state is the parent of the one before.
-            for inner, outer in zip(exited, exited[1:], strict=False):
+            for inner, outer in itertools.pairwise(exited):
                 assert by_name[inner].parent == outer
         if entered:
             assert entered[-1] == result.target_state
-            for outer, inner in zip(entered, entered[1:], strict=False):
+            for outer, inner in itertools.pairwise(entered):
                 assert by_name[inner].parent == outer
         expected_exit = [a for name in exited for a in specs(by_name[name].on_exit)]
         expected_enter = [a for name in entered for a in specs(by_name[name].on_enter)]

@@ -55,7 +55,9 @@ class TestUndefinedNames:
         assert one_issue(data).endswith("did you mean 'OPEN'?")
 
     def test_undefined_source_in_a_list_has_its_index(self) -> None:
-        data = definition(STATES, [{"trigger": "a", "source": ["PENDING", "PENDNG"], "dest": "OPEN"}])
+        data = definition(
+            STATES, [{"trigger": "a", "source": ["PENDING", "PENDNG"], "dest": "OPEN"}]
+        )
         assert one_issue(data) == (
             "transitions[0].source[1]: state 'PENDNG' is not defined; did you mean 'PENDING'?"
         )
@@ -105,8 +107,10 @@ class TestAllAtOnce:
             ],
         )
         found = issues_of(data)
-        assert "states[1].name: 'bad-name' is not a valid name: use letters, digits and '_', " \
+        assert (
+            "states[1].name: 'bad-name' is not a valid name: use letters, digits and '_', "
             "starting with a letter" in found
+        )
         assert "transitions[1].bogus: unknown key (check its spelling and its indentation)" in found
         assert "transitions[0].dest: state 'B' is not defined" in found
 
@@ -162,20 +166,30 @@ class TestStates:
             "states[3].parent: parent chain of 'C' loops",
         ]
 
+    def test_no_states(self) -> None:
+        assert issues_of(definition([])) == [
+            "states: Tuple should have at least 1 item after validation, not 0"
+        ]
+
+    def test_only_state_invalid_is_not_also_a_missing_top_level(self) -> None:
+        assert issues_of(definition([{"name": 1}])) == [
+            "states[0].name: Input should be a valid string"
+        ]
+
     def test_every_state_nested_means_no_top_level(self) -> None:
         data = definition([{"name": "A", "parent": "B"}, {"name": "B", "parent": "A"}])
         found = issues_of(data)
         assert "states: no top-level state (every state has a parent)" in found
 
     def test_terminal_parent(self) -> None:
-        data = definition([{"name": "A"}, {"name": "T", "type": "terminal"}, {"name": "K", "parent": "T"}])
+        data = definition(
+            [{"name": "A"}, {"name": "T", "type": "terminal"}, {"name": "K", "parent": "T"}]
+        )
         assert one_issue(data) == "states[2].parent: 'T' is terminal and cannot contain states"
 
     def test_two_top_level_initial_states(self) -> None:
         data = definition([{"name": "A", "type": "initial"}, {"name": "B", "type": "initial"}])
-        assert one_issue(data) == (
-            "states: more than one top-level state has type 'initial': A, B"
-        )
+        assert one_issue(data) == ("states: more than one top-level state has type 'initial': A, B")
 
     def test_two_initial_children(self) -> None:
         data = definition(
@@ -265,7 +279,9 @@ class TestTransitions:
         assert isinstance(StateMachine.from_dict(data).definition, MachineDefinition)
 
     def test_internal_wildcard_with_dest(self) -> None:
-        data = definition(STATES, [{"trigger": "a", "source": "*", "dest": "OPEN", "internal": True}])
+        data = definition(
+            STATES, [{"trigger": "a", "source": "*", "dest": "OPEN", "internal": True}]
+        )
         assert one_issue(data).startswith(
             "transitions[0].internal: an internal transition from '*' cannot have a dest"
         )
@@ -275,7 +291,9 @@ class TestTransitions:
         assert StateMachine.from_dict(data).process("OPEN", "reset").target_state == "PENDING"
 
     @pytest.mark.parametrize(
-        "source", [123, None, ["A", 1], {"name": "A"}, []], ids=["int", "none", "mixed", "dict", "empty"]
+        "source",
+        [123, None, ["A", 1], {"name": "A"}, []],
+        ids=["int", "none", "mixed", "dict", "empty"],
     )
     def test_bad_source_shapes(self, source: Any) -> None:
         data = definition([{"name": "A"}], [{"trigger": "t", "source": source, "dest": "A"}])
@@ -286,6 +304,17 @@ class TestTransitions:
     def test_missing_source(self) -> None:
         data = definition([{"name": "A"}], [{"trigger": "t", "dest": "A"}])
         assert one_issue(data) == "transitions[0].source: required key is missing"
+
+    def test_bad_entry_inside_a_spec_is_reported_once_where_it_is(self) -> None:
+        data = definition(
+            [{"name": "A", "on_enter": [{"name": "a", "bogus": 1}]}],
+            [{"trigger": "t", "source": "A", "guards": [{"nam": "g"}], "actions": [5]}],
+        )
+        assert issues_of(data) == [
+            "states[0].on_enter[0].bogus: unknown key (check its spelling and its indentation)",
+            "transitions[0].guards[0].nam: unknown key (check its spelling and its indentation)",
+            "transitions[0].actions[0]: must be an action name or {name, params}",
+        ]
 
     def test_bad_guard_entry(self) -> None:
         data = definition([{"name": "A"}], [{"trigger": "t", "source": "A", "guards": [{"x": 1}]}])

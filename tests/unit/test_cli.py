@@ -60,7 +60,10 @@ class TestSchema:
         assert proc.stderr == ""
         schema = json.loads(proc.stdout)
         assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-        assert schema["properties"].keys() == MachineDefinition.model_json_schema()["properties"].keys()
+        assert (
+            schema["properties"].keys()
+            == MachineDefinition.model_json_schema()["properties"].keys()
+        )
 
     def test_writes_to_a_file(self, tmp_path: Path) -> None:
         out = tmp_path / "schema.json"
@@ -147,7 +150,9 @@ class TestProcess:
         assert data["error"]["code"] == "INVALID_TRIGGER"
         assert data["metadata"]["reason"] == "invalid_transition"
 
-    @pytest.mark.parametrize(("outcome", "code", "target"), [("true", 0, "FILLED"), ("false", 1, None)])
+    @pytest.mark.parametrize(
+        ("outcome", "code", "target"), [("true", 0, "FILLED"), ("false", 1, None)]
+    )
     def test_guard_outcomes_come_from_the_command_line(
         self, order_yaml: Path, outcome: str, code: int, target: Any
     ) -> None:
@@ -173,7 +178,10 @@ class TestProcess:
         [
             ("[1, 2]", "error: --context must be a JSON object"),
             ("{bad", "error: --context is not valid JSON: line 1, column 2: invalid JSON:"),
-            ('{"x": NaN}', "error: --context is not valid JSON: invalid JSON: NaN is not valid JSON"),
+            (
+                '{"x": NaN}',
+                "error: --context is not valid JSON: invalid JSON: NaN is not valid JSON",
+            ),
         ],
     )
     def test_bad_context(self, order_yaml: Path, context: str, message: str) -> None:
@@ -193,14 +201,15 @@ class TestProcess:
         assert proc.returncode == 1
         assert proc.stdout == ""
         assert one_error_line(proc) == (
-            "error: state 'OPNE' is not defined in machine 'order_management'; "
-            "did you mean 'OPEN'?"
+            "error: state 'OPNE' is not defined in machine 'order_management'; did you mean 'OPEN'?"
         )
 
     def test_invalid_definition(self, broken_yaml: Path) -> None:
         proc = cli("process", broken_yaml, "OPEN", "t")
         assert proc.returncode == 1
-        assert one_error_line(proc).startswith(f"error: invalid machine definition in {broken_yaml}")
+        assert one_error_line(proc).startswith(
+            f"error: invalid machine definition in {broken_yaml}"
+        )
 
 
 class TestUsage:

@@ -19,9 +19,12 @@ def always(value: bool) -> Any:
 
 class TestFlat:
     def test_simple_transition(self) -> None:
-        m = build([{"name": "A", "type": "initial"}, {"name": "B"}], [
-            {"trigger": "go", "source": "A", "dest": "B"},
-        ])
+        m = build(
+            [{"name": "A", "type": "initial"}, {"name": "B"}],
+            [
+                {"trigger": "go", "source": "A", "dest": "B"},
+            ],
+        )
         r = m.process("A", "go")
         assert (r.success, r.source_state, r.target_state, r.trigger) == (True, "A", "B", "go")
         assert r.state_changed
@@ -29,9 +32,12 @@ class TestFlat:
         assert "reason" not in r.metadata
 
     def test_source_list(self) -> None:
-        m = build([{"name": "A"}, {"name": "B"}, {"name": "C"}], [
-            {"trigger": "stop", "source": ["A", "B"], "dest": "C"},
-        ])
+        m = build(
+            [{"name": "A"}, {"name": "B"}, {"name": "C"}],
+            [
+                {"trigger": "stop", "source": ["A", "B"], "dest": "C"},
+            ],
+        )
         assert m.process("A", "stop").target_state == "C"
         assert m.process("B", "stop").target_state == "C"
         assert not m.process("C", "stop").success
@@ -48,14 +54,20 @@ class TestFlat:
         assert r.metadata["reason"] == "terminal_state"
 
     def test_transition_actions_carry_params(self) -> None:
-        m = build([{"name": "A"}, {"name": "B"}], [
-            {
-                "trigger": "go",
-                "source": "A",
-                "dest": "B",
-                "actions": ["plain", {"name": "with_params", "params": {"book": "main", "n": 2}}],
-            },
-        ])
+        m = build(
+            [{"name": "A"}, {"name": "B"}],
+            [
+                {
+                    "trigger": "go",
+                    "source": "A",
+                    "dest": "B",
+                    "actions": [
+                        "plain",
+                        {"name": "with_params", "params": {"book": "main", "n": 2}},
+                    ],
+                },
+            ],
+        )
         r = m.process("A", "go")
         assert [(a.name, a.params) for a in r.actions_to_execute] == [
             ("plain", {}),
@@ -64,9 +76,12 @@ class TestFlat:
         assert r.all_actions == ("plain", "with_params")
 
     def test_flat_exit_and_entry_actions(self) -> None:
-        m = build([traced("A"), traced("B")], [
-            {"trigger": "go", "source": "A", "dest": "B", "actions": ["t"]},
-        ])
+        m = build(
+            [traced("A"), traced("B")],
+            [
+                {"trigger": "go", "source": "A", "dest": "B", "actions": ["t"]},
+            ],
+        )
         r = m.process("A", "go")
         assert r.all_actions == ("ex_A", "t", "en_B")
         assert [a.name for a in r.on_exit_actions] == ["ex_A"]
@@ -76,51 +91,69 @@ class TestFlat:
 
 class TestPriorityAndOrder:
     def test_document_order_breaks_ties(self) -> None:
-        m = build([{"name": "A"}, {"name": "B"}, {"name": "C"}], [
-            {"trigger": "go", "source": "A", "dest": "B"},
-            {"trigger": "go", "source": "A", "dest": "C"},
-        ])
+        m = build(
+            [{"name": "A"}, {"name": "B"}, {"name": "C"}],
+            [
+                {"trigger": "go", "source": "A", "dest": "B"},
+                {"trigger": "go", "source": "A", "dest": "C"},
+            ],
+        )
         assert m.process("A", "go").target_state == "B"
 
     def test_higher_priority_first(self) -> None:
-        m = build([{"name": "A"}, {"name": "B"}, {"name": "C"}, {"name": "D"}], [
-            {"trigger": "go", "source": "A", "dest": "B"},
-            {"trigger": "go", "source": "A", "dest": "C", "priority": 5},
-            {"trigger": "go", "source": "A", "dest": "D", "priority": 5},
-        ])
+        m = build(
+            [{"name": "A"}, {"name": "B"}, {"name": "C"}, {"name": "D"}],
+            [
+                {"trigger": "go", "source": "A", "dest": "B"},
+                {"trigger": "go", "source": "A", "dest": "C", "priority": 5},
+                {"trigger": "go", "source": "A", "dest": "D", "priority": 5},
+            ],
+        )
         assert m.process("A", "go").target_state == "C"
 
     def test_negative_priority_goes_last(self) -> None:
-        m = build([{"name": "A"}, {"name": "B"}, {"name": "C"}], [
-            {"trigger": "go", "source": "A", "dest": "B", "priority": -1},
-            {"trigger": "go", "source": "A", "dest": "C"},
-        ])
+        m = build(
+            [{"name": "A"}, {"name": "B"}, {"name": "C"}],
+            [
+                {"trigger": "go", "source": "A", "dest": "B", "priority": -1},
+                {"trigger": "go", "source": "A", "dest": "C"},
+            ],
+        )
         assert m.process("A", "go").target_state == "C"
 
     def test_guarded_candidates_are_tried_in_order(self) -> None:
-        m = build([{"name": "A"}, {"name": "B"}, {"name": "C"}, {"name": "D"}], [
-            {"trigger": "go", "source": "A", "dest": "B", "guards": ["no"], "priority": 9},
-            {"trigger": "go", "source": "A", "dest": "C", "guards": ["no"]},
-            {"trigger": "go", "source": "A", "dest": "D", "guards": ["yes"]},
-        ])
+        m = build(
+            [{"name": "A"}, {"name": "B"}, {"name": "C"}, {"name": "D"}],
+            [
+                {"trigger": "go", "source": "A", "dest": "B", "guards": ["no"], "priority": 9},
+                {"trigger": "go", "source": "A", "dest": "C", "guards": ["no"]},
+                {"trigger": "go", "source": "A", "dest": "D", "guards": ["yes"]},
+            ],
+        )
         m.guard_registry.register("yes", always(True))
         m.guard_registry.register("no", always(False))
         assert m.process("A", "go").target_state == "D"
 
     def test_wildcard_and_specific_source_by_document_order(self) -> None:
-        m = build([{"name": "A"}, {"name": "B"}, {"name": "C"}], [
-            {"trigger": "go", "source": "*", "dest": "B"},
-            {"trigger": "go", "source": "A", "dest": "C"},
-        ])
+        m = build(
+            [{"name": "A"}, {"name": "B"}, {"name": "C"}],
+            [
+                {"trigger": "go", "source": "*", "dest": "B"},
+                {"trigger": "go", "source": "A", "dest": "C"},
+            ],
+        )
         assert m.process("A", "go").target_state == "B"
 
 
 class TestGuards:
     def test_guards_run_in_order_and_stop_at_the_first_no(self) -> None:
         calls: list[str] = []
-        m = build([{"name": "A"}, {"name": "B"}], [
-            {"trigger": "go", "source": "A", "dest": "B", "guards": ["g1", "g2", "g3"]},
-        ])
+        m = build(
+            [{"name": "A"}, {"name": "B"}],
+            [
+                {"trigger": "go", "source": "A", "dest": "B", "guards": ["g1", "g2", "g3"]},
+            ],
+        )
         for name, value in (("g1", True), ("g2", False), ("g3", True)):
             m.guard_registry.register(
                 name, lambda ctx, name=name, value=value: calls.append(name) or value
@@ -131,9 +164,12 @@ class TestGuards:
         assert r.metadata["guard_name"] == "g2"
 
     def test_all_guards_must_pass(self) -> None:
-        m = build([{"name": "A"}, {"name": "B"}], [
-            {"trigger": "go", "source": "A", "dest": "B", "guards": ["g1", "g2"]},
-        ])
+        m = build(
+            [{"name": "A"}, {"name": "B"}],
+            [
+                {"trigger": "go", "source": "A", "dest": "B", "guards": ["g1", "g2"]},
+            ],
+        )
         m.guard_registry.register("g1", lambda ctx: ctx["x"] > 0)
         m.guard_registry.register("g2", lambda ctx: ctx["x"] < 10)
         assert m.process("A", "go", {"x": 5}).success
@@ -142,14 +178,17 @@ class TestGuards:
 
     def test_guard_params_are_keyword_arguments(self) -> None:
         seen: list[dict[str, Any]] = []
-        m = build([{"name": "A"}, {"name": "B"}], [
-            {
-                "trigger": "go",
-                "source": "A",
-                "dest": "B",
-                "guards": [{"name": "below", "params": {"limit": 10, "strict": True}}],
-            },
-        ])
+        m = build(
+            [{"name": "A"}, {"name": "B"}],
+            [
+                {
+                    "trigger": "go",
+                    "source": "A",
+                    "dest": "B",
+                    "guards": [{"name": "below", "params": {"limit": 10, "strict": True}}],
+                },
+            ],
+        )
 
         @m.guard("below")
         def below(ctx: Any, *, limit: int, strict: bool) -> bool:
@@ -162,26 +201,37 @@ class TestGuards:
 
     def test_guard_sees_the_callers_context(self) -> None:
         seen: list[Any] = []
-        m = build([{"name": "A"}, {"name": "B"}], [
-            {"trigger": "go", "source": "A", "dest": "B", "guards": ["g"]},
-        ])
+        m = build(
+            [{"name": "A"}, {"name": "B"}],
+            [
+                {"trigger": "go", "source": "A", "dest": "B", "guards": ["g"]},
+            ],
+        )
         m.guard_registry.register("g", lambda ctx: seen.append(dict(ctx)) or True)
         m.process("A", "go", {"k": 1})
         m.process("A", "go")
         assert seen == [{"k": 1}, {}]
 
-    @pytest.mark.parametrize(("value", "success"), [(1, True), ("yes", True), (0, False), (None, False), ([], False)])
+    @pytest.mark.parametrize(
+        ("value", "success"), [(1, True), ("yes", True), (0, False), (None, False), ([], False)]
+    )
     def test_truthy_guard_values(self, value: Any, success: bool) -> None:
-        m = build([{"name": "A"}, {"name": "B"}], [
-            {"trigger": "go", "source": "A", "dest": "B", "guards": ["g"]},
-        ])
+        m = build(
+            [{"name": "A"}, {"name": "B"}],
+            [
+                {"trigger": "go", "source": "A", "dest": "B", "guards": ["g"]},
+            ],
+        )
         m.guard_registry.register("g", lambda ctx: value)
         assert m.process("A", "go").success is success
 
     def test_a_raising_guard_propagates(self) -> None:
-        m = build([{"name": "A"}, {"name": "B"}], [
-            {"trigger": "go", "source": "A", "dest": "B", "guards": ["g"]},
-        ])
+        m = build(
+            [{"name": "A"}, {"name": "B"}],
+            [
+                {"trigger": "go", "source": "A", "dest": "B", "guards": ["g"]},
+            ],
+        )
         m.guard_registry.register("g", lambda ctx: ctx["missing"])
         with pytest.raises(KeyError, match="missing"):
             m.process("A", "go", {})
@@ -310,9 +360,12 @@ class TestHierarchy:
 
 class TestSelfAndInternal:
     def test_external_self_transition_exits_and_reenters(self) -> None:
-        m = build([traced("A"), traced("B")], [
-            {"trigger": "again", "source": "A", "dest": "A", "actions": ["t"]},
-        ])
+        m = build(
+            [traced("A"), traced("B")],
+            [
+                {"trigger": "again", "source": "A", "dest": "A", "actions": ["t"]},
+            ],
+        )
         r = m.process("A", "again")
         assert r.success
         assert r.target_state == "A"
@@ -329,9 +382,12 @@ class TestSelfAndInternal:
         assert r.state_changed
 
     def test_internal_self_transition_runs_only_its_actions(self) -> None:
-        m = build([traced("A")], [
-            {"trigger": "tick", "source": "A", "dest": "A", "internal": True, "actions": ["t"]},
-        ])
+        m = build(
+            [traced("A")],
+            [
+                {"trigger": "tick", "source": "A", "dest": "A", "internal": True, "actions": ["t"]},
+            ],
+        )
         r = m.process("A", "tick")
         assert r.success
         assert r.target_state == "A"

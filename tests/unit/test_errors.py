@@ -18,14 +18,18 @@ from pystator import (
     ConfigIssue,
     ConfigurationError,
     ContextValidationError,
+    EntityNotFoundError,
     EntitySession,
     ErrorCode,
     FSMError,
     GuardEvaluationError,
     GuardNotFoundError,
     GuardRejectedError,
+    IdempotencyConflictError,
     IncompatibleSnapshotError,
+    InMemoryStateStore,
     InvalidTransitionError,
+    Orchestrator,
     StaleVersionError,
     StateMachine,
     TerminalStateError,
@@ -92,7 +96,11 @@ def test_the_tree_is_drawn_in_the_module_docstring() -> None:
 
 def test_to_dict_and_equality() -> None:
     error = GuardRejectedError("no", guard_name="g", current_state="A")
-    assert error.to_dict() == {"code": "GUARD_REJECTED", "type": "GuardRejectedError", "message": "no"}
+    assert error.to_dict() == {
+        "code": "GUARD_REJECTED",
+        "type": "GuardRejectedError",
+        "message": "no",
+    }
     assert error == GuardRejectedError("no")
     assert error != GuardRejectedError("other")
     assert error != TerminalStateError("no")
@@ -124,6 +132,21 @@ def _expect(exc_type: type[BaseException], fn: Callable[[], Any]) -> BaseExcepti
     return info.value
 
 
+class StaleReads(InMemoryStateStore):
+    """A store that keeps answering every load with what it read first (a stale replica)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first: dict[tuple[str, str], Any] = {}
+
+    def load(self, machine_name: str, entity_id: str) -> Any:
+        key = (machine_name, entity_id)
+        if key not in self.first:
+            self.first[key] = super().load(machine_name, entity_id)
+        record = self.first[key]
+        return record.model_copy(deep=True) if record is not None else None
+
+
 def codes_from_behaviour() -> dict[ErrorCode, str]:
     """Make the library produce each code; map code -> what produced it."""
     seen: dict[ErrorCode, str] = {}
@@ -140,7 +163,9 @@ def codes_from_behaviour() -> dict[ErrorCode, str]:
     note(m.process("PENDING", "explode").error, "undefined trigger")
     note(m.process("FILLED", "fill").error, "terminal state")
     note(_expect(UndefinedStateError, lambda: m.process("NOPE", "fill")), "undefined state")
-    note(_expect(ConfigurationError, lambda: StateMachine.from_dict({"meta": {}})), "bad definition")
+    note(
+        _expect(ConfigurationError, lambda: StateMachine.from_dict({"meta": {}})), "bad definition"
+    )
     note(
         _expect(
             IncompatibleSnapshotError,
@@ -149,9 +174,12 @@ def codes_from_behaviour() -> dict[ErrorCode, str]:
         "bad snapshot",
     )
 
-    async_guarded = build([{"name": "A"}, {"name": "B"}], [
-        {"trigger": "go", "source": "A", "dest": "B", "guards": ["remote"]},
-    ])
+    async_guarded = build(
+        [{"name": "A"}, {"name": "B"}],
+        [
+            {"trigger": "go", "source": "A", "dest": "B", "guards": ["remote"]},
+        ],
+    )
 
     async def remote(ctx: Any) -> bool:
         return True
@@ -159,10 +187,13 @@ def codes_from_behaviour() -> dict[ErrorCode, str]:
     async_guarded.guard_registry.register("remote", remote)
     note(_expect(GuardEvaluationError, lambda: async_guarded.process("A", "go")), "async guard")
 
-    acting = build([{"name": "A", "type": "initial"}, {"name": "B"}], [
-        {"trigger": "go", "source": "A", "dest": "B", "actions": ["missing"]},
-        {"trigger": "slow", "source": "A", "dest": "B", "actions": ["hang"]},
-    ])
+    acting = build(
+        [{"name": "A", "type": "initial"}, {"name": "B"}],
+        [
+            {"trigger": "go", "source": "A", "dest": "B", "actions": ["missing"]},
+            {"trigger": "slow", "source": "A", "dest": "B", "actions": ["hang"]},
+        ],
+    )
     error = _expect(ActionExecutionError, lambda: acting.create().send("go"))
     note(error, "failing action in a session")
     assert isinstance(error, ActionExecutionError)
@@ -178,27 +209,45 @@ def codes_from_behaviour() -> dict[ErrorCode, str]:
     )
     seen.setdefault(ErrorCode(report.failed[0].error_code), "async action timeout")
 
-    from pystator.engine import context_invalid
+    orders = StateMachine.from_dict(ORDER)
+    strict_ids = Orchestrator(orders, InMemoryStateStore(), use_initial_state_when_missing=False)
+    note(
+        _expect(EntityNotFoundError, lambda: strict_ids.process_event("e1", "exchange_ack")),
+        "unknown entity",
+    )
+    validated = Orchestrator(
+        orders, InMemoryStateStore(), context_validator=lambda *_: (False, ["qty is required"])
+    )
+    note(validated.process_event("e1", "exchange_ack").error, "context validation")
+    keyed = Orchestrator(orders, InMemoryStateStore())
+    keyed.process_event("e1", "exchange_ack", idempotency_key="k1")
+    note(
+        _expect(
+            IdempotencyConflictError,
+            lambda: keyed.process_event("e1", "cancel", idempotency_key="k1"),
+        ),
+        "idempotency key reused for another event",
+    )
+    racing = Orchestrator(orders, StaleReads(), max_retries=1, retry_backoff=0)
+    racing.process_event("e1", "exchange_ack")
+    note(_expect(StaleVersionError, lambda: racing.process_event("e1", "cancel")), "lost race")
 
-    note(context_invalid("A", "go", ["x is required"]).error, "context validation result")
-
-    looping = build([{"name": "A"}, {"name": "B"}, {"name": "C"}], [
-        {"trigger": "go", "source": "A", "dest": "B"},
-        {"auto": True, "source": "B", "dest": "C"},
-        {"auto": True, "source": "C", "dest": "B"},
-    ])
+    looping = build(
+        [{"name": "A"}, {"name": "B"}, {"name": "C"}],
+        [
+            {"trigger": "go", "source": "A", "dest": "B"},
+            {"auto": True, "source": "B", "dest": "C"},
+            {"auto": True, "source": "C", "dest": "B"},
+        ],
+    )
     note(looping.process("A", "go").error, "eventless loop")
     return seen
 
 
 def test_every_error_code_is_produced_by_some_behaviour() -> None:
     seen = codes_from_behaviour()
-    # STALE_VERSION belongs to the orchestrator's optimistic locking, which has no behaviour
-    # in the core yet; its error class carries it.
-    not_yet = {ErrorCode.STALE_VERSION}
-    missing = set(ErrorCode) - set(seen) - not_yet
+    missing = set(ErrorCode) - set(seen)
     assert not missing, f"codes no behaviour produces: {sorted(missing)}"
-    assert StaleVersionError("lost", entity_id="e1").code is ErrorCode.STALE_VERSION
 
 
 def test_all_errors_are_exported() -> None:

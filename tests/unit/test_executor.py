@@ -13,9 +13,12 @@ from tests.unit.conftest import build, traced
 
 
 def result_with(*actions: Any) -> TransitionResult:
-    m = build([traced("A"), traced("B")], [
-        {"trigger": "go", "source": "A", "dest": "B", "actions": list(actions)},
-    ])
+    m = build(
+        [traced("A"), traced("B")],
+        [
+            {"trigger": "go", "source": "A", "dest": "B", "actions": list(actions)},
+        ],
+    )
     return m.process("A", "go")
 
 
@@ -55,9 +58,12 @@ class TestExecute:
     def test_failed_result_runs_nothing(self) -> None:
         log: list[Any] = []
         reg = recording(log, "ex_A", "en_B", "t")
-        m = build([traced("A"), traced("B")], [
-            {"trigger": "go", "source": "A", "dest": "B", "guards": ["no"], "actions": ["t"]},
-        ])
+        m = build(
+            [traced("A"), traced("B")],
+            [
+                {"trigger": "go", "source": "A", "dest": "B", "guards": ["no"], "actions": ["t"]},
+            ],
+        )
         m.guard_registry.register("no", lambda ctx: False)
         failed = m.process("A", "go")
         assert not failed.success

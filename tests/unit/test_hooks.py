@@ -164,7 +164,8 @@ class TestMachineHooks:
         m.add_hook(rec)
         with caplog.at_level(logging.ERROR, logger="pystator"):
             r = m.process("PENDING", "exchange_ack")
-        assert r.success and r.target_state == "OPEN"
+        assert r.success
+        assert r.target_state == "OPEN"
         # The next hook still ran.
         assert ("start", "PENDING", "OPEN") in rec.events
         messages = [rec_.getMessage() for rec_ in caplog.records]
@@ -238,7 +239,9 @@ class TestMetricsCollector:
     def test_summary_keys_and_values(self) -> None:
         metrics = MetricsCollector()
         for i in range(1, 21):
-            metrics.on_transition_complete(fake_result(i % 4 != 0, None if i % 4 else "guard_rejected"), float(i))
+            metrics.on_transition_complete(
+                fake_result(i % 4 != 0, None if i % 4 else "guard_rejected"), float(i)
+            )
         summary = metrics.get_summary()
         assert summary["total_transitions"] == 20
         assert summary["successful"] == 15

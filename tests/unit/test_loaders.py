@@ -91,13 +91,7 @@ class TestYamlSafety:
         assert yaml_issues(text) == ["line 8: duplicate key 'meta' (first at line 1)"]
 
     def test_duplicate_nested_key(self) -> None:
-        text = (
-            "meta: {machine_name: m}\n"
-            "states:\n"
-            "  - name: A\n"
-            "    type: initial\n"
-            "    name: B\n"
-        )
+        text = "meta: {machine_name: m}\nstates:\n  - name: A\n    type: initial\n    name: B\n"
         assert yaml_issues(text) == ["line 5: duplicate key 'name' (first at line 3)"]
 
     def test_size_limit(self) -> None:
@@ -237,11 +231,20 @@ class TestJson:
         (issue,) = json_issues(text, max_bytes=50)
         assert issue == "JSON input is larger than the limit of 50 bytes"
 
+    def test_size_limit_counts_bytes_not_characters(self) -> None:
+        text = json.dumps(definition([{"name": "A", "description": "é" * 60}]), ensure_ascii=False)
+        assert len(text) < len(text.encode())
+        (issue,) = json_issues(text, max_bytes=len(text) + 1)
+        assert issue == f"JSON input is larger than the limit of {len(text) + 1} bytes"
+        assert load_json_string(text, max_bytes=len(text.encode())).states[0].description
+
     def test_not_utf8(self) -> None:
         (issue,) = json_issues(b'{"meta": "\xff\xfe"}')
         assert issue.startswith("invalid JSON")
 
-    @pytest.mark.parametrize(("text", "kind"), [("[]", "a list"), ("null", "empty"), ("3", "a int")])
+    @pytest.mark.parametrize(
+        ("text", "kind"), [("[]", "a list"), ("null", "empty"), ("3", "a int")]
+    )
     def test_not_an_object(self, text: str, kind: str) -> None:
         assert json_issues(text) == [
             "a machine definition must be a mapping with 'meta', 'states' and 'transitions', "
@@ -251,6 +254,60 @@ class TestJson:
     def test_validation_errors_have_paths(self) -> None:
         data = definition([{"name": "A"}], [{"trigger": "t", "source": "A", "dest": "Z"}])
         assert json_issues(json.dumps(data)) == ["transitions[0].dest: state 'Z' is not defined"]
+
+
+class TestJsonDataOnly:
+    """Free-form data (params, metadata) must survive JSON: no NaN, infinities or objects."""
+
+    @pytest.mark.parametrize("value", [".nan", ".inf", "-.inf", ".NaN"])
+    def test_yaml_non_finite_numbers(self, value: str) -> None:
+        text = BASE_YAML.replace(
+            "dest: B}", f"dest: B, actions: [{{name: a, params: {{x: {value}}}}}]}}"
+        )
+        (issue,) = yaml_issues(text)
+        assert issue.startswith("transitions[0].actions[0].params: ")
+        assert "is not a JSON number (line 7)" in issue
+
+    def test_json_number_overflowing_to_infinity(self) -> None:
+        data = definition(
+            [{"name": "A", "metadata": {"big": 1}}],
+            [{"trigger": "t", "source": "A", "guards": [{"name": "g", "params": {"n": 2}}]}],
+        )
+        text = (
+            json.dumps(data).replace('"big": 1', '"big": 1e400').replace('"n": 2', '"n": [-1e999]')
+        )
+        assert json_issues(text) == [
+            "states[0].metadata: inf is not a JSON number",
+            "transitions[0].guards[0].params: -inf is not a JSON number",
+        ]
+
+    @pytest.mark.parametrize(
+        "value", [float("nan"), float("inf"), object(), {1: "x"}, ("a", "b"), b"raw"]
+    )
+    def test_python_values_that_json_cannot_carry(self, value: Any) -> None:
+        data = definition([{"name": "A", "metadata": {"nested": [{"v": value}]}}])
+        with pytest.raises(ConfigurationError) as info:
+            StateMachine.from_dict(data)
+        (issue,) = info.value.issues
+        assert issue.path == "states[0].metadata"
+
+    def test_json_values_are_fine(self) -> None:
+        value = {"s": "x", "i": -3, "f": 1.5, "b": True, "n": None, "l": [1, {"k": []}]}
+        data = definition(
+            [{"name": "A", "metadata": value, "on_enter": [{"name": "a", "params": value}]}]
+        )
+        machine = StateMachine.from_dict(data)
+        assert machine.definition.states[0].metadata == value
+        assert StateMachine.from_json_string(machine.to_json()).definition == machine.definition
+
+    def test_distinct_definitions_keep_distinct_hashes(self) -> None:
+        hashes = {
+            StateMachine.from_dict(
+                definition([{"name": "A", "metadata": {"x": v}}])
+            ).definition_hash
+            for v in (None, 0, "", False, [], {})
+        }
+        assert len(hashes) == 6
 
 
 class TestDictAndFiles:
@@ -404,9 +461,11 @@ class TestRoundTrips:
             "version": "1.0.0",
             "strict_mode": True,
             "validate_context": False,
-        } | {k: v for k, v in d["meta"].items() if k not in {
-            "machine_name", "version", "strict_mode", "validate_context"
-        }}
+        } | {
+            k: v
+            for k, v in d["meta"].items()
+            if k not in {"machine_name", "version", "strict_mode", "validate_context"}
+        }
         assert d["states"][1] == {"name": "OPEN"}
         assert d["transitions"][0] == {
             "trigger": "exchange_ack",
@@ -425,6 +484,20 @@ class TestRoundTrips:
         )
         assert text.startswith("# yaml-language-server: $schema=../schemas/machine.schema.json\n")
         assert load_yaml_string(text) == MachineDefinition.model_validate(ORDER)
+
+    @pytest.mark.parametrize("text", ["a\x85b", "\u2028", "line\u2029break", "\x85: x"])
+    def test_unicode_line_breaks_survive_yaml(self, text: str) -> None:
+        data = definition(
+            [
+                {
+                    "name": "A",
+                    "description": text,
+                    "on_enter": [{"name": "a", "params": {text: text}}],
+                }
+            ]
+        )
+        machine = StateMachine.from_dict(data)
+        assert StateMachine.from_yaml_string(machine.to_yaml()).definition == machine.definition
 
     def test_unicode_text_survives(self) -> None:
         data = definition([{"name": "A", "description": "Zürich → 東京 ✓"}])

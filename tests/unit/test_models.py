@@ -96,7 +96,9 @@ class TestNames:
         assert StateDefinition(name=name).name == name
         assert TransitionDefinition(trigger=name, source=name).trigger == name
 
-    @pytest.mark.parametrize("name", ["", "1A", "_A", "a-b", "a.b", "a b", "é", "A\n", "a" * 300, "*"])
+    @pytest.mark.parametrize(
+        "name", ["", "1A", "_A", "a-b", "a.b", "a b", "é", "A\n", "a" * 300, "*"]
+    )
     def test_invalid_state_and_trigger_names(self, name: str) -> None:
         with pytest.raises(ValidationError):
             StateDefinition(name=name)
@@ -184,7 +186,9 @@ class TestStateAndTransition:
     @pytest.mark.parametrize("priority", [1_000_001, -1_000_001, 1.5, "high"])
     def test_priority_bounds(self, priority: Any) -> None:
         with pytest.raises(ValidationError):
-            TransitionDefinition.model_validate({"trigger": "t", "source": "A", "priority": priority})
+            TransitionDefinition.model_validate(
+                {"trigger": "t", "source": "A", "priority": priority}
+            )
 
     def test_action_refs_accept_names_and_specs(self) -> None:
         t = TransitionDefinition.model_validate(

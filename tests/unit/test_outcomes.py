@@ -56,10 +56,13 @@ class TestOutcomeTable:
         assert r.metadata["guard_name"] == "is_full_fill"
 
     def test_guard_rejection_names_the_first_candidates_guard(self) -> None:
-        m = build([{"name": "A"}, {"name": "B"}, {"name": "C"}], [
-            {"trigger": "go", "source": "A", "dest": "B", "guards": ["first"]},
-            {"trigger": "go", "source": "A", "dest": "C", "guards": ["second"]},
-        ])
+        m = build(
+            [{"name": "A"}, {"name": "B"}, {"name": "C"}],
+            [
+                {"trigger": "go", "source": "A", "dest": "B", "guards": ["first"]},
+                {"trigger": "go", "source": "A", "dest": "C", "guards": ["second"]},
+            ],
+        )
         m.guard_registry.register("first", lambda ctx: False)
         m.guard_registry.register("second", lambda ctx: False)
         r = m.process("A", "go")
@@ -158,10 +161,13 @@ class TestRaised:
 
 class TestAsyncGuards:
     def machine(self) -> StateMachine:
-        m = build([{"name": "A"}, {"name": "B"}, {"name": "C"}], [
-            {"trigger": "go", "source": "A", "dest": "B", "guards": ["remote"]},
-            {"trigger": "go", "source": "A", "dest": "C"},
-        ])
+        m = build(
+            [{"name": "A"}, {"name": "B"}, {"name": "C"}],
+            [
+                {"trigger": "go", "source": "A", "dest": "B", "guards": ["remote"]},
+                {"trigger": "go", "source": "A", "dest": "C"},
+            ],
+        )
 
         @m.guard("remote")
         async def remote(ctx: Any) -> bool:
@@ -198,10 +204,17 @@ class TestAsyncGuards:
             asyncio.run(m.aprocess("OPEN", "fill", {}))
 
     def test_async_guard_params(self) -> None:
-        m = build([{"name": "A"}, {"name": "B"}], [
-            {"trigger": "go", "source": "A", "dest": "B",
-             "guards": [{"name": "at_least", "params": {"n": 3}}]},
-        ])
+        m = build(
+            [{"name": "A"}, {"name": "B"}],
+            [
+                {
+                    "trigger": "go",
+                    "source": "A",
+                    "dest": "B",
+                    "guards": [{"name": "at_least", "params": {"n": 3}}],
+                },
+            ],
+        )
 
         @m.guard("at_least")
         async def at_least(ctx: Any, n: int) -> bool:
@@ -311,7 +324,12 @@ class TestTransitionResult:
                 caught.append("terminal")
             except FSMError as e:
                 caught.append(e.code.value)
-        assert caught == ["guard is_full_fill in OPEN", "UNDEFINED_TRIGGER", "INVALID_TRIGGER", "terminal"]
+        assert caught == [
+            "guard is_full_fill in OPEN",
+            "UNDEFINED_TRIGGER",
+            "INVALID_TRIGGER",
+            "terminal",
+        ]
 
     def test_bool_is_success(self) -> None:
         ok, rejected, *_ = results()

@@ -11,9 +11,12 @@ from tests.unit.conftest import build
 
 
 def machine() -> StateMachine:
-    return build([{"name": "A"}, {"name": "B"}], [
-        {"trigger": "go", "source": "A", "dest": "B", "guards": ["g"], "actions": ["act"]},
-    ])
+    return build(
+        [{"name": "A"}, {"name": "B"}],
+        [
+            {"trigger": "go", "source": "A", "dest": "B", "guards": ["g"], "actions": ["act"]},
+        ],
+    )
 
 
 @pytest.mark.parametrize("cls", [GuardRegistry, ActionRegistry])

@@ -186,10 +186,18 @@ class TestSend:
 
     def test_actions_run_after_the_state_changes(self) -> None:
         m = build(
-            [{"name": "A", "type": "initial", "on_exit": ["ex"]}, {"name": "B", "on_enter": ["en"]}],
-            [{"trigger": "go", "source": "A", "dest": "B", "actions": [
-                {"name": "t", "params": {"k": 1}}
-            ]}],
+            [
+                {"name": "A", "type": "initial", "on_exit": ["ex"]},
+                {"name": "B", "on_enter": ["en"]},
+            ],
+            [
+                {
+                    "trigger": "go",
+                    "source": "A",
+                    "dest": "B",
+                    "actions": [{"name": "t", "params": {"k": 1}}],
+                }
+            ],
         )
         session = m.create(context={"x": 1})
         seen: list[Any] = []
@@ -202,9 +210,12 @@ class TestSend:
         assert seen == [("ex", "B"), ("t", "B", 1, {"x": 1, "y": 2}), ("en", "B")]
 
     def test_execute_actions_false(self) -> None:
-        m = build([{"name": "A", "type": "initial"}, {"name": "B"}], [
-            {"trigger": "go", "source": "A", "dest": "B", "actions": ["t"]},
-        ])
+        m = build(
+            [{"name": "A", "type": "initial"}, {"name": "B"}],
+            [
+                {"trigger": "go", "source": "A", "dest": "B", "actions": ["t"]},
+            ],
+        )
         ran: list[str] = []
         m.action_registry.register("t", lambda ctx: ran.append("t"))
         session = m.create()
@@ -214,9 +225,12 @@ class TestSend:
         assert ran == []
 
     def test_failing_action_raises_but_the_state_change_stands(self) -> None:
-        m = build([{"name": "A", "type": "initial"}, {"name": "B", "on_enter": ["after"]}], [
-            {"trigger": "go", "source": "A", "dest": "B", "actions": ["boom"]},
-        ])
+        m = build(
+            [{"name": "A", "type": "initial"}, {"name": "B", "on_enter": ["after"]}],
+            [
+                {"trigger": "go", "source": "A", "dest": "B", "actions": ["boom"]},
+            ],
+        )
         ran: list[str] = []
         m.action_registry.register("boom", lambda ctx: 1 / 0)
         m.action_registry.register("after", lambda ctx: ran.append("after"))
@@ -231,9 +245,12 @@ class TestSend:
         assert info.value.report.failed[0].name == "boom"
 
     def test_unregistered_action_raises_after_the_change(self) -> None:
-        m = build([{"name": "A", "type": "initial"}, {"name": "B"}], [
-            {"trigger": "go", "source": "A", "dest": "B", "actions": ["nobody"]},
-        ])
+        m = build(
+            [{"name": "A", "type": "initial"}, {"name": "B"}],
+            [
+                {"trigger": "go", "source": "A", "dest": "B", "actions": ["nobody"]},
+            ],
+        )
         session = m.create()
         with pytest.raises(ActionExecutionError) as info:
             session.send("go")
@@ -245,16 +262,20 @@ class TestSend:
         data["meta"]["strict_mode"] = False
         session = StateMachine.from_dict(data).create()
         r = session.send("fill", qty=3)
-        assert r.success and r.metadata["reason"] == "no_transition"
+        assert r.success
+        assert r.metadata["reason"] == "no_transition"
         assert session.current_state == "PENDING"
         assert session.context == {}
 
 
 class TestAsend:
     def test_asend_awaits_guards_and_actions(self) -> None:
-        m = build([{"name": "A", "type": "initial"}, {"name": "B"}], [
-            {"trigger": "go", "source": "A", "dest": "B", "guards": ["ok"], "actions": ["t"]},
-        ])
+        m = build(
+            [{"name": "A", "type": "initial"}, {"name": "B"}],
+            [
+                {"trigger": "go", "source": "A", "dest": "B", "guards": ["ok"], "actions": ["t"]},
+            ],
+        )
         ran: list[Any] = []
 
         @m.guard("ok")
@@ -278,9 +299,12 @@ class TestAsend:
         assert ran == [{"allowed": True}]
 
     def test_sync_send_with_an_async_guard_fails_clearly(self) -> None:
-        m = build([{"name": "A", "type": "initial"}, {"name": "B"}], [
-            {"trigger": "go", "source": "A", "dest": "B", "guards": ["ok"]},
-        ])
+        m = build(
+            [{"name": "A", "type": "initial"}, {"name": "B"}],
+            [
+                {"trigger": "go", "source": "A", "dest": "B", "guards": ["ok"]},
+            ],
+        )
 
         @m.guard("ok")
         async def ok(ctx: Any) -> bool:
@@ -294,9 +318,12 @@ class TestAsend:
         assert session.current_state == "A"
 
     def test_asend_failing_action(self) -> None:
-        m = build([{"name": "A", "type": "initial"}, {"name": "B"}], [
-            {"trigger": "go", "source": "A", "dest": "B", "actions": ["boom"]},
-        ])
+        m = build(
+            [{"name": "A", "type": "initial"}, {"name": "B"}],
+            [
+                {"trigger": "go", "source": "A", "dest": "B", "actions": ["boom"]},
+            ],
+        )
 
         async def boom(ctx: Any) -> None:
             raise RuntimeError("down")
@@ -359,7 +386,7 @@ class TestSnapshot:
         snap = order_machine.create().snapshot()
         data = copy.deepcopy(ORDER)
         data["meta"]["version"] = "2.0.0"
-        with pytest.raises(IncompatibleSnapshotError, match="incompatible with version 2.0.0"):
+        with pytest.raises(IncompatibleSnapshotError, match=r"incompatible with version 2\.0\.0"):
             EntitySession.from_snapshot(StateMachine.from_dict(data), snap)
 
     def test_accepts_a_compatible_change(self, order_machine: StateMachine) -> None:

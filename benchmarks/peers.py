@@ -1,0 +1,365 @@
+"""Adapters for the peers: transitions, python-statemachine and sismic.
+
+Each peer is used the way its documentation shows, configured for its best speed where that
+does not change the scenario (transitions without ``auto_transitions``, which would add a
+``to_<state>`` trigger per state and model). The peers are stateful: an event moves the entity,
+so the guarded and hierarchical scenarios run on toggles (``A <-> B``, ``L1 <-> L2``) where
+every event fires the transition being measured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from benchmarks.library import Library, expect
+from benchmarks.shapes import GUARD_NAME, Shape, has_quantity
+from benchmarks.timing import Runner
+
+
+def _is_nested(shape: Shape) -> bool:
+    return any(s.parent is not None for s in shape.states)
+
+
+class _Entity:
+    """The per-entity model object that transitions attaches its triggers and state to."""
+
+    def __init__(self, context: Mapping[str, Any] | None = None) -> None:
+        self.context = dict(context) if context else {}
+
+
+# --------------------------------------------------------------------------- transitions
+class Transitions(Library):
+    name = "transitions"
+    distribution = "transitions"
+    import_statement = "import transitions, transitions.extensions.nesting"
+
+    @staticmethod
+    def _states(shape: Shape, parent: str | None = None) -> list[Any]:
+        """Flat: names. Nested: HierarchicalMachine's tree of ``{name, children, initial}``."""
+        out: list[Any] = []
+        for state in shape.children(parent):
+            kids = Transitions._states(shape, state.name)
+            if kids:
+                out.append(
+                    {
+                        "name": state.name,
+                        "children": kids,
+                        "initial": shape.initial_child(state.name),
+                    }
+                )
+            else:
+                out.append(state.name)
+        return out
+
+    @staticmethod
+    def _state_id(shape: Shape, name: str) -> str:
+        # HierarchicalMachine names a nested state by its path joined with "_".
+        return "_".join(shape.path(name)) if _is_nested(shape) else name
+
+    def load_input(self, shape: Shape) -> Any:
+        transitions: list[dict[str, Any]] = []
+        for t in shape.transitions:
+            entry: dict[str, Any] = {
+                "trigger": t.trigger,
+                "source": self._state_id(shape, t.source),
+                "dest": self._state_id(shape, t.dest),
+            }
+            if t.guarded:
+                entry["conditions"] = [has_quantity]
+            transitions.append(entry)
+        return {
+            "states": self._states(shape),
+            "transitions": transitions,
+            "initial": shape.initial,
+            "auto_transitions": False,
+        }
+
+    def load(self, data: Any, model: object = "self") -> object:
+        from transitions import Machine
+        from transitions.extensions.nesting import HierarchicalMachine
+
+        nested = any(isinstance(s, dict) for s in data["states"])
+        cls = HierarchicalMachine if nested else Machine
+        return cls(model=model, **data)
+
+    def _model(self, shape: Shape) -> Any:
+        model = _Entity()
+        self.load(self.load_input(shape), model)
+        return model
+
+    def guarded_runner(self, shape: Shape, context: Mapping[str, Any]) -> Runner:
+        model = self._model(shape)
+        go = model.go
+        expect(go(context) and model.state == shape.transitions[0].dest, "guarded go failed")
+
+        def run(n: int) -> None:
+            for _ in range(n):
+                go(context)
+
+        return run
+
+    def send_runner(self, shape: Shape) -> Runner:
+        model = self._model(shape)
+        go = model.go
+        expect(go() and model.state != shape.initial, "go did not change state")
+
+        def run(n: int) -> None:
+            for _ in range(n):
+                go()
+
+        return run
+
+    def hierarchical_runner(self, shape: Shape) -> Runner:
+        model = self._model(shape)
+        go = model.go
+        first = shape.transitions[0]
+        expect(model.state == self._state_id(shape, first.source), f"starts in {model.state}")
+        go()
+        expect(model.state == self._state_id(shape, first.dest), f"went to {model.state}")
+
+        def run(n: int) -> None:
+            for _ in range(n):
+                go()
+
+        return run
+
+    def ring_runner(self, shape: Shape) -> Runner:
+        model = self._model(shape)
+        t0 = model.t0
+        t0()
+        expect(model.state == shape.transitions[0].dest, f"t0 went to {model.state}")
+
+        def run(n: int) -> None:
+            for _ in range(n):
+                t0()
+
+        return run
+
+    def entity_factory(self, shape: Shape, context: Mapping[str, Any]) -> Callable[[], object]:
+        # One shared machine; each entity is a model registered on it (the light way).
+        machine: Any = self.load(self.load_input(shape), None)
+        template = dict(context)
+
+        def make() -> object:
+            entity = _Entity(template)
+            machine.add_model(entity)
+            return entity
+
+        expect(getattr(make(), "state", None) == shape.initial, "model not in initial state")
+        return make
+
+
+# --------------------------------------------------------------------------- python-statemachine
+class PythonStatemachine(Library):
+    name = "python-statemachine"
+    distribution = "python-statemachine"
+    import_statement = "import statemachine, statemachine.io"
+
+    @staticmethod
+    def _states(shape: Shape, parent: str | None = None) -> dict[str, Any]:
+        first_child = shape.initial_child(parent) if parent is not None else shape.initial
+        out: dict[str, Any] = {}
+        for state in shape.children(parent):
+            spec: dict[str, Any] = {}
+            if state.name == first_child:
+                spec["initial"] = True
+            kids = PythonStatemachine._states(shape, state.name)
+            if kids:
+                spec["states"] = kids
+            events: dict[str, list[dict[str, Any]]] = {}
+            for t in shape.outgoing.get(state.name, ()):
+                entry: dict[str, Any] = {"target": t.dest}
+                if t.guarded:
+                    entry["cond"] = has_quantity
+                events.setdefault(t.trigger, []).append(entry)
+            if events:
+                spec["on"] = events
+            out[state.name] = spec
+        return out
+
+    def load_input(self, shape: Shape) -> Any:
+        return {"name": f"{shape.name.title()}Chart", "states": self._states(shape)}
+
+    def load(self, data: Any) -> object:
+        from statemachine.io import create_machine_class_from_definition
+
+        return create_machine_class_from_definition(data["name"], states=data["states"])
+
+    def _instance(self, shape: Shape) -> Any:
+        cls: Any = self.load(self.load_input(shape))
+        return cls()
+
+    @staticmethod
+    def _active(sm: Any) -> set[str]:
+        return {state.id for state in sm.configuration}
+
+    def guarded_runner(self, shape: Shape, context: Mapping[str, Any]) -> Runner:
+        sm = self._instance(shape)
+        send = sm.send
+        send("go", ctx=context)
+        expect(shape.transitions[0].dest in self._active(sm), f"in {self._active(sm)}")
+
+        def run(n: int) -> None:
+            for _ in range(n):
+                send("go", ctx=context)
+
+        return run
+
+    def send_runner(self, shape: Shape) -> Runner:
+        sm = self._instance(shape)
+        send = sm.send
+        send("go")
+        expect(shape.initial not in self._active(sm), "go did not change state")
+
+        def run(n: int) -> None:
+            for _ in range(n):
+                send("go")
+
+        return run
+
+    def hierarchical_runner(self, shape: Shape) -> Runner:
+        sm = self._instance(shape)
+        send = sm.send
+        first = shape.transitions[0]
+        expect(self._active(sm) == set(shape.path(first.source)), f"in {self._active(sm)}")
+        send("go")
+        expect(self._active(sm) == set(shape.path(first.dest)), f"in {self._active(sm)}")
+
+        def run(n: int) -> None:
+            for _ in range(n):
+                send("go")
+
+        return run
+
+    def ring_runner(self, shape: Shape) -> Runner:
+        sm = self._instance(shape)
+        send = sm.send
+        send("t0")
+        expect(self._active(sm) == {shape.transitions[0].dest}, f"in {self._active(sm)}")
+
+        def run(n: int) -> None:
+            for _ in range(n):
+                send("t0")
+
+        return run
+
+    def entity_factory(self, shape: Shape, context: Mapping[str, Any]) -> Callable[[], object]:
+        # Each entity is an instance of the generated StateChart class, carrying its context.
+        cls: Any = self.load(self.load_input(shape))
+        template = dict(context)
+
+        def make() -> object:
+            sm = cls()
+            sm.context = dict(template)
+            return sm
+
+        expect(self._active(make()) == {shape.initial}, "not in the initial state")
+        return make
+
+
+# --------------------------------------------------------------------------- sismic
+_SISMIC_ROOT = "sismic_root"
+
+
+class Sismic(Library):
+    name = "sismic"
+    distribution = "sismic"
+    import_statement = "import sismic.interpreter, sismic.io.datadict"
+
+    @staticmethod
+    def _state(shape: Shape, name: str) -> dict[str, Any]:
+        spec: dict[str, Any] = {"name": name}
+        kids = shape.children(name if name != _SISMIC_ROOT else None)
+        if kids:
+            spec["states"] = [Sismic._state(shape, k.name) for k in kids]
+            spec["initial"] = shape.initial if name == _SISMIC_ROOT else shape.initial_child(name)
+        transitions = []
+        for t in shape.outgoing.get(name, ()):
+            entry = {"event": t.trigger, "target": t.dest}
+            if t.guarded:
+                # A named Python function put in the interpreter's context.
+                entry["guard"] = f"{GUARD_NAME}(event.ctx)"
+            transitions.append(entry)
+        if transitions:
+            spec["transitions"] = transitions
+        return spec
+
+    def load_input(self, shape: Shape) -> Any:
+        return {"statechart": {"name": shape.name, "root state": self._state(shape, _SISMIC_ROOT)}}
+
+    def load(self, data: Any) -> object:
+        from sismic.io.datadict import import_from_dict  # type: ignore[import-untyped]
+
+        return import_from_dict(data)
+
+    def _interpreter(self, shape: Shape, context: Mapping[str, Any] | None = None) -> Any:
+        from sismic.interpreter import Interpreter  # type: ignore[import-untyped]
+
+        interpreter = Interpreter(self.load(self.load_input(shape)), initial_context=context)
+        interpreter.execute_once()  # enters the initial configuration
+        return interpreter
+
+    def _runner(self, interpreter: Any, trigger: str, **params: Any) -> Runner:
+        queue = interpreter.queue
+        execute_once = interpreter.execute_once
+
+        def run(n: int) -> None:
+            for _ in range(n):
+                queue(trigger, **params)
+                execute_once()
+
+        return run
+
+    def guarded_runner(self, shape: Shape, context: Mapping[str, Any]) -> Runner:
+        interpreter = self._interpreter(shape, {GUARD_NAME: has_quantity})
+        run = self._runner(interpreter, "go", ctx=context)
+        run(1)
+        dest = shape.transitions[0].dest
+        expect(dest in interpreter.configuration, f"in {interpreter.configuration}")
+        return run
+
+    def send_runner(self, shape: Shape) -> Runner:
+        interpreter = self._interpreter(shape)
+        run = self._runner(interpreter, "go")
+        run(1)
+        expect(shape.initial not in interpreter.configuration, "go did not change state")
+        return run
+
+    def hierarchical_runner(self, shape: Shape) -> Runner:
+        interpreter = self._interpreter(shape)
+        run = self._runner(interpreter, "go")
+        first = shape.transitions[0]
+        expect(first.source in interpreter.configuration, f"in {interpreter.configuration}")
+        run(1)
+        expected = {_SISMIC_ROOT, *shape.path(first.dest)}
+        expect(set(interpreter.configuration) == expected, f"in {interpreter.configuration}")
+        return run
+
+    def ring_runner(self, shape: Shape) -> Runner:
+        interpreter = self._interpreter(shape)
+        run = self._runner(interpreter, "t0")
+        run(1)
+        dest = shape.transitions[0].dest
+        expect(dest in interpreter.configuration, f"in {interpreter.configuration}")
+        return run
+
+    def entity_factory(self, shape: Shape, context: Mapping[str, Any]) -> Callable[[], object]:
+        # Each entity is an Interpreter (sismic keeps the configuration there), entered.
+        from sismic.interpreter import Interpreter
+
+        statechart = self.load(self.load_input(shape))
+        template = dict(context)
+
+        def make() -> object:
+            interpreter = Interpreter(statechart, initial_context=dict(template))
+            interpreter.execute_once()
+            return interpreter
+
+        expect(shape.initial in getattr(make(), "configuration", ()), "not entered")
+        return make
+
+
+PEERS: tuple[type[Library], ...] = (Transitions, PythonStatemachine, Sismic)
+
+__all__ = ["PEERS", "PythonStatemachine", "Sismic", "Transitions"]

@@ -1,0 +1,156 @@
+"""Library-neutral descriptions of the machines every scenario runs on.
+
+A ``Shape`` is a tree of states plus transitions between leaves (or any state). Each adapter
+translates it into its own library's dialect once, outside any timed region, so every library
+runs the same machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+GUARD_NAME = "has_quantity"
+"""The one named guard of the guarded scenario."""
+
+GUARDED_CONTEXT: Mapping[str, Any] = {"q": 2}
+"""The context the guarded scenario sends: the guard passes."""
+
+SMALL_CONTEXT: Mapping[str, Any] = {"order_id": 1_000_001, "qty": 10}
+"""The small context each live entity keeps in the memory scenario (copied per entity)."""
+
+
+def has_quantity(ctx: Mapping[str, Any]) -> bool:
+    """The guard of the guarded scenario, shared by every library: ``ctx["q"] >= 1``."""
+    return bool(ctx.get("q", 0) >= 1)
+
+
+@dataclass(frozen=True, slots=True)
+class StateShape:
+    """One state; ``parent`` is ``None`` at the top level, ``initial`` marks the first child."""
+
+    name: str
+    parent: str | None = None
+    initial: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionShape:
+    """An external transition; ``guarded`` attaches the named guard ``GUARD_NAME``."""
+
+    trigger: str
+    source: str
+    dest: str
+    guarded: bool = False
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A whole machine: states in document order (parents before children), transitions."""
+
+    name: str
+    states: tuple[StateShape, ...]
+    transitions: tuple[TransitionShape, ...]
+
+    @property
+    def initial(self) -> str:
+        """The top-level initial state."""
+        return next(s.name for s in self.states if s.parent is None and s.initial)
+
+    @cached_property
+    def _children(self) -> dict[str | None, list[StateShape]]:
+        kids: dict[str | None, list[StateShape]] = {}
+        for state in self.states:
+            kids.setdefault(state.parent, []).append(state)
+        return kids
+
+    @cached_property
+    def outgoing(self) -> dict[str, list[TransitionShape]]:
+        """Transitions by source state, in document order."""
+        out: dict[str, list[TransitionShape]] = {}
+        for t in self.transitions:
+            out.setdefault(t.source, []).append(t)
+        return out
+
+    def children(self, parent: str | None) -> list[StateShape]:
+        """Direct children of ``parent`` (``None``: the top level), in document order."""
+        return self._children.get(parent, [])
+
+    def initial_child(self, parent: str) -> str | None:
+        """The child entered by default when ``parent`` is entered; ``None`` for a leaf."""
+        kids = self.children(parent)
+        if not kids:
+            return None
+        return next((k.name for k in kids if k.initial), kids[0].name)
+
+    def path(self, name: str) -> list[str]:
+        """Ancestors of ``name`` then ``name`` itself, outermost first."""
+        by_name = {s.name: s for s in self.states}
+        out = [name]
+        parent = by_name[name].parent
+        while parent is not None:
+            out.append(parent)
+            parent = by_name[parent].parent
+        out.reverse()
+        return out
+
+
+def toggle(*, guarded: bool) -> Shape:
+    """``A <-> B`` on ``go``; with ``guarded`` both directions carry the named guard.
+
+    Stateful peers must change state on every event, so the toggle lets each call fire one
+    (guarded) transition forever.
+    """
+    return Shape(
+        name="toggle_guarded" if guarded else "toggle",
+        states=(StateShape("A", initial=True), StateShape("B")),
+        transitions=(
+            TransitionShape("go", "A", "B", guarded=guarded),
+            TransitionShape("go", "B", "A", guarded=guarded),
+        ),
+    )
+
+
+def nested() -> Shape:
+    """Two leaves, each two compound levels below a common ancestor ``TOP``.
+
+    ``go`` moves ``L1 -> L2`` and back: each transition exits three states (``L1``, ``P1a``,
+    ``P1``) and enters three (``P2``, ``P2a``, ``L2``) through the least common compound
+    ancestor ``TOP``.
+    """
+    return Shape(
+        name="nested",
+        states=(
+            StateShape("TOP", initial=True),
+            StateShape("P1", parent="TOP", initial=True),
+            StateShape("P1a", parent="P1", initial=True),
+            StateShape("L1", parent="P1a", initial=True),
+            StateShape("P2", parent="TOP"),
+            StateShape("P2a", parent="P2", initial=True),
+            StateShape("L2", parent="P2a", initial=True),
+        ),
+        transitions=(
+            TransitionShape("go", "L1", "L2"),
+            TransitionShape("go", "L2", "L1"),
+        ),
+    )
+
+
+def ring(n_states: int, fanout: int = 5) -> Shape:
+    """``n_states`` flat states ``S0..``, each with ``fanout`` transitions ``t0..``.
+
+    ``t<j>`` goes from ``S<i>`` to ``S<(i + j + 1) % n>``, so ``t0`` walks the whole ring and
+    the machine has ``n_states * fanout`` transitions.
+    """
+    names = [f"S{i}" for i in range(n_states)]
+    return Shape(
+        name=f"ring{n_states}",
+        states=tuple(StateShape(n, initial=(i == 0)) for i, n in enumerate(names)),
+        transitions=tuple(
+            TransitionShape(f"t{j}", names[i], names[(i + j + 1) % n_states])
+            for i in range(n_states)
+            for j in range(fanout)
+        ),
+    )

@@ -1,0 +1,410 @@
+"""``python -m benchmarks.stores_bench [--quick] [--only memory,sqlite,postgres,redis]``.
+
+Events per second through the ``Orchestrator`` on each store, on one entity and round-robin
+over 1,000 entities, each printed beside the raw ceiling of the same backend measured in the
+same run with the same settings:
+
+* SQLite (a file in a temporary directory, WAL, ``synchronous=NORMAL`` as the store sets it)
+  and PostgreSQL: a bare version-checked single-row ``UPDATE ... WHERE id = ? AND version = ?``
+  through the plain driver (``sqlite3``, ``psycopg``), in autocommit: one statement, one
+  transaction, no read.
+* Redis: a bare compare-and-set Lua script (``HGET`` the version, ``HSET`` if it matches).
+
+An orchestrated event does more: it reads the entity, runs the machine, and commits the
+entity together with a history row (one transaction / one script). The targets: at least 70%
+of the ceiling on each persistent store, at least 50,000 events/s on the in-memory store.
+
+PostgreSQL comes from ``PYSTATOR_BENCH_POSTGRES_URL`` (default: ``PYSTATOR_TEST_POSTGRES_URL``
+or ``postgresql+psycopg://postgres@127.0.0.1:5432/test``): a database
+``pystator_bench_<random>`` is created next to it and dropped at the end. Redis comes from
+``PYSTATOR_BENCH_REDIS_URL`` (default: ``PYSTATOR_TEST_REDIS_URL`` or
+``redis://127.0.0.1:6379/0``), under a key prefix of its own that is deleted at the end. A
+server that is not reachable is reported and skipped.
+
+Repeats of the orchestrator and of the ceiling are interleaved, so a burst of other work on
+the machine hits both; best and median of the repeats are printed. These are benchmarks, not
+tests: a missed target is reported, not an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import secrets
+import socket
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+from pystator import StateMachine
+from pystator.runtime.orchestrator import Orchestrator
+from pystator.stores import InMemoryStateStore
+
+MACHINE: dict[str, Any] = {
+    "meta": {"version": "1.0.0", "machine_name": "bench", "strict_mode": True},
+    "states": [{"name": "ACTIVE", "type": "initial"}, {"name": "CLOSED", "type": "terminal"}],
+    "transitions": [
+        {"trigger": "tick", "source": "ACTIVE", "dest": "ACTIVE"},
+        {"trigger": "close", "source": "ACTIVE", "dest": "CLOSED"},
+    ],
+}
+MEMORY_TARGET = 50_000.0
+RATIO_TARGET = 0.70
+STORES = ("memory", "sqlite", "postgres", "redis")
+SHAPES = (("1 entity", 1), ("1,000 entities", 1000))
+
+_DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+_DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+POSTGRES_URL = os.environ.get(
+    "PYSTATOR_BENCH_POSTGRES_URL", os.environ.get("PYSTATOR_TEST_POSTGRES_URL", _DEFAULT_PG)
+)
+REDIS_URL = os.environ.get(
+    "PYSTATOR_BENCH_REDIS_URL", os.environ.get("PYSTATOR_TEST_REDIS_URL", _DEFAULT_REDIS)
+)
+
+Run = Callable[[int], None]
+"""``run(n)`` performs ``n`` operations; the first call may warm up."""
+
+
+@dataclass(frozen=True)
+class Figure:
+    best: float
+    median: float
+
+
+@dataclass(frozen=True)
+class Row:
+    store: str
+    shape: str
+    orchestrator: Figure
+    ceiling: Figure | None
+
+    @property
+    def ratio(self) -> float | None:
+        return self.orchestrator.best / self.ceiling.best if self.ceiling else None
+
+    @property
+    def verdict(self) -> str:
+        if self.ceiling is None:
+            met = self.orchestrator.best >= MEMORY_TARGET
+            return f"{'met' if met else 'MISSED'} (>= {MEMORY_TARGET:,.0f}/s)"
+        assert self.ratio is not None
+        met = self.ratio >= RATIO_TARGET
+        return f"{'met' if met else 'MISSED'} (>= {RATIO_TARGET:.0%} of the ceiling)"
+
+
+def _per_second(run: Run, n: int) -> float:
+    gc.collect()
+    gc.disable()
+    try:
+        started = time.perf_counter()
+        run(n)
+        return n / (time.perf_counter() - started)
+    finally:
+        gc.enable()
+
+
+def measure(pairs: dict[str, Run], n: int, repeats: int) -> dict[str, Figure]:
+    """Operations per second of each run, repeats interleaved; one untimed warm-up each."""
+    for run in pairs.values():
+        run(max(1, n // 10))
+    rates: dict[str, list[float]] = {name: [] for name in pairs}
+    for _ in range(repeats):
+        for name, run in pairs.items():
+            rates[name].append(_per_second(run, n))
+    return {name: Figure(max(r), statistics.median(r)) for name, r in rates.items()}
+
+
+# ---------------------------------------------------------------------------- orchestrator
+def orchestrated(store: Any, entities: int) -> Run:
+    """Events through an orchestrator, round-robin over ``entities`` entities (pre-created)."""
+    machine = StateMachine.from_dict(MACHINE)
+    orchestrator = Orchestrator(machine, store)
+    ids = [f"entity-{i:04d}" for i in range(entities)]
+    for entity_id in ids:
+        orchestrator.process_event(entity_id, "tick", {"seq": 0})
+    sequence = [0]
+
+    def run(n: int) -> None:
+        process = orchestrator.process_event
+        seq = sequence[0]
+        for i in range(seq, seq + n):
+            process(ids[i % entities], "tick", {"seq": i})
+        sequence[0] = seq + n
+
+    return run
+
+
+# ---------------------------------------------------------------------------- ceilings
+def sqlite_ceiling(path: str, entities: int) -> tuple[Run, Callable[[], None]]:
+    conn = sqlite3.connect(path, isolation_level=None)  # autocommit: a statement commits
+    conn.execute("PRAGMA busy_timeout = 30000")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS ceiling (id TEXT PRIMARY KEY, version INTEGER, data TEXT)"
+    )
+    ids = [f"entity-{i:04d}" for i in range(entities)]
+    conn.executemany("INSERT INTO ceiling VALUES (?, 0, '{}')", [(i,) for i in ids])
+    versions = dict.fromkeys(ids, 0)
+    sequence = [0]
+    sql = "UPDATE ceiling SET version = ?, data = ? WHERE id = ? AND version = ?"
+
+    def run(n: int) -> None:
+        execute = conn.execute
+        seq = sequence[0]
+        for i in range(seq, seq + n):
+            entity_id = ids[i % entities]
+            v = versions[entity_id]
+            if execute(sql, (v + 1, f'{{"seq":{i}}}', entity_id, v)).rowcount != 1:
+                raise AssertionError("the ceiling's compare-and-set failed")
+            versions[entity_id] = v + 1
+        sequence[0] = seq + n
+
+    def close() -> None:
+        conn.execute("DROP TABLE ceiling")
+        conn.close()
+
+    return run, close
+
+
+def postgres_ceiling(conninfo: str, entities: int) -> tuple[Run, Callable[[], None]]:
+    import psycopg
+
+    conn = psycopg.connect(conninfo, autocommit=True)
+    conn.execute("CREATE TABLE ceiling (id TEXT PRIMARY KEY, version BIGINT, data TEXT)")
+    ids = [f"entity-{i:04d}" for i in range(entities)]
+    with conn.cursor() as cur:
+        cur.executemany("INSERT INTO ceiling VALUES (%s, 0, '{}')", [(i,) for i in ids])
+    versions = dict.fromkeys(ids, 0)
+    sequence = [0]
+    sql = "UPDATE ceiling SET version = %s, data = %s WHERE id = %s AND version = %s"
+
+    def run(n: int) -> None:
+        cur = conn.cursor()
+        seq = sequence[0]
+        for i in range(seq, seq + n):
+            entity_id = ids[i % entities]
+            v = versions[entity_id]
+            cur.execute(sql, (v + 1, f'{{"seq":{i}}}', entity_id, v))
+            if cur.rowcount != 1:
+                raise AssertionError("the ceiling's compare-and-set failed")
+            versions[entity_id] = v + 1
+        sequence[0] = seq + n
+        cur.close()
+
+    def close() -> None:
+        conn.execute("DROP TABLE ceiling")
+        conn.close()
+
+    return run, close
+
+
+_CAS = """
+if redis.call('HGET', KEYS[1], 'v') == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'v', ARGV[2], 'd', ARGV[3])
+  return 1
+end
+return 0
+"""
+
+
+def redis_ceiling(url: str, prefix: str, entities: int) -> tuple[Run, Callable[[], None]]:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    cas = client.register_script(_CAS)
+    keys = [f"{prefix}ceiling:entity-{i:04d}" for i in range(entities)]
+    for key in keys:
+        client.hset(key, mapping={"v": "0", "d": "{}"})
+    versions = dict.fromkeys(keys, 0)
+    sequence = [0]
+
+    def run(n: int) -> None:
+        seq = sequence[0]
+        for i in range(seq, seq + n):
+            key = keys[i % entities]
+            v = versions[key]
+            if cas(keys=[key], args=[v, v + 1, f'{{"seq":{i}}}']) != 1:
+                raise AssertionError("the ceiling's compare-and-set failed")
+            versions[key] = v + 1
+        sequence[0] = seq + n
+
+    def close() -> None:
+        client.delete(*keys)
+        client.close()
+
+    return run, close
+
+
+# ---------------------------------------------------------------------------- backends
+def _reachable(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection(
+            (parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=2
+        ):
+            return True
+    except OSError:
+        return False
+
+
+@contextmanager
+def postgres_database() -> Iterator[tuple[str, str]]:
+    """A fresh database next to ``POSTGRES_URL``: (SQLAlchemy URL, psycopg conninfo)."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    base = make_url(POSTGRES_URL)
+    admin = base.set(drivername="postgresql").render_as_string(hide_password=False)
+    name = f"pystator_bench_{secrets.token_hex(4)}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = base.set(database=name)
+        yield (
+            url.render_as_string(hide_password=False),
+            url.set(drivername="postgresql").render_as_string(hide_password=False),
+        )
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def bench_store(kind: str, events: int, repeats: int) -> list[Row]:
+    rows: list[Row] = []
+    for shape, entities in SHAPES:
+        if kind == "memory":
+            figures = measure(
+                {"orch": orchestrated(InMemoryStateStore(), entities)}, events, repeats
+            )
+            rows.append(Row(kind, shape, figures["orch"], None))
+            continue
+        with _backend(kind, entities) as (store, ceiling):
+            try:
+                figures = measure(
+                    {"orch": orchestrated(store, entities), "ceiling": ceiling}, events, repeats
+                )
+            finally:
+                store.close()
+        rows.append(Row(kind, shape, figures["orch"], figures["ceiling"]))
+    return rows
+
+
+@contextmanager
+def _backend(kind: str, entities: int) -> Iterator[tuple[Any, Run]]:
+    if kind == "sqlite":
+        from pystator.stores import SQLStateStore
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "bench.db")
+            store = SQLStateStore(f"sqlite:///{path}")
+            run, close = sqlite_ceiling(path, entities)
+            try:
+                yield store, run
+            finally:
+                close()
+    elif kind == "postgres":
+        from pystator.stores import SQLStateStore
+
+        with postgres_database() as (url, conninfo):
+            store = SQLStateStore(url)
+            run, close = postgres_ceiling(conninfo, entities)
+            try:
+                yield store, run
+            finally:
+                close()
+                store.close()
+    elif kind == "redis":
+        from pystator.stores import RedisStateStore
+
+        prefix = f"pystator-bench:{secrets.token_hex(4)}:"
+        store = RedisStateStore(REDIS_URL, prefix=prefix)
+        run, close = redis_ceiling(REDIS_URL, prefix, entities)
+        try:
+            yield store, run
+        finally:
+            close()
+            cleaner = RedisStateStore(REDIS_URL, prefix=prefix)
+            cleaner.clear()
+            cleaner.close()
+    else:
+        raise ValueError(kind)
+
+
+# ---------------------------------------------------------------------------- report
+def _rate(value: float) -> str:
+    return f"{value:,.0f}/s"
+
+
+def render(rows: Sequence[Row]) -> str:
+    header = (
+        f"{'store':<9} {'entities':<15} {'orchestrator best (median)':>28} "
+        f"{'raw ceiling best (median)':>28} {'ratio':>6}  target"
+    )
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        orch = f"{_rate(row.orchestrator.best)} ({_rate(row.orchestrator.median)})"
+        if row.ceiling is None:
+            ceiling, ratio = "-", "-"
+        else:
+            ceiling = f"{_rate(row.ceiling.best)} ({_rate(row.ceiling.median)})"
+            ratio = f"{row.ratio:.2f}"
+        lines.append(
+            f"{row.store:<9} {row.shape:<15} {orch:>28} {ceiling:>28} {ratio:>6}  {row.verdict}"
+        )
+    return "\n".join(lines)
+
+
+EVENTS = {"memory": 20_000, "sqlite": 4_000, "postgres": 600, "redis": 4_000}
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.stores_bench", description=None)
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    parser.add_argument(
+        "--only", default=",".join(STORES), help=f"comma-separated, of: {', '.join(STORES)}"
+    )
+    parser.add_argument("--repeats", type=int, default=5, help="timed repeats of each figure")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    chosen = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = sorted(set(chosen) - set(STORES))
+    if unknown:
+        print(f"unknown store(s): {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    repeats = 2 if args.quick else args.repeats
+    rows: list[Row] = []
+    notes: list[str] = []
+    print(f"CPUs: {os.cpu_count()}, python {sys.version.split()[0]}", flush=True)
+    for kind in chosen:
+        if kind == "postgres" and not _reachable(POSTGRES_URL, 5432):
+            notes.append(f"postgres: skipped, not reachable at {POSTGRES_URL}")
+            continue
+        if kind == "redis" and not _reachable(REDIS_URL, 6379):
+            notes.append(f"redis: skipped, not reachable at {REDIS_URL}")
+            continue
+        events = EVENTS[kind] // (10 if args.quick else 1)
+        started = time.perf_counter()
+        rows.extend(bench_store(kind, events, repeats))
+        print(f"  {kind}: measured in {time.perf_counter() - started:.1f}s", flush=True)
+    print()
+    print(render(rows))
+    for note in notes:
+        print(note)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

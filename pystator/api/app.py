@@ -1,0 +1,114 @@
+"""``create_app``: the FastAPI application of PyStator (OpenAPI docs at ``/docs``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from pystator._version import __version__
+from pystator.api.docs_page import install_docs
+from pystator.api.limits import BodyLimitMiddleware, LoopbackOnlyMiddleware, strict_json_route
+from pystator.api.openapi import install_openapi
+from pystator.api.problems import install_handlers
+from pystator.api.routes import auth, entities, health, machines, stateless
+from pystator.api.services import Services, principal_dependency
+from pystator.api.settings import ApiSettings
+from pystator.runtime.ports import StateStore
+from pystator.ui import mount_ui
+
+logger = logging.getLogger("pystator.api")
+
+DESCRIPTION = """\
+Validate and run PyStator state machines over HTTP.
+
+* **Stateless**: `POST /api/v1/validate` and `POST /api/v1/process` take the definition in the
+  request and store nothing.
+* **Stored**: machines (`/api/v1/machines`) and their entities, driven through the
+  orchestrator: one version-checked commit per event, idempotency keys, history.
+
+Errors are JSON `{"detail": "...", "errors": [{"path", "message"}]}`. Authentication is a
+bearer token (`POST /api/v1/auth/token`) when the server has an auth secret.
+"""
+
+
+def _store_opener(url: str) -> Callable[[], StateStore]:
+    try:
+        from pystator.stores.sql import SQLStateStore
+    except ImportError as exc:
+        raise ImportError(f"{exc}; the API needs: pip install 'pystator[api]'") from None
+
+    def open_store() -> StateStore:
+        return SQLStateStore(url)
+
+    return open_store
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    """The application, configured by ``settings`` (default: ``PYSTATOR_*`` variables and
+    ``.env``). Opens the database, creates the tables it needs and stores the definitions
+    of ``settings.machines_dir`` that are not stored yet."""
+    settings = settings if settings is not None else ApiSettings()
+    services = Services(settings, _store_opener(settings.database_url))
+    catalog = services.catalog
+    if settings.machines_dir is not None:
+        if not settings.machines_dir.is_dir():
+            raise ValueError(f"PYSTATOR_MACHINES_DIR {settings.machines_dir} is not a directory")
+        stored, problems = catalog.load_directory(settings.machines_dir)
+        for line in problems:
+            logger.warning("machines directory: skipped %s", line)
+        if stored:
+            logger.info("machines directory: stored %s", ", ".join(stored))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not settings.auth_enabled:
+            logger.warning(
+                "authentication is off (no PYSTATOR_AUTH_SECRET): %s",
+                "serving every client (allow_insecure_bind)"
+                if settings.allow_insecure_bind
+                else "serving clients on this host only",
+            )
+        yield
+        services.close()
+
+    app = FastAPI(
+        title="PyStator",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.services = services
+    app.state.settings = settings
+    install_handlers(app)
+    install_openapi(app)
+    install_docs(app)
+
+    principal = principal_dependency(settings)
+    route_class = strict_json_route(settings.max_json_depth)
+    app.include_router(health.build())
+    app.include_router(auth.build(principal, route_class, settings))
+    app.include_router(stateless.build(principal, route_class))
+    app.include_router(machines.build(principal, route_class))
+    app.include_router(entities.build(principal, route_class))
+    mount_ui(app, dependencies=[Depends(principal)], route_class=route_class)
+
+    # Middleware added last runs first: the body limit sees every request before anything.
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+            allow_credentials=False,
+            max_age=600,
+        )
+    if not settings.auth_enabled and not settings.allow_insecure_bind:
+        app.add_middleware(LoopbackOnlyMiddleware)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    return app

@@ -1,0 +1,61 @@
+"""``GET /health`` (the process answers) and ``GET /ready`` (its database and Redis answer)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from pystator._version import __version__
+from pystator.api.schemas import CheckOut, HealthOut, ReadyOut
+from pystator.api.services import Services, ServicesDep
+
+
+def _check_database(svc: Services) -> CheckOut:
+    try:
+        svc.catalog.ping()
+    except Exception as exc:  # any driver error means "not ready"; its text may hold secrets
+        return CheckOut(ok=False, detail=f"{svc.settings.database_kind()}: {type(exc).__name__}")
+    return CheckOut(ok=True, detail=svc.settings.database_kind())
+
+
+def _check_redis(svc: Services) -> CheckOut:
+    url = svc.settings.redis_url
+    if url is None:
+        return CheckOut(ok=True, configured=False, detail="not configured")
+    try:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except ImportError:
+        return CheckOut(ok=False, detail="the redis extra is not installed")
+    except Exception as exc:
+        return CheckOut(ok=False, detail=f"redis: {type(exc).__name__}")
+    return CheckOut(ok=True, detail="redis")
+
+
+def build() -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/health", response_model=HealthOut, summary="Liveness: the process answers")
+    async def health(svc: ServicesDep) -> HealthOut:
+        return HealthOut(version=__version__, auth_enabled=svc.settings.auth_enabled)
+
+    @router.get(
+        "/ready",
+        response_model=ReadyOut,
+        summary="Readiness: the database (and Redis, when configured) answer",
+        responses={503: {"model": ReadyOut, "description": "A dependency is not available."}},
+    )
+    def ready(svc: ServicesDep) -> JSONResponse:
+        database, redis_check = _check_database(svc), _check_redis(svc)
+        ok = database.ok and redis_check.ok
+        body = ReadyOut(
+            status="ready" if ok else "unavailable", database=database, redis=redis_check
+        )
+        return JSONResponse(body.model_dump(mode="json"), status_code=200 if ok else 503)
+
+    return router

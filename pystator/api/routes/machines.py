@@ -1,0 +1,163 @@
+"""Stored machines: ``/api/v1/machines`` and ``/api/v1/machines/{machine_id}``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+
+from pystator.api.auth import Principal
+from pystator.api.catalog import MachineExistsError, MachineRenameError, MachineRow, summary_fields
+from pystator.api.definitions import checked_definition
+from pystator.api.problems import ApiError, responses
+from pystator.api.schemas import (
+    MACHINE_ID_PATTERN,
+    DefinitionInput,
+    MachineDetail,
+    MachineOut,
+    MachinePage,
+    MachineSummary,
+)
+from pystator.api.services import ServicesDep
+from pystator.loaders import definition_from_data
+from pystator.runtime.machine import StateMachine
+
+MachineIdPath = Annotated[
+    str,
+    Path(
+        pattern=MACHINE_ID_PATTERN,
+        max_length=200,
+        description="The machine's id (its meta.machine_name).",
+    ),
+]
+
+
+def timestamp(value: float) -> datetime:
+    return datetime.fromtimestamp(value, tz=UTC)
+
+
+def machine_out(row: MachineRow) -> MachineOut:
+    return MachineOut(
+        id=row.id,
+        name=row.name,
+        version=row.version,
+        revision=row.revision,
+        description=row.description,
+        created_at=timestamp(row.created_at),
+        updated_at=timestamp(row.updated_at),
+    )
+
+
+def machine_detail(row: MachineRow) -> MachineDetail:
+    config = json.loads(row.definition)
+    definition = definition_from_data(config)
+    machine = StateMachine.from_definition(definition)
+    return MachineDetail(
+        **machine_out(row).model_dump(),
+        config=config,
+        summary=MachineSummary(**summary_fields(definition, machine)),
+    )
+
+
+def not_found(machine_id: str) -> ApiError:
+    return ApiError(404, f"machine '{machine_id}' does not exist")
+
+
+def build(principal: Callable[..., Awaitable[Principal]], route_class: type) -> APIRouter:
+    router = APIRouter(
+        prefix="/api/v1/machines",
+        tags=["machines"],
+        route_class=route_class,
+        dependencies=[Depends(principal)],
+    )
+
+    @router.get(
+        "",
+        response_model=MachinePage,
+        summary="List stored machines",
+        responses=responses(401, 403, 422),
+    )
+    def list_machines(
+        svc: ServicesDep,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+    ) -> MachinePage:
+        rows, total = svc.catalog.page(limit=limit, offset=offset)
+        return MachinePage(
+            items=[machine_out(r) for r in rows], total=total, limit=limit, offset=offset
+        )
+
+    @router.post(
+        "",
+        response_model=MachineDetail,
+        status_code=201,
+        summary="Store a machine",
+        description="The definition is validated first; its meta.machine_name becomes the "
+        "machine's id (409 when a machine of that name is stored).",
+        responses=responses(400, 401, 403, 409, 413, 422),
+    )
+    def create_machine(body: DefinitionInput, svc: ServicesDep) -> MachineDetail:
+        definition = checked_definition(body)
+        try:
+            row = svc.catalog.create(definition)
+        except MachineExistsError:
+            raise ApiError(
+                409,
+                f"machine '{definition.meta.machine_name}' exists already: PUT "
+                f"/api/v1/machines/{definition.meta.machine_name} to change it",
+            ) from None
+        return machine_detail(row)
+
+    @router.get(
+        "/{machine_id}",
+        response_model=MachineDetail,
+        summary="Read a stored machine",
+        responses=responses(401, 403, 404, 422),
+    )
+    def get_machine(machine_id: MachineIdPath, svc: ServicesDep) -> MachineDetail:
+        row = svc.catalog.get(machine_id)
+        if row is None:
+            raise not_found(machine_id)
+        return machine_detail(row)
+
+    @router.put(
+        "/{machine_id}",
+        response_model=MachineDetail,
+        summary="Replace a stored machine's definition",
+        description="A definition that does not validate is a 422 and changes nothing. "
+        "meta.machine_name must stay the same (entities are stored under it).",
+        responses=responses(400, 401, 403, 404, 409, 413, 422),
+    )
+    def put_machine(
+        machine_id: MachineIdPath, body: DefinitionInput, svc: ServicesDep
+    ) -> MachineDetail:
+        if svc.catalog.get(machine_id) is None:
+            raise not_found(machine_id)
+        definition = checked_definition(body)
+        try:
+            row = svc.catalog.update(machine_id, definition)
+        except MachineRenameError as exc:
+            raise ApiError(
+                409,
+                f"meta.machine_name is '{exc.args[0]}' but this machine is '{machine_id}': a "
+                "machine cannot be renamed (POST a new one instead)",
+            ) from None
+        if row is None:
+            raise not_found(machine_id)
+        return machine_detail(row)
+
+    @router.delete(
+        "/{machine_id}",
+        status_code=204,
+        summary="Delete a stored machine and its entities",
+        responses=responses(401, 403, 404, 422),
+    )
+    def delete_machine(machine_id: MachineIdPath, svc: ServicesDep) -> Response:
+        if not svc.catalog.delete(machine_id):
+            raise not_found(machine_id)
+        return Response(status_code=204)
+
+    return router

@@ -1,0 +1,76 @@
+"""``POST /api/v1/validate`` and ``POST /api/v1/process``: definitions in the request, nothing
+stored."""
+
+# No "from __future__ import annotations": FastAPI must resolve the local User alias.
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+
+from pystator.api.auth import Principal
+from pystator.api.catalog import summary_fields
+from pystator.api.definitions import parse_definition, unknown_guards_error
+from pystator.api.problems import ApiError, issue_items, responses
+from pystator.api.schemas import (
+    MachineSummary,
+    ProcessRequest,
+    ValidateRequest,
+    ValidateResponse,
+)
+from pystator.api.services import ServicesDep
+from pystator.api.supplied_guards import named_guards, supplying
+from pystator.errors import ConfigurationError
+from pystator.models.result import TransitionResult
+from pystator.runtime.machine import StateMachine
+
+
+def build(principal: Callable[..., Awaitable[Principal]], route_class: type) -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["stateless"], route_class=route_class)
+    user_dep = Annotated[Principal, Depends(principal)]
+
+    @router.post(
+        "/validate",
+        response_model=ValidateResponse,
+        summary="Validate a machine definition",
+        description="Answers 200 whether the definition is valid or not; 'errors' lists "
+        "every problem with its path in the definition.",
+        responses=responses(400, 401, 403, 413, 422),
+    )
+    def validate(body: ValidateRequest, user: user_dep) -> ValidateResponse:
+        try:
+            definition = parse_definition(body)
+            machine = StateMachine.from_definition(definition)
+        except ConfigurationError as exc:
+            return ValidateResponse(valid=False, errors=issue_items(exc.issues, ""))
+        summary = MachineSummary(**summary_fields(definition, machine))
+        return ValidateResponse(valid=True, summary=summary)
+
+    @router.post(
+        "/process",
+        response_model=TransitionResult,
+        summary="Compute one transition (stateless)",
+        description="The result of machine.process(current_state, trigger, context). "
+        "Named guards are never assumed: each one the transition needs must have its outcome "
+        "in 'guards', or the answer is a 422 naming it. Inline 'expr' guards are evaluated. "
+        "A refused event is a 200 with success false and the error in the result.",
+        responses=responses(400, 401, 403, 413, 422),
+    )
+    async def process(body: ProcessRequest, svc: ServicesDep, user: user_dep) -> Response:
+        try:
+            machine = svc.compiled.get(body.config)
+        except ConfigurationError as exc:
+            items = issue_items(exc.issues, "body.config")
+            raise ApiError(422, f"invalid machine definition: {exc.issues[0]}", items) from None
+        unknown = set(body.guards) - set(named_guards(machine.definition))
+        if unknown:
+            raise unknown_guards_error(unknown, machine.definition)
+        history = (
+            {k: tuple(v) for k, v in body.history.items()} if body.history is not None else None
+        )
+        with supplying(body.guards):
+            result = machine.process(
+                body.current_state, body.trigger, body.context, history=history
+            )
+        return Response(result.model_dump_json(), media_type="application/json")
+
+    return router

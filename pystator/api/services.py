@@ -1,0 +1,126 @@
+"""What the routes share: settings, the state store, the machine catalog, compiled configs."""
+
+# No "from __future__ import annotations": FastAPI must resolve the local bearer scheme.
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager, nullcontext
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from pystator.api.auth import ANONYMOUS, InvalidTokenError, Principal, verify_token
+from pystator.api.catalog import Catalog
+from pystator.api.problems import ApiError
+from pystator.api.settings import ApiSettings
+from pystator.api.supplied_guards import machine_with_supplied_guards
+from pystator.loaders import definition_from_data
+from pystator.runtime.machine import StateMachine
+from pystator.runtime.ports import StateStore
+
+
+class CompiledConfigs:
+    """Compiled machines of ``/process`` requests, by the canonical JSON of their config.
+
+    Compiling is most of the cost of a stateless request; clients send the same config
+    again and again. Bounded LRU; the machines' named guards answer from the request.
+    """
+
+    def __init__(self, size: int = 128) -> None:
+        self.size = size
+        self._items: OrderedDict[str, StateMachine] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, config: dict[str, Any]) -> StateMachine:
+        key = json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                return found
+        machine = machine_with_supplied_guards(definition_from_data(config))
+        with self._lock:
+            self._items[key] = machine
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return machine
+
+
+class Services:
+    """Settings, the state store (opened on first use, again after ``close``), the
+    machine catalog and the compiled configs of ``/process``."""
+
+    def __init__(self, settings: ApiSettings, open_store: Callable[[], StateStore]) -> None:
+        self.settings = settings
+        self._open_store = open_store
+        self._store: StateStore | None = None
+        self._lock = threading.Lock()
+        self.catalog = Catalog(settings.database_url, lambda: self.store)
+        self.compiled = CompiledConfigs()
+        # SQLite has one writer at a time; its busy handler makes waiting writers sleep and
+        # poll. Queueing this process's event writers on a lock instead keeps the latency
+        # of concurrent events flat. Other databases take writers in parallel.
+        self.writer: AbstractContextManager[Any] = (
+            threading.Lock() if settings.database_kind() == "sqlite" else nullcontext()
+        )
+
+    @property
+    def store(self) -> StateStore:
+        store = self._store
+        if store is None:
+            with self._lock:
+                store = self._store
+                if store is None:
+                    store = self._store = self._open_store()
+        return store
+
+    def close(self) -> None:
+        """Close the store and the pools; a later request opens them again (an app may
+        live through several lifespans, as under a test client)."""
+        with self._lock:
+            store, self._store = self._store, None
+        self.catalog.close()
+        if store is not None:
+            store.close()
+
+
+# Dependencies are coroutines: FastAPI would run plain functions in its thread pool.
+async def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+
+_UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
+
+
+def principal_dependency(settings: ApiSettings) -> Callable[..., Awaitable[Principal]]:
+    """The dependency that says who calls: a verified bearer token, or anonymous when
+    authentication is off (then the OpenAPI schema declares no security either)."""
+    if not settings.auth_enabled:
+
+        async def anonymous() -> Principal:
+            return ANONYMOUS
+
+        return anonymous
+
+    bearer = HTTPBearer(
+        auto_error=False,
+        scheme_name="bearer",
+        description="A token from POST /api/v1/auth/token (HS256 JWT).",
+    )
+
+    async def authenticated(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> Principal:
+        if credentials is None:
+            raise ApiError(401, "not authenticated", headers=_UNAUTHORIZED)
+        try:
+            return verify_token(settings, credentials.credentials)
+        except InvalidTokenError:
+            raise ApiError(401, "not authenticated", headers=_UNAUTHORIZED) from None
+
+    return authenticated

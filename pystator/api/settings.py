@@ -1,0 +1,138 @@
+"""Settings of the HTTP service, read from ``PYSTATOR_*`` environment variables and ``.env``.
+
+Every field below is the lower-case name of its variable without the prefix: ``database_url``
+is ``PYSTATOR_DATABASE_URL``. Secrets are ``SecretStr`` so they never show in a ``repr`` or a
+log line.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from pystator.api.passwords import parse_users
+
+MIN_SECRET_LENGTH = 32
+"""HS256 keys shorter than the hash output (32 bytes) are weak (RFC 7518, section 3.2)."""
+
+
+class ApiSettings(BaseSettings):
+    """Configuration of ``pystator api`` and ``create_app``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PYSTATOR_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    database_url: str = Field(
+        default="sqlite:///./pystator.db",
+        description="SQLAlchemy URL of the database holding machines and entities "
+        "(SQLite file by default; 'postgresql+psycopg://user@host/db' in production).",
+    )
+    redis_url: str | None = Field(
+        default=None, description="Redis URL, reported by the readiness check when set."
+    )
+    auth_secret: SecretStr | None = Field(
+        default=None,
+        description="HS256 key of the bearer tokens (at least 32 characters). Without it "
+        "authentication is off and only loopback clients are served.",
+    )
+    token_ttl_seconds: int = Field(
+        default=900, ge=60, le=86_400, description="Lifetime of an issued token (seconds)."
+    )
+    token_audience: str = Field(default="pystator-api", min_length=1, max_length=200)
+    token_issuer: str = Field(default="pystator", min_length=1, max_length=200)
+    users: SecretStr | None = Field(
+        default=None,
+        description="Users of the token endpoint: 'name:HASH,name:HASH', each HASH made by "
+        "'pystator hash-password' (pbkdf2_sha256). Never plain passwords.",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins allowed by CORS, comma-separated; empty (the default) = closed.",
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, le=1 << 30, description="Largest request body accepted."
+    )
+    max_json_depth: int = Field(
+        default=32, ge=2, le=200, description="Deepest nesting of arrays and objects accepted."
+    )
+    machines_dir: Path | None = Field(
+        default=None,
+        description="Directory whose *.yaml, *.yml and *.json definitions are stored at "
+        "start-up (machines already stored keep their stored definition).",
+    )
+    allow_insecure_bind: bool = Field(
+        default=False,
+        description="Serve non-loopback addresses and clients without an auth secret.",
+    )
+    host: str = Field(default="127.0.0.1", min_length=1, max_length=255)
+    port: int = Field(default=8000, ge=0, le=65_535)
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+
+    @field_validator("auth_secret", "users", "redis_url", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("auth_secret")
+    @classmethod
+    def _strong_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters long")
+        return value
+
+    @field_validator("users")
+    @classmethod
+    def _users_parse(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_users(value.get_secret_value())
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _no_wildcard_with_others(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if origin != "*" and not origin.startswith(("http://", "https://")):
+                raise ValueError(f"origin {origin!r} must start with http:// or https://")
+        return value
+
+    @property
+    def auth_enabled(self) -> bool:
+        return self.auth_secret is not None
+
+    def user_hashes(self) -> dict[str, str]:
+        """Configured users: name -> password hash."""
+        if self.users is None:
+            return {}
+        return parse_users(self.users.get_secret_value())
+
+    def database_kind(self) -> str:
+        """``sqlite``, ``postgresql``, ... (the URL scheme without its driver)."""
+        return self.database_url.split(":", 1)[0].split("+", 1)[0]
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (``127.0.0.0/8``, ``::1``)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,235 @@
+"""Diagrams of a definition as Mermaid (``stateDiagram-v2``) or Graphviz DOT text.
+
+Pure functions from a ``MachineDefinition`` to text: no I/O, reused by the command line
+(``pystator diagram``) and the web UI. Compound states are drawn as boxes around their
+children (Mermaid composite states, DOT clusters); a parallel state's regions are boxes side
+by side (Mermaid's ``--`` separator, dashed DOT clusters). Each box has its own start marker
+on its initial child; top-level terminal states lead to the end marker.
+
+Edge labels read ``trigger [guard, ...] / action, ...``; a delayed transition's label is
+``after 5s``, an eventless one's ``auto``, a state timeout's ``timeout 30s``. A wildcard
+source (``"*"``) is drawn from every top-level non-terminal state (a transition of a parent
+applies to everything inside it). A targetless transition is a loop on its source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Literal
+
+from pystator.engine import ROOT, MachineIndex, StateNode, compile_machine
+from pystator.models.definition import ActionSpec, GuardSpec, MachineDefinition
+
+DiagramFormat = Literal["mermaid", "dot"]
+FORMATS: tuple[DiagramFormat, ...] = ("mermaid", "dot")
+
+
+def render(definition: MachineDefinition, fmt: DiagramFormat) -> str:
+    """The diagram of ``definition`` in ``fmt`` (``"mermaid"`` or ``"dot"``)."""
+    if fmt == "mermaid":
+        return to_mermaid(definition)
+    if fmt == "dot":
+        return to_dot(definition)
+    raise ValueError(f"unknown diagram format {fmt!r}: use one of {', '.join(FORMATS)}")
+
+
+# ----------------------------------------------------------------------------- shared
+class _Tree:
+    """Children of every state, in document order (computed once per diagram)."""
+
+    def __init__(self, index: MachineIndex) -> None:
+        self.index = index
+        self._kids: dict[str, list[StateNode]] = {}
+        for node in sorted(index.states.values(), key=lambda n: n.order):
+            self._kids.setdefault(node.parent, []).append(node)
+
+    def children(self, parent: str) -> list[StateNode]:
+        return self._kids.get(parent, [])
+
+
+def _seconds(ms: int) -> str:
+    if ms % 3_600_000 == 0 and ms:
+        return f"{ms // 3_600_000}h"
+    if ms % 60_000 == 0 and ms:
+        return f"{ms // 60_000}m"
+    if ms % 1000 == 0:
+        return f"{ms // 1000}s"
+    return f"{ms}ms"
+
+
+def _delay_label(after: int | str) -> str:
+    from pystator.models.definition import duration_ms
+
+    return _seconds(duration_ms(after))
+
+
+def _guard_text(guard: str | GuardSpec) -> str:
+    if isinstance(guard, str):
+        return guard
+    if guard.expr is not None:
+        return " ".join(guard.expr.split())
+    return guard.name or ""
+
+
+def _action_text(action: str | ActionSpec) -> str:
+    return action if isinstance(action, str) else action.name
+
+
+def _edges(tree: _Tree) -> Iterator[tuple[str, str, str]]:
+    """(source, target, label) for every transition and state timeout, in document order."""
+    index = tree.index
+    definition = index.definition
+    top_open = [n.name for n in tree.children(ROOT) if not n.is_terminal and n.kind != "history"]
+    for t in definition.transitions:
+        if t.auto:
+            event = "auto"
+        elif t.trigger is not None and t.after is None:
+            event = t.trigger
+        else:
+            event = f"after {_delay_label(t.after)}" if t.after is not None else str(t.trigger)
+        label = event
+        if t.guards:
+            label += " [" + ", ".join(_guard_text(g) for g in t.guards) + "]"
+        if t.actions:
+            label += " / " + ", ".join(_action_text(a) for a in t.actions)
+        sources = top_open if t.source == "*" else list(t.sources)
+        for source in sources:
+            target = t.dest if t.dest is not None else source
+            yield source, target, label + (" (internal)" if t.dest is None else "")
+    for node in index.states.values():
+        state = node.definition
+        if state is not None and state.timeout is not None:
+            seconds = state.timeout.seconds
+            text = f"{seconds:g}s"
+            yield node.name, state.timeout.destination, f"timeout {text}"
+
+
+# ----------------------------------------------------------------------------- Mermaid
+_MERMAID_ESCAPES = {c: f"#{ord(c)};" for c in '#;{}<>"\\|`'}
+
+
+def _mermaid_text(text: str) -> str:
+    return "".join(_MERMAID_ESCAPES.get(c, c) for c in " ".join(text.split()))
+
+
+def to_mermaid(definition: MachineDefinition) -> str:
+    """A Mermaid ``stateDiagram-v2`` of ``definition``."""
+    index = compile_machine(definition)
+    tree = _Tree(index)
+    version = _mermaid_text(definition.meta.version)
+    lines = ["stateDiagram-v2", f"    %% {definition.meta.machine_name} v{version}"]
+    lines.append(f"    [*] --> {index.initial_top}")
+    for node in tree.children(ROOT):
+        _mermaid_state(tree, node, lines, 1)
+    for node in tree.children(ROOT):
+        if node.is_terminal:
+            lines.append(f"    {node.name} --> [*]")
+    for source, target, label in _edges(tree):
+        lines.append(f"    {source} --> {target} : {_mermaid_text(label)}")
+    return "\n".join(lines) + "\n"
+
+
+def _mermaid_state(tree: _Tree, node: StateNode, lines: list[str], depth: int) -> None:
+    pad = "    " * depth
+    if node.kind == "history":
+        mark = "H*" if node.deep else "H"
+        lines.append(f'{pad}state "{mark}" as {node.name}')
+        return
+    children = tree.children(node.name)
+    if not children:
+        lines.append(f"{pad}{node.name}")
+        return
+    lines.append(f"{pad}state {node.name} {{")
+    if node.kind == "parallel":
+        regions = [c for c in children if c.kind == "region"] or children
+        for i, region in enumerate(regions):
+            if i:
+                lines.append(f"{pad}    --")
+            _mermaid_state(tree, region, lines, depth + 1)
+    else:
+        if node.initial_child is not None:
+            lines.append(f"{pad}    [*] --> {node.initial_child}")
+        for child in children:
+            _mermaid_state(tree, child, lines, depth + 1)
+        for child in children:
+            if child.is_terminal and not tree.children(child.name):
+                lines.append(f"{pad}    {child.name} --> [*]")
+    lines.append(f"{pad}}}")
+
+
+# ----------------------------------------------------------------------------- DOT
+def _dot_quote(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + " ".join(escaped.split()) + '"'
+
+
+def to_dot(definition: MachineDefinition) -> str:
+    """A Graphviz ``digraph`` of ``definition`` (render with ``dot -Tsvg``)."""
+    index = compile_machine(definition)
+    tree = _Tree(index)
+    name = definition.meta.machine_name
+    lines = [
+        f"digraph {_dot_quote(name)} {{",
+        "    compound=true;",
+        "    rankdir=LR;",
+        f"    label={_dot_quote(f'{name} v{definition.meta.version}')};",
+        "    labelloc=t;",
+        '    node [shape=box, style=rounded, fontname="Helvetica"];',
+        '    edge [fontname="Helvetica", fontsize=10];',
+        '    "__start__" [shape=point, width=0.15, label=""];',
+    ]
+    for node in tree.children(ROOT):
+        _dot_state(tree, node, lines, 1)
+    lines.append(
+        f'    "__start__" -> {_dot_quote(index.initial_top)}{_dot_head(tree, index.initial_top)};'
+    )
+    for source, target, label in _edges(tree):
+        attrs = [f"label={_dot_quote(label)}"]
+        if tree.children(source):
+            attrs.append(f"ltail={_dot_quote('cluster_' + source)}")
+        if tree.children(target):
+            attrs.append(f"lhead={_dot_quote('cluster_' + target)}")
+        lines.append(f"    {_dot_quote(source)} -> {_dot_quote(target)} [{', '.join(attrs)}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _dot_head(tree: _Tree, target: str) -> str:
+    if tree.children(target):
+        return f" [lhead={_dot_quote('cluster_' + target)}]"
+    return ""
+
+
+def _dot_state(tree: _Tree, node: StateNode, lines: list[str], depth: int) -> None:
+    pad = "    " * depth
+    quoted = _dot_quote(node.name)
+    if node.kind == "history":
+        mark = "H*" if node.deep else "H"
+        lines.append(f"{pad}{quoted} [shape=circle, label={_dot_quote(mark)}, width=0.3];")
+        return
+    children = tree.children(node.name)
+    if not children:
+        extra = ", peripheries=2" if node.is_terminal else ""
+        lines.append(f"{pad}{quoted} [label={quoted}{extra}];")
+        return
+    if node.kind == "parallel":
+        style, label = '"rounded,bold"', f"{node.name} (parallel)"
+    elif node.kind == "region":
+        style, label = "dashed", node.name
+    else:
+        style, label = "rounded", node.name
+    lines.append(f"{pad}subgraph {_dot_quote('cluster_' + node.name)} {{")
+    lines.append(f"{pad}    label={_dot_quote(label)};")
+    lines.append(f"{pad}    style={style};")
+    # An invisible anchor named like the state: edges to and from the box attach to it.
+    lines.append(f'{pad}    {quoted} [shape=point, style=invis, width=0.01, label=""];')
+    if node.kind != "parallel" and node.initial_child is not None:
+        start = _dot_quote(f"__start__{node.name}")
+        lines.append(f'{pad}    {start} [shape=point, width=0.1, label=""];')
+        lines.append(
+            f"{pad}    {start} -> {_dot_quote(node.initial_child)}"
+            f"{_dot_head(tree, node.initial_child)};"
+        )
+    for child in children:
+        _dot_state(tree, child, lines, depth + 1)
+    lines.append(f"{pad}}}")

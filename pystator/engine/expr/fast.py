@@ -1,0 +1,94 @@
+"""Fast paths for the most common guard: one comparison of context keys and literals."""
+
+from __future__ import annotations
+
+import ast
+import operator
+from collections.abc import Callable
+from typing import Any
+
+from pystator.engine.expr.compiler import _Code
+from pystator.engine.expr.limits import Context
+
+_Fallback = Callable[[Context], bool]
+
+
+def _fast_compare(
+    op: type[ast.cmpop], left: _Code, right: _Code, fallback: _Fallback
+) -> _Fallback | None:
+    """The whole evaluator of ``name OP name``, ``name OP literal`` or ``literal OP name``.
+
+    For a plain ``dict`` context holding two ints, two strings or two finite floats the
+    comparison is answered with one call of the operator; every other case (a missing key,
+    other types, NaN, another mapping) is handed to ``fallback``, the checked evaluator.
+    """
+    compare = _OPERATORS.get(op)
+    if compare is None:
+        return None
+    if left.key is not None and right.key is not None:
+        return _name_name(compare, left.key, right.key, fallback)
+    if left.key is not None and right.const and type(right.value) in (int, str, float):
+        return _name_const(compare, left.key, right.value, fallback)
+    if right.key is not None and left.const and type(left.value) in (int, str, float):
+        return _name_const(_OPERATORS[_MIRROR[op]], right.key, left.value, fallback)
+    return None
+
+
+_OPERATORS: dict[type[ast.cmpop], Callable[[Any, Any], Any]] = {
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+}
+_MIRROR: dict[type[ast.cmpop], type[ast.cmpop]] = {
+    ast.Lt: ast.Gt,
+    ast.LtE: ast.GtE,
+    ast.Gt: ast.Lt,
+    ast.GtE: ast.LtE,
+    ast.Eq: ast.Eq,
+    ast.NotEq: ast.NotEq,
+}
+
+
+# Exact ``dict`` only: a subclass may define ``__missing__`` (defaultdict would insert the
+# key), so every other mapping takes the fallback, which reads with ``.get``. ``a - a == 0.0``
+# is false exactly for NaN and infinities.
+def _name_name(
+    compare: Callable[[Any, Any], Any], a_key: str, b_key: str, fallback: _Fallback
+) -> _Fallback:
+    def evaluate(ctx: Context, /) -> bool:
+        if type(ctx) is dict:
+            try:
+                a = ctx[a_key]
+                b = ctx[b_key]
+            except KeyError:
+                return fallback(ctx)
+            kind = type(a)
+            if kind is type(b) and (
+                kind is int or kind is str or (kind is float and a - a == 0.0 and b - b == 0.0)
+            ):
+                return compare(a, b)  # type: ignore[no-any-return]
+        return fallback(ctx)
+
+    return evaluate
+
+
+def _name_const(
+    compare: Callable[[Any, Any], Any], key: str, b: Any, fallback: _Fallback
+) -> _Fallback:
+    kind = type(b)
+    finite = kind is float
+
+    def evaluate(ctx: Context, /) -> bool:
+        if type(ctx) is dict:
+            try:
+                a = ctx[key]
+            except KeyError:
+                return fallback(ctx)
+            if type(a) is kind and (not finite or a - a == 0.0):
+                return compare(a, b)  # type: ignore[no-any-return]
+        return fallback(ctx)
+
+    return evaluate

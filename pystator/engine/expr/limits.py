@@ -1,0 +1,123 @@
+"""Limits, the safe function names, and the internal signals of the expression language."""
+
+from __future__ import annotations
+
+import decimal
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, Protocol
+
+# ------------------------------------------------------------------------------------ limits
+MAX_SOURCE_LENGTH = 2000
+"""Characters of an expression (the definition model caps ``expr`` at the same length)."""
+MAX_TOKENS = 600
+"""Tokens of an expression (names, literals, operators, brackets), counted before parsing."""
+MAX_NODES = 200
+"""Syntax nodes of an expression (names, literals, operations, calls...)."""
+MAX_DEPTH = 32
+"""Levels of nesting of an expression."""
+MAX_INT_BITS = 256
+"""Bits of an integer an operation may read or produce (about 77 decimal digits)."""
+MAX_LENGTH = 10_000
+"""Characters of a string, items of a list an operation may produce; items a function walks."""
+MAX_NUMBER_TEXT = 100
+"""Characters of a string that ``int()`` or ``float()`` converts."""
+MAX_ROUND_DIGITS = 100
+"""``round(x, n)``: ``abs(n)`` at most this."""
+MAX_DECIMAL_DIGITS = 100
+"""Significant digits of a ``Decimal`` an operation reads."""
+
+DECIMAL_CONTEXT = decimal.Context(
+    prec=28,
+    rounding=decimal.ROUND_HALF_EVEN,
+    Emax=999,
+    Emin=-999,
+    traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow, decimal.Underflow],
+)
+"""Arithmetic on ``Decimal`` values always uses this context, never the thread's."""
+_DECIMAL_CHECK = decimal.Context(
+    prec=MAX_DECIMAL_DIGITS,
+    Emax=999,
+    Emin=-999,
+    traps=[
+        decimal.Inexact,
+        decimal.Rounded,
+        decimal.InvalidOperation,
+        decimal.Overflow,
+        decimal.Underflow,
+        decimal.Subnormal,
+    ],
+)
+
+SAFE_FUNCTIONS = (
+    "abs",
+    "all",
+    "any",
+    "bool",
+    "float",
+    "int",
+    "len",
+    "max",
+    "min",
+    "round",
+    "str",
+    "sum",
+)
+"""The only names that may be called."""
+
+_ARITY: dict[str, tuple[int, int]] = {
+    "abs": (1, 1),
+    "all": (1, 1),
+    "any": (1, 1),
+    "bool": (1, 1),
+    "float": (1, 1),
+    "int": (1, 1),
+    "len": (1, 1),
+    "max": (1, 64),
+    "min": (1, 64),
+    "round": (1, 2),
+    "str": (1, 1),
+    "sum": (1, 2),
+}
+
+_CONSTANT_NAMES: dict[str, Any] = {"true": True, "false": False, "null": None}
+
+Context = Mapping[str, Any]
+Evaluator = Callable[[Context], Any]
+OnMissing = Literal["false", "error"]
+
+
+class CompiledExpression(Protocol):
+    """What ``compile_expression`` returns: call it with the context to get a ``bool``."""
+
+    source: str
+    """The expression text."""
+    names: tuple[str, ...]
+    """The context paths the expression reads (``"fill_qty"``, ``"order.qty"``)."""
+    on_missing: OnMissing
+
+    explain: Callable[[Context], str | None]
+    """``explain(context)``: ``None`` when the guard passes, else why not
+    (``"context key 'fill_qty' is missing"``, ``"the expression is false"``, ...)."""
+
+    def __call__(self, context: Context, /) -> bool: ...
+
+
+# ------------------------------------------------------------------------ internal signals
+class _Missing(Exception):
+    """A context key (or list index) the expression reads is not there."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+class _Invalid(Exception):
+    """A value the expression cannot compute: the guard is false."""
+
+
+_ABSENT: Any = object()
+_NON_FINITE = "a NaN or infinite number never satisfies a guard"
+
+
+def _type_name(value: Any) -> str:
+    return type(value).__name__

@@ -1,0 +1,464 @@
+"""``ArqScheduler``: every timer is an arq job deferred to its due time, backed by a record.
+
+Arming a timer does two things: it writes the timer's record in Redis (the same records as
+``RedisScheduler``: machine, entity, timer id, trigger, absolute due time) and enqueues an arq
+job whose id is derived from the timer (``<prefix><machine>:job:<timer id>|<entity id>``), with
+``_defer_until`` set to the due time. An arq worker (``pystator worker``) runs the job, which
+fires the timer through the orchestrator registered for its machine and then deletes the
+record. Cancelling deletes the record and the queued job.
+
+The record is what makes a timer durable beyond arq: ``reconcile()`` (run periodically by
+``pystator worker``) looks at records overdue by more than ``reconcile_grace`` seconds and
+re-enqueues those whose arq job is gone (expired, failed past its tries, lost). A job that
+runs twice is harmless: the orchestrator applies a timer only while its id is armed on the
+entity.
+
+arq's own delays after a crash, and how this module sets them (see ``worker_settings()``):
+
+* a job whose worker died stays in arq's queue but is locked by its *in-progress key* until
+  that key expires: ``job_timeout + 10`` seconds (arq adds 10). ``job_timeout`` defaults to 10
+  seconds here (arq: 300), so a timer held by a killed worker fires about 20 seconds late;
+* a firing that raised is retried after ``retry_delay`` seconds, doubling per attempt (arq's
+  ``Retry``), up to ``max_attempts``; then the record moves to the dead hash;
+* results are not kept (``keep_result=0``; arq keeps them an hour and refuses to enqueue a job
+  id while its result exists), so a reconciled timer can be enqueued again at once;
+* jobs expire (arq's ``_expires``) a day after their due time, as arq does by default; the
+  record outlives them and ``reconcile()`` re-enqueues.
+
+Needs the ``redis`` extra: ``pip install 'pystator[redis]'``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pystator.models.snapshot import TimerSnapshot
+from pystator.runtime.clock import SYSTEM_CLOCK, Clock
+from pystator.runtime.ports import TimerTarget
+from pystator.scheduler.redis_scheduler import NOT_DUE, result_reason
+from pystator.scheduler.redis_timers import (
+    ARM_LUA,
+    BURY_LUA,
+    DEFAULT_REDIS_URL,
+    REDIS_EXTRA,
+    TimerBook,
+    TimerRecord,
+    import_redis,
+    member_of,
+)
+
+logger = logging.getLogger("pystator.scheduler")
+
+DEFAULT_QUEUE_NAME = "pystator:queue"
+FIRE_TIMER_JOB = "pystator_fire_timer"
+"""The arq function name of timer jobs."""
+CTX_SCHEDULERS = "pystator_timer_schedulers"
+"""Key of the arq worker context holding ``{machine name: ArqScheduler}``."""
+
+# arq's key layout (arq.constants); used to cancel queued jobs and to enqueue from sync code.
+_ARQ_JOB = "arq:job:"
+_ARQ_IN_PROGRESS = "arq:in-progress:"
+_ARQ_RESULT = "arq:result:"
+_ARQ_EXPIRES_EXTRA_MS = 86_400_000
+
+
+def import_arq(feature: str) -> Any:
+    """``import arq``, or an ImportError that names the extra to install."""
+    import_redis(feature)
+    try:
+        import arq
+        import arq.connections
+        import arq.jobs
+        import arq.worker
+    except ImportError as exc:
+        raise ImportError(f"{feature} needs the 'redis' extra (arq): {REDIS_EXTRA}") from exc
+    return arq
+
+
+class ArqScheduler:
+    """Timers as arq jobs (job id from the timer id, deferred to the due time), with their
+    records in Redis so that ``reconcile()`` re-enqueues jobs that were lost or expired.
+
+    Args:
+        url: the Redis server arq and the records use.
+        prefix: prefix of the timer records (and of the job ids).
+        queue_name: the arq queue (``pystator worker`` listens on it).
+        clock: where "now" comes from (default: wall clock).
+        job_timeout: seconds a timer job may run; a killed worker's job is run again
+            ``job_timeout + 10`` seconds later (arq's in-progress key).
+        max_attempts: tries of a firing that raises before its record is moved to the dead
+            hash.
+        retry_delay: seconds before the second try, doubled for each further try.
+        reconcile_grace: how overdue a record must be before ``reconcile()`` checks its job.
+    """
+
+    def __init__(
+        self,
+        url: str = DEFAULT_REDIS_URL,
+        *,
+        prefix: str = "pystator:timers:",
+        queue_name: str = DEFAULT_QUEUE_NAME,
+        clock: Clock | None = None,
+        job_timeout: float = 10.0,
+        max_attempts: int = 10,
+        retry_delay: float = 1.0,
+        reconcile_grace: float = 10.0,
+    ) -> None:
+        self._arq = import_arq("ArqScheduler")
+        self._redis = import_redis("ArqScheduler")
+        if job_timeout <= 0 or retry_delay < 0 or reconcile_grace < 0:
+            raise ValueError("job_timeout must be > 0; retry_delay, reconcile_grace >= 0")
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self.url = url
+        self.book = TimerBook(prefix)
+        self.queue_name = queue_name
+        self.clock = clock or SYSTEM_CLOCK
+        self.job_timeout = job_timeout
+        self.max_attempts = max_attempts
+        self.retry_delay = retry_delay
+        self.reconcile_grace = reconcile_grace
+        self._targets: dict[str, TimerTarget] = {}
+        self._pool: Any = None
+        self._pool_loop: asyncio.AbstractEventLoop | None = None
+        self._scripts: dict[str, Any] = {}
+        self._sclient: Any = None
+        self._sscripts: dict[str, Any] = {}
+        self.fired = 0
+
+    @property
+    def prefix(self) -> str:
+        return self.book.prefix
+
+    def register(self, target: TimerTarget) -> None:
+        """Fire timers of ``target.machine_name`` through ``target`` (an orchestrator)."""
+        self._targets[target.machine_name] = target
+
+    @property
+    def machines(self) -> list[str]:
+        return sorted(self._targets)
+
+    def job_id(self, machine_name: str, entity_id: str, timer_id: str) -> str:
+        """The arq job id of a timer: unique per machine, entity and arming."""
+        return f"{self.prefix}{machine_name}:job:{member_of(entity_id, timer_id)}"
+
+    # ------------------------------------------------------------------ clients
+    def pool(self) -> Any:
+        """The ``ArqRedis`` client of the running event loop (created on first use)."""
+        loop = asyncio.get_running_loop()
+        if self._pool is None or self._pool_loop is not loop:
+            connections = self._redis.asyncio.ConnectionPool.from_url(self.url)
+            self._pool = self._arq.connections.ArqRedis(
+                connections, default_queue_name=self.queue_name
+            )
+            self._pool_loop = loop
+            self._scripts = {
+                "arm": self._pool.register_script(ARM_LUA),
+                "bury": self._pool.register_script(BURY_LUA),
+            }
+        return self._pool
+
+    def _sync_client(self) -> Any:
+        if self._sclient is None:
+            self._sclient = self._redis.Redis.from_url(self.url)
+            self._sscripts = {"arm": self._sclient.register_script(ARM_LUA)}
+        return self._sclient
+
+    # ------------------------------------------------------------------ arming
+    async def schedule(
+        self,
+        machine_name: str,
+        entity_id: str,
+        arm: Sequence[TimerSnapshot],
+        cancel: Sequence[str],
+    ) -> None:
+        """Write the records, drop cancelled jobs, enqueue a deferred job per armed timer."""
+        if not (arm or cancel):
+            return
+        pool = self.pool()
+        await self._scripts["arm"](
+            keys=self.book.keys(machine_name).main,
+            args=self.book.arm_args(machine_name, entity_id, arm, cancel),
+        )
+        if cancel:
+            async with pool.pipeline(transaction=False) as pipe:
+                for timer_id in cancel:
+                    job_id = self.job_id(machine_name, entity_id, timer_id)
+                    pipe.zrem(self.queue_name, job_id)
+                    pipe.delete(_ARQ_JOB + job_id)
+                await pipe.execute()
+        for timer in arm:
+            await self._enqueue(pool, machine_name, entity_id, timer.id, timer.due)
+
+    async def _enqueue(
+        self, pool: Any, machine_name: str, entity_id: str, timer_id: str, due: float
+    ) -> bool:
+        job = await pool.enqueue_job(
+            FIRE_TIMER_JOB,
+            machine_name,
+            entity_id,
+            timer_id,
+            _job_id=self.job_id(machine_name, entity_id, timer_id),
+            _queue_name=self.queue_name,
+            _defer_until=datetime.fromtimestamp(due, UTC),
+        )
+        return job is not None
+
+    def schedule_sync(
+        self,
+        machine_name: str,
+        entity_id: str,
+        arm: Sequence[TimerSnapshot],
+        cancel: Sequence[str],
+    ) -> None:
+        """``schedule`` for sync callers: the same records and jobs, with a blocking client.
+
+        arq enqueues only from asyncio, so this writes the job as ``enqueue_job`` does (the
+        job key, unless it or its result exists, and the queue entry) in a transaction.
+        """
+        if not (arm or cancel):
+            return
+        client = self._sync_client()
+        self._sscripts["arm"](
+            keys=self.book.keys(machine_name).main,
+            args=self.book.arm_args(machine_name, entity_id, arm, cancel),
+        )
+        if cancel:
+            with client.pipeline(transaction=False) as pipe:
+                for timer_id in cancel:
+                    job_id = self.job_id(machine_name, entity_id, timer_id)
+                    pipe.zrem(self.queue_name, job_id)
+                    pipe.delete(_ARQ_JOB + job_id)
+                pipe.execute()
+        for timer in arm:
+            self._enqueue_sync(client, machine_name, entity_id, timer.id, timer.due)
+
+    def _enqueue_sync(
+        self, client: Any, machine_name: str, entity_id: str, timer_id: str, due: float
+    ) -> None:
+        job_id = self.job_id(machine_name, entity_id, timer_id)
+        job_key = _ARQ_JOB + job_id
+        now_ms = round(self.clock.now() * 1000)
+        due_ms = round(due * 1000)
+        payload = self._arq.jobs.serialize_job(
+            FIRE_TIMER_JOB, (machine_name, entity_id, timer_id), {}, None, now_ms
+        )
+        with client.pipeline(transaction=True) as pipe:
+            pipe.watch(job_key)
+            if pipe.exists(job_key, _ARQ_RESULT + job_id):
+                pipe.reset()
+                return
+            pipe.multi()
+            pipe.psetex(job_key, max(1, due_ms - now_ms) + _ARQ_EXPIRES_EXTRA_MS, payload)
+            pipe.zadd(self.queue_name, {job_id: due_ms})
+            with contextlib.suppress(self._redis.WatchError):
+                pipe.execute()
+
+    # ------------------------------------------------------------------ firing (in a worker)
+    def install(self, ctx: dict[Any, Any]) -> None:
+        """Make an arq worker context fire this scheduler's machines (``on_startup``)."""
+        table = ctx.setdefault(CTX_SCHEDULERS, {})
+        for machine_name in self._targets:
+            table[machine_name] = self
+
+    async def fire(self, machine_name: str, entity_id: str, timer_id: str, job_try: int) -> str:
+        """Fire one timer from its job; returns what happened (``fired``, a result reason,
+        or ``dead``). Raises arq's ``Retry`` to be tried again later."""
+        target = self._targets[machine_name]
+        member = member_of(entity_id, timer_id)
+        try:
+            result = await target.async_fire_timer(entity_id, timer_id)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            if job_try >= self.max_attempts:
+                await self._bury(machine_name, entity_id, timer_id, job_try, error)
+                return "dead"
+            delay = min(300.0, self.retry_delay * 2 ** (job_try - 1))
+            logger.warning(
+                "firing timer %s of %s/%s failed (try %d, again in %.1fs): %s",
+                timer_id,
+                machine_name,
+                entity_id,
+                job_try,
+                delay,
+                error,
+            )
+            raise self._arq.worker.Retry(defer=delay) from exc
+        self.fired += 1
+        reason = result_reason(result)
+        if reason == NOT_DUE:  # the orchestrator's clock is behind the worker's
+            raise self._arq.worker.Retry(defer=0.5)
+        await self.book.ack(self.pool(), machine_name, [member])
+        return reason or "fired"
+
+    async def _bury(
+        self, machine_name: str, entity_id: str, timer_id: str, attempts: int, error: str
+    ) -> None:
+        k = self.book.keys(machine_name)
+        member = member_of(entity_id, timer_id)
+        pool = self.pool()
+        raw = await pool.hget(k.records, member)
+        if raw is None:
+            return
+        record = TimerRecord.from_json(raw)
+        dead = TimerRecord(
+            record.machine_name,
+            record.entity_id,
+            record.timer_id,
+            record.trigger,
+            record.due,
+            attempts,
+            error,
+        )
+        logger.error(
+            "timer %s of %s/%s failed %d times; moved to %s: %s",
+            timer_id,
+            machine_name,
+            entity_id,
+            attempts,
+            k.dead,
+            error,
+        )
+        await self._scripts["bury"](
+            keys=[k.due, k.claimed, k.records, k.dead], args=[member, dead.to_json()]
+        )
+
+    # ------------------------------------------------------------------ reconciling
+    async def reconcile(self, *, limit: int = 1000) -> int:
+        """Re-enqueue overdue timers whose arq job is gone; returns how many.
+
+        A record overdue by more than ``reconcile_grace`` seconds should have a job that is
+        queued or running. When the job key is missing (expired, failed past its tries, or
+        lost with a Redis restart) the job is enqueued again, due now; when the key exists but
+        the queue lost its entry, the entry is put back.
+        """
+        pool = self.pool()
+        cutoff = self.clock.now() - self.reconcile_grace
+        now_ms = round(self.clock.now() * 1000)
+        requeued = 0
+        for machine_name in list(self._targets):
+            k = self.book.keys(machine_name)
+            members = await pool.zrangebyscore(k.due, "-inf", cutoff, start=0, num=limit)
+            if not members:
+                continue
+            raw = await pool.hmget(k.records, members)
+            records = self.book.records(raw)
+            async with pool.pipeline(transaction=False) as pipe:
+                for record in records:
+                    job_id = self.job_id(machine_name, record.entity_id, record.timer_id)
+                    pipe.exists(_ARQ_JOB + job_id)
+                    pipe.exists(_ARQ_IN_PROGRESS + job_id)
+                    pipe.zscore(self.queue_name, job_id)
+                states = await pipe.execute()
+            for i, record in enumerate(records):
+                has_job, running, queued = states[3 * i : 3 * i + 3]
+                job_id = self.job_id(machine_name, record.entity_id, record.timer_id)
+                if not has_job:
+                    if await self._enqueue(
+                        pool, machine_name, record.entity_id, record.timer_id, record.due
+                    ):
+                        requeued += 1
+                        logger.warning("timer job %s was gone; enqueued again", job_id)
+                elif queued is None and not running:
+                    await pool.zadd(self.queue_name, {job_id: now_ms})
+                    requeued += 1
+                    logger.warning("timer job %s was not queued; queued again", job_id)
+        return requeued
+
+    # ------------------------------------------------------------------ worker set-up
+    def arq_function(self) -> Any:
+        """The arq function that runs timer jobs, with this scheduler's timeout and tries."""
+        return self._arq.worker.func(
+            fire_timer_job,
+            name=FIRE_TIMER_JOB,
+            timeout=self.job_timeout,
+            keep_result=0,
+            # Our own limit (max_attempts) buries the record; arq's must not drop the job
+            # first, and crashes count as tries too.
+            max_tries=self.max_attempts + 10,
+        )
+
+    def worker_settings(self, **overrides: Any) -> dict[str, Any]:
+        """Keyword arguments for ``arq.worker.Worker`` that fire this scheduler's timers,
+        for running your own arq worker (``pystator worker`` does this for you)."""
+
+        async def on_startup(ctx: dict[Any, Any]) -> None:
+            self.install(ctx)
+
+        settings: dict[str, Any] = {
+            "functions": [self.arq_function()],
+            "queue_name": self.queue_name,
+            "redis_settings": self._arq.connections.RedisSettings.from_dsn(self.url),
+            "on_startup": on_startup,
+            "job_timeout": self.job_timeout,
+            "keep_result": 0,
+            "poll_delay": 0.1,
+            "max_jobs": 50,
+        }
+        settings.update(overrides)
+        return settings
+
+    # ------------------------------------------------------------------ inspection
+    async def pending(self, machine_name: str) -> dict[str, int]:
+        """Counts of this machine's timer records (``due`` = armed, not fired yet)."""
+        return await self.book.pending(self.pool(), machine_name)
+
+    async def timers(self, machine_name: str) -> list[TimerRecord]:
+        return await self.book.load(self.pool(), machine_name)
+
+    async def dead_timers(self, machine_name: str) -> list[TimerRecord]:
+        return await self.book.dead(self.pool(), machine_name)
+
+    async def clear(self, machine_name: str) -> None:
+        """Forget every timer record of a machine and its queued jobs."""
+        pool = self.pool()
+        k = self.book.keys(machine_name)
+        for record in await self.book.load(pool, machine_name):
+            job_id = self.job_id(machine_name, record.entity_id, record.timer_id)
+            await pool.zrem(self.queue_name, job_id)
+            await pool.delete(_ARQ_JOB + job_id)
+        await pool.delete(k.due, k.claimed, k.records, k.dead)
+
+    async def close(self) -> None:
+        """Close the connections; timers stay in Redis."""
+        pool, self._pool = self._pool, None
+        if pool is not None and self._pool_loop is asyncio.get_running_loop():
+            await pool.aclose(close_connection_pool=True)
+        self._pool_loop = None
+        self.close_sync()
+
+    def close_sync(self) -> None:
+        client, self._sclient = self._sclient, None
+        if client is not None:
+            client.close()
+
+
+async def fire_timer_job(
+    ctx: dict[Any, Any], machine_name: str, entity_id: str, timer_id: str
+) -> str:
+    """The arq job of a timer: fire it through the scheduler installed for its machine."""
+    schedulers: dict[str, ArqScheduler] = ctx.get(CTX_SCHEDULERS, {})
+    scheduler = schedulers.get(machine_name)
+    if scheduler is None:
+        # This worker does not know the machine; another one may (rolling deploys).
+        logger.warning(
+            "no orchestrator for machine %s here; timer %s retried", machine_name, timer_id
+        )
+        arq = import_arq("ArqScheduler")
+        raise arq.worker.Retry(defer=5.0)
+    return await scheduler.fire(machine_name, entity_id, timer_id, int(ctx.get("job_try", 1)))
+
+
+__all__ = [
+    "CTX_SCHEDULERS",
+    "DEFAULT_QUEUE_NAME",
+    "FIRE_TIMER_JOB",
+    "ArqScheduler",
+    "fire_timer_job",
+    "import_arq",
+]

@@ -1,0 +1,228 @@
+"""``AsyncioScheduler``: timers held in this process, fired by an asyncio task.
+
+For a single process and for tests. Timers are lost when the process exits; use
+``RedisScheduler`` or ``ArqScheduler`` when they must survive restarts or be fired by any
+replica. With an injected clock (``ManualClock``) and ``autostart=False``, tests move time
+by hand and call ``run_due()``; nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from pystator.models.snapshot import TimerSnapshot
+from pystator.runtime.clock import SYSTEM_CLOCK, Clock
+from pystator.runtime.ports import TimerTarget
+
+logger = logging.getLogger("pystator.scheduler")
+
+_TimerKey = tuple[str, str, str]
+"""(machine name, entity id, timer id)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledTimer:
+    """A timer waiting in a scheduler."""
+
+    due: float
+    timer_id: str
+    machine_name: str
+    entity_id: str
+    trigger: str
+
+
+class AsyncioScheduler:
+    """Keeps timers in a heap and fires each one once, when due, through its orchestrator.
+
+    Args:
+        clock: where "now" comes from (default: wall clock, the same the orchestrator uses
+            to compute due times).
+        autostart: start the background task on the first ``schedule`` made inside a
+            running event loop. With ``False``, call ``run_due()`` yourself.
+        max_sleep: the longest the background task sleeps between checks, in seconds.
+        retry_delay: seconds before a timer the orchestrator found not due yet (its clock
+            lags this one by more than its ``timer_skew``) is fired again.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        autostart: bool = True,
+        max_sleep: float = 1.0,
+        retry_delay: float = 0.5,
+    ) -> None:
+        self.clock = clock or SYSTEM_CLOCK
+        self.retry_delay = retry_delay
+        self.autostart = autostart
+        self.max_sleep = max_sleep
+        self._targets: dict[str, TimerTarget] = {}
+        # Timer ids are unique per entity only ('<key>@<version>'): index by all three.
+        self._heap: list[tuple[float, _TimerKey]] = []
+        self._timers: dict[_TimerKey, ScheduledTimer] = {}
+        self._lock = threading.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wakeup: asyncio.Event | None = None
+        self.fired = 0
+
+    def register(self, target: TimerTarget) -> None:
+        """Fire timers of ``target.machine_name`` through ``target`` (an orchestrator)."""
+        self._targets[target.machine_name] = target
+
+    @property
+    def pending(self) -> list[ScheduledTimer]:
+        """Timers not fired yet, soonest first."""
+        with self._lock:
+            return sorted(self._timers.values(), key=lambda t: (t.due, t.timer_id))
+
+    def _add(
+        self,
+        machine_name: str,
+        entity_id: str,
+        arm: Sequence[TimerSnapshot],
+        cancel: Sequence[str],
+    ) -> None:
+        with self._lock:
+            for timer_id in cancel:
+                # Lazy deletion: the heap entry stays and is skipped when popped.
+                self._timers.pop((machine_name, entity_id, timer_id), None)
+            for timer in arm:
+                key = (machine_name, entity_id, timer.id)
+                entry = ScheduledTimer(timer.due, timer.id, machine_name, entity_id, timer.trigger)
+                self._timers[key] = entry
+                heapq.heappush(self._heap, (timer.due, key))
+
+    async def schedule(
+        self,
+        machine_name: str,
+        entity_id: str,
+        arm: Sequence[TimerSnapshot],
+        cancel: Sequence[str],
+    ) -> None:
+        """Arm ``arm`` and cancel ``cancel`` for one entity."""
+        self._add(machine_name, entity_id, arm, cancel)
+        if self.autostart:
+            self._ensure_task()
+        self._poke()
+
+    def schedule_sync(
+        self,
+        machine_name: str,
+        entity_id: str,
+        arm: Sequence[TimerSnapshot],
+        cancel: Sequence[str],
+    ) -> None:
+        """``schedule`` for sync callers (any thread); the loop picks the timers up."""
+        self._add(machine_name, entity_id, arm, cancel)
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._poke)
+        elif self.autostart:
+            with contextlib.suppress(RuntimeError):  # no running loop: start() will pick up
+                asyncio.get_running_loop()
+                self._ensure_task()
+
+    def _poke(self) -> None:
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    def _ensure_task(self) -> None:
+        if self._task is None or self._task.done():
+            self._loop = asyncio.get_running_loop()
+            self._wakeup = asyncio.Event()
+            self._task = self._loop.create_task(self._run(), name="pystator-asyncio-scheduler")
+
+    async def start(self) -> None:
+        """Start the background task now (it also starts on the first ``schedule``)."""
+        self._ensure_task()
+
+    def _pop_due(self, now: float) -> ScheduledTimer | None:
+        with self._lock:
+            while self._heap and self._heap[0][0] <= now:
+                _, key = heapq.heappop(self._heap)
+                timer = self._timers.get(key)
+                if timer is not None and timer.due <= now:
+                    del self._timers[key]
+                    return timer
+            return None
+
+    def _next_due(self) -> float | None:
+        with self._lock:
+            while self._heap and self._heap[0][1] not in self._timers:
+                heapq.heappop(self._heap)
+            return self._heap[0][0] if self._heap else None
+
+    async def run_due(self) -> int:
+        """Fire every timer that is due now, soonest first; returns how many fired."""
+        count = 0
+        while True:
+            timer = self._pop_due(self.clock.now())
+            if timer is None:
+                return count
+            await self._fire(timer)
+            count += 1
+
+    async def _fire(self, timer: ScheduledTimer) -> None:
+        target = self._targets.get(timer.machine_name)
+        if target is None:
+            logger.error(
+                "timer %s of machine %s has no registered orchestrator; dropped",
+                timer.timer_id,
+                timer.machine_name,
+            )
+            return
+        try:
+            result = await target.async_fire_timer(timer.entity_id, timer.timer_id)
+        except Exception:
+            logger.exception("firing timer %s of %s failed", timer.timer_id, timer.entity_id)
+            return
+        self.fired += 1
+        metadata = getattr(result, "metadata", None)
+        if isinstance(metadata, Mapping) and metadata.get("reason") == "timer_not_due":
+            # The orchestrator's clock is behind ours by more than its timer_skew: keep the
+            # timer and try again shortly rather than drop it.
+            retry = ScheduledTimer(
+                self.clock.now() + self.retry_delay,
+                timer.timer_id,
+                timer.machine_name,
+                timer.entity_id,
+                timer.trigger,
+            )
+            key = (timer.machine_name, timer.entity_id, timer.timer_id)
+            with self._lock:
+                if key not in self._timers:
+                    self._timers[key] = retry
+                    heapq.heappush(self._heap, (retry.due, key))
+
+    async def _run(self) -> None:
+        assert self._wakeup is not None
+        while True:
+            await self.run_due()
+            due = self._next_due()
+            delay = self.max_sleep if due is None else max(0.0, due - self.clock.now())
+            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), min(delay, self.max_sleep))
+
+    async def close(self) -> None:
+        """Stop the background task; timers not fired yet are dropped."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._loop = None
+
+    def close_sync(self) -> None:
+        """Stop from sync code (the task is cancelled on its loop)."""
+        task, loop = self._task, self._loop
+        self._task = None
+        if task is not None and loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(task.cancel)

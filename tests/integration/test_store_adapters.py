@@ -1,0 +1,177 @@
+"""What only the SQL and Redis adapters have: URLs, prefixes, schemas, keys, errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pystator.errors import StaleVersionError
+from pystator.models.entity import Commit, EntityRecord, TransitionRecord
+from tests.integration.backends import StoreBackend, unique
+
+
+def record(entity_id: str = "e-1", version: int = 1, **context: Any) -> EntityRecord:
+    return EntityRecord(
+        machine_name="m",
+        entity_id=entity_id,
+        state="A",
+        context=context,
+        version=version,
+        created_at=1.0,
+        updated_at=float(version),
+    )
+
+
+# ---------------------------------------------------------------------------- SQL
+def test_an_in_memory_sqlite_store_is_shared_by_threads() -> None:
+    from pystator.stores import SQLStateStore
+
+    store = SQLStateStore("sqlite://")
+    try:
+        store.commit(Commit(entity=record(n=0), expected_version=0))
+        errors: list[BaseException] = []
+
+        def bump(n: int) -> None:
+            for _ in range(20):
+                while True:
+                    current = store.load("m", "e-1")
+                    assert current is not None
+                    try:
+                        store.commit(
+                            Commit(
+                                entity=record(version=current.version + 1, n=n),
+                                expected_version=current.version,
+                            )
+                        )
+                        break
+                    except StaleVersionError:
+                        continue
+                    except BaseException as exc:  # pragma: no cover - reported below
+                        errors.append(exc)
+                        return
+
+        threads = [threading.Thread(target=bump, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert store.load("m", "e-1").version == 81
+    finally:
+        store.close()
+
+
+def test_the_schema_is_created_on_first_use(tmp_path: Path) -> None:
+    from sqlalchemy import inspect
+
+    from pystator.stores import SQLStateStore
+
+    path = tmp_path / "fresh.db"
+    store = SQLStateStore(f"sqlite:///{path}", table_prefix="app_")
+    try:
+        assert not path.exists()  # nothing happens before the first call
+        assert store.load("m", "nobody") is None
+        names = set(inspect(store.engine).get_table_names())
+        assert names == {"app_entities", "app_transitions", "app_outbox", "app_idempotency"}
+        assert set(store.tables) == {"entities", "transitions", "outbox", "idempotency"}
+    finally:
+        store.close()
+
+
+def test_table_prefixes_keep_stores_apart(tmp_path: Path) -> None:
+    from pystator.stores import SQLStateStore
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    one, two = SQLStateStore(url, table_prefix="one_"), SQLStateStore(url, table_prefix="Two_")
+    try:
+        one.commit(Commit(entity=record(who="one"), expected_version=0))
+        assert two.load("m", "e-1") is None
+        two.commit(Commit(entity=record(who="two"), expected_version=0))
+        assert one.load("m", "e-1").context == {"who": "one"}
+        assert two.load("m", "e-1").context == {"who": "two"}
+    finally:
+        one.close()
+        two.close()
+
+
+@pytest.mark.parametrize("prefix", ["", "1abc", "a-b", "x" * 50, "drop table;"])
+def test_a_bad_table_prefix_is_refused(prefix: str) -> None:
+    from pystator.stores import SQLStateStore
+
+    with pytest.raises(ValueError, match="table_prefix"):
+        SQLStateStore("sqlite://", table_prefix=prefix)
+
+
+def test_a_closed_store_refuses_work() -> None:
+    from pystator.stores import SQLStateStore
+
+    store = SQLStateStore("sqlite://")
+    store.load("m", "e")
+    store.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        store.load("m", "e")
+
+
+# ---------------------------------------------------------------------------- SQL and Redis
+def test_values_json_does_not_know_are_stored_in_their_json_form(
+    persistent_backend: StoreBackend,
+) -> None:
+    store = persistent_backend.store()
+    when = dt.datetime(2024, 5, 17, 12, 30, tzinfo=dt.UTC)
+    store.commit(Commit(entity=record(when=when, tags=("a", "b")), expected_version=0))
+    loaded = store.load("m", "e-1")
+    assert loaded.context == {"when": "2024-05-17T12:30:00Z", "tags": ["a", "b"]}
+
+
+def test_another_integrity_error_is_not_taken_for_a_lost_race(sql_backend: StoreBackend) -> None:
+    """A history row that already exists while the entity is at the expected version is a
+    broken database, not a race: the error is raised, not turned into a retry."""
+    store = sql_backend.store()
+    store.commit(Commit(entity=record(), expected_version=0))
+    row = TransitionRecord(
+        machine_name="m",
+        entity_id="e-1",
+        version=2,
+        source_state="A",
+        target_state="A",
+        trigger="t",
+        at=1.0,
+    )
+    store.commit(Commit(entity=record(version=2), expected_version=1, transition=row))
+    # Put the entity back at version 1 behind the store's back, keeping history row 2.
+    with store.engine.begin() as conn:
+        entities = store.tables["entities"]
+        conn.execute(entities.update().values(version=1))
+    with pytest.raises(Exception, match=r"(?i)unique|duplicate") as caught:
+        store.commit(Commit(entity=record(version=2), expected_version=1, transition=row))
+    assert not isinstance(caught.value, StaleVersionError)
+    assert store.load("m", "e-1").version == 1
+
+
+def test_redis_keys_stay_under_the_prefix(redis_url: str) -> None:
+    from pystator.stores import RedisStateStore
+
+    machine = unique("machine_")
+    prefix, elsewhere = unique("pystator-test:") + ":", unique("pystator-test:") + ":"
+    store = RedisStateStore(redis_url, prefix=prefix)
+    other = RedisStateStore(redis_url, prefix=elsewhere)
+    try:
+        entity = record().model_copy(update={"machine_name": machine})
+        for s in (store, other):
+            s.commit(Commit(entity=entity, expected_version=0, transition=None))
+        keys = {k.decode() for k in store.client.scan_iter(match=f"*{machine}*", count=1000)}
+        assert {k for k in keys if not k.startswith((prefix, elsewhere))} == set()
+        assert any(k.startswith(prefix) for k in keys)
+
+        assert store.clear() >= 3
+        assert store.load(machine, "e-1") is None
+        assert not list(store.client.scan_iter(match=f"{prefix}*"))
+        assert other.load(machine, "e-1") == entity  # another prefix is another store
+    finally:
+        other.clear()
+        other.close()
+        store.close()

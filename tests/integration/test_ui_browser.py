@@ -1,0 +1,739 @@
+"""The web UI end to end: headless Chromium (Debian's ``chromium`` and ``chromium-driver``,
+driven by Selenium) against a real ``pystator api`` process on a free port and a temporary
+SQLite database. Nothing downloads a browser: without /usr/bin/chromium the tests skip, and
+fail when ``CI=true``. Screenshots of each page go to ``test-artifacts/ui/``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import EXAMPLES, IN_CI, ROOT
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = Path(os.environ.get("PYSTATOR_TEST_CHROMIUM", "/usr/bin/chromium"))
+CHROMEDRIVER = Path(os.environ.get("PYSTATOR_TEST_CHROMEDRIVER", "/usr/bin/chromedriver"))
+ARTIFACTS = ROOT / "test-artifacts" / "ui"
+ORDER_YAML = (EXAMPLES / "order_fsm.yaml").read_text(encoding="utf-8")
+WAIT = 15.0
+
+
+def require_browser() -> None:
+    """Skip without Chromium, chromedriver or Selenium; in CI (CI=true) that is a failure."""
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        missing.append("the selenium package")
+    if not missing:
+        return
+    message = (
+        f"headless browser tests need {', '.join(missing)} "
+        "(apt-get install chromium chromium-driver)"
+    )
+    if IN_CI:
+        pytest.fail(f"{message} (CI=true: .ci/run installs them)")
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def api_server(workdir: Path, **env: str) -> Iterator[str]:
+    """``pystator api`` in a subprocess on a free port; yields its base URL."""
+    port = free_port()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PYSTATOR_")}
+    environment.update(
+        PYSTATOR_DATABASE_URL=f"sqlite:///{workdir / 'ui.db'}",
+        PYSTATOR_LOG_LEVEL="warning",
+        **env,
+    )
+    log_path = workdir / "server.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pystator", "api", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=workdir,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                if proc.poll() is not None:
+                    raise AssertionError("pystator api exited:\n" + log_path.read_text())
+                try:
+                    if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise AssertionError("pystator api did not answer /health within 30 s")
+                time.sleep(0.1)
+            yield base
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+class Page:
+    """A thin layer over the WebDriver: waits, clicks, typing and screenshots."""
+
+    def __init__(self, driver: Any, base: str) -> None:
+        self.driver = driver
+        self.base = base
+
+    def open(self, route: str = "#/") -> None:
+        self.driver.get(f"{self.base}/{route}")
+        self.wait_for(lambda: self.js("return document.querySelector('main h1') !== null"))
+
+    def viewport(self, width: int, height: int) -> None:
+        self.driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        )
+
+    def js(self, script: str, *args: Any) -> Any:
+        return self.driver.execute_script(script, *args)
+
+    def wait_for(self, condition: Callable[[], Any], what: str = "condition") -> Any:
+        deadline = time.monotonic() + WAIT
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            try:
+                value = condition()
+                if value:
+                    return value
+            except Exception as exc:  # the page is still changing
+                last = exc
+            time.sleep(0.05)
+        self.screenshot(f"failed-{re.sub(r'[^a-z0-9]+', '-', what.lower())[:40]}")
+        raise AssertionError(
+            f"timed out waiting for {what}" + (f" (last error: {last})" if last else "")
+        )
+
+    def texts(self, css: str) -> list[str]:
+        """The text content of every element matching ``css``."""
+        found: list[str] = self.js(
+            "return [...document.querySelectorAll(arguments[0])].map(e => e.textContent)", css
+        )
+        return found
+
+    def data(self, css: str, key: str) -> list[str | None]:
+        """``dataset[key]`` of every element matching ``css``."""
+        found: list[str | None] = self.js(
+            "return [...document.querySelectorAll(arguments[0])].map(e => e.dataset[arguments[1]])",
+            css,
+            key,
+        )
+        return found
+
+    def find(self, css: str) -> Any:
+        from selenium.webdriver.common.by import By
+
+        return self.wait_for(lambda: self.driver.find_element(By.CSS_SELECTOR, css), css)
+
+    def find_all(self, css: str) -> list[Any]:
+        from selenium.webdriver.common.by import By
+
+        found: list[Any] = self.driver.find_elements(By.CSS_SELECTOR, css)
+        return found
+
+    def button(self, text: str, within: str = "body") -> Any:
+        from selenium.webdriver.common.by import By
+
+        def find() -> Any:
+            for el in self.driver.find_elements(By.CSS_SELECTOR, f"{within} button, {within} a"):
+                if el.is_displayed() and el.text.strip() == text:
+                    return el
+            return None
+
+        return self.wait_for(find, f"button {text!r}")
+
+    def click(self, css: str) -> None:
+        self.find(css).click()
+
+    def paste(self, css: str, text: str) -> None:
+        """Put text in a field as a paste does: all at once, then one input event."""
+        self.js(
+            "const el = document.querySelector(arguments[0]); el.focus(); el.value = arguments[1];"
+            "el.dispatchEvent(new InputEvent('input',"
+            " {bubbles: true, inputType: 'insertFromPaste'}));",
+            css,
+            text,
+        )
+
+    def status(self) -> str:
+        value: str = self.js("return document.querySelector('.pill').dataset.status")
+        return value
+
+    def wait_status(self, status: str) -> None:
+        self.wait_for(lambda: self.status() == status, f"status {status}")
+
+    def diagram_states(self) -> set[str]:
+        names: list[str] = self.js(
+            "return [...document.querySelectorAll('.diagram svg [data-state]')]"
+            ".map(e => e.dataset.state)"
+        )
+        return set(names)
+
+    def current_states(self) -> set[str]:
+        names: list[str] = self.js(
+            "return [...document.querySelectorAll('.diagram svg .current[data-state]')]"
+            ".map(e => e.dataset.state)"
+        )
+        return set(names)
+
+    def focused(self) -> str:
+        text: str = self.js(
+            "const e = document.activeElement;"
+            "if (!e) return '';"
+            "const name = e.textContent || e.getAttribute('aria-label') || e.id || '';"
+            "return e.tagName + ':' + name.trim();"
+        )
+        return text
+
+    def press(self, *keys: str) -> None:
+        from selenium.webdriver.common.action_chains import ActionChains
+
+        ActionChains(self.driver).send_keys(*keys).perform()
+
+    def screenshot(self, name: str) -> Path:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / f"{name}.png"
+        self.driver.save_screenshot(str(path))
+        return path
+
+    def no_horizontal_overflow(self) -> bool:
+        value: bool = self.js(
+            "return document.documentElement.scrollWidth <= window.innerWidth + 1"
+        )
+        return value
+
+
+@pytest.fixture(scope="module")
+def workdir() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="pystator-ui-") as tmp:
+        yield Path(tmp)
+
+
+@pytest.fixture(scope="module")
+def server(workdir: Path) -> Iterator[str]:
+    require_browser()
+    with api_server(workdir) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def driver(workdir: Path) -> Iterator[Any]:
+    require_browser()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    profile = workdir / "chromium-profile"
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--window-size=1280,800",
+    ):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    browser = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        yield browser
+    finally:
+        browser.quit()
+
+
+@pytest.fixture
+def page(driver: Any, server: str) -> Iterator[Page]:
+    p = Page(driver, server)
+    p.viewport(1280, 800)
+    driver.get("about:blank")
+    yield p
+    # No script errors and no failed loads on any page a test visited.
+    problems = [
+        entry["message"]
+        for entry in driver.get_log("browser")
+        if entry["level"] == "SEVERE"
+        and "/favicon.ico" not in entry["message"]
+        # 4xx answers the test provoked on purpose are logged by Chromium as failed loads.
+        and "the server responded with a status of 4" not in entry["message"]
+    ]
+    assert not problems, problems
+
+
+def store_machine(base: str, yaml_text: str) -> str:
+    response = httpx.post(f"{base}/api/v1/machines", json={"yaml": yaml_text}, timeout=10)
+    if response.status_code == 409:
+        name = re.search(r"machine '([^']+)'", response.json()["detail"])
+        assert name is not None
+        return name.group(1)
+    assert response.status_code == 201, response.text
+    machine_id: str = response.json()["id"]
+    return machine_id
+
+
+# ----------------------------------------------------------------------------- scenarios
+def test_create_a_machine_by_pasting_yaml_with_live_validation(page: Page) -> None:
+    page.open("#/new")
+    page.screenshot("new-machine-empty")
+    misspelled = ORDER_YAML.replace("order_management", "pasted_orders").replace(
+        "dest: FILLED", "dest: FILED"
+    )
+    page.paste("#definition-text", misspelled)
+    page.wait_status("invalid")
+    problem = page.find(".problem")
+    assert "FILED" in problem.text
+    line = misspelled.splitlines().index("    dest: FILED") + 1
+    assert f"Line {line}" in problem.text
+    assert "transitions[1].dest" in problem.text
+    assert page.js(
+        "return document.querySelector('.gutter .error-line').textContent.trim()"
+    ) == str(line)
+    page.screenshot("editor-validation-error")
+
+    # Fix it by typing, as a user would: select the misspelled word and type over it.
+    page.js(
+        "const ta = document.querySelector('#definition-text');"
+        "const at = ta.value.indexOf('FILED');"
+        "ta.focus(); ta.setSelectionRange(at, at + 5);"
+    )
+    page.press("FILLED")
+    page.wait_status("valid")
+    assert page.find(".problem-box").text == "No problems found."
+    assert not page.find_all(".problem")
+    assert page.diagram_states() >= {"PENDING", "OPEN", "FILLED"}
+    # The diagram draws terminal states distinctly and marks the initial one.
+    assert page.js("return !!document.querySelector('.diagram [data-state=FILLED] .box-inner')")
+    assert (
+        page.js("return document.querySelector('.diagram [data-initial]').dataset.initial")
+        == "PENDING"
+    )
+    page.screenshot("editor-valid")
+
+    page.button("Create machine").click()
+    page.wait_for(
+        lambda: page.driver.current_url.endswith("#/machines/pasted_orders"),
+        "the new machine's page",
+    )
+    page.wait_for(lambda: "revision 1" in page.find(".revision").text, "revision 1")
+    assert page.find("#definition-text").get_attribute("value").startswith("# yaml-language-server")
+
+    # Save a new version.
+    text = page.find("#definition-text").get_attribute("value")
+    page.paste("#definition-text", text.replace('version: "1.0.0"', 'version: "1.1.0"'))
+    page.wait_status("valid")
+    page.button("Save new version").click()
+    page.wait_for(lambda: "revision 2" in page.find(".revision").text, "revision 2")
+    assert "version 1.1.0" in page.find(".revision").text
+
+    page.open("#/")
+    row = page.find("tr[data-machine=pasted_orders]")
+    assert "1.1.0" in row.text
+    page.screenshot("machines-list")
+
+
+def test_the_diagram_draws_compound_and_parallel_states(page: Page) -> None:
+    page.open("#/new")
+    page.js(
+        "const s = document.querySelector('#template-select'); s.value = 'parallel';"
+        "s.dispatchEvent(new Event('change'));"
+    )
+    page.button("Use template").click()
+    page.wait_status("valid")
+    states = {"IDLE", "MONITORING", "CONNECTING", "STREAMING", "STALE", "CALM", "ALERT", "STOPPED"}
+    assert page.diagram_states() >= states
+    regions = page.data(".diagram [data-region]", "region")
+    assert regions == ["feed", "risk"]
+    assert len(page.find_all(".diagram .parallel .separator")) == 1
+    labels = page.texts(".diagram .edge-label text")
+    assert "limit_breached [exposure_over_limit]" in labels
+    # Nested boxes: every region state lies inside its parallel state's box.
+    inside = page.js(
+        "const box = r => r.getBoundingClientRect();"
+        "const outer = box(document.querySelector('.diagram [data-state=MONITORING] > rect'));"
+        "return ['CONNECTING', 'CALM', 'ALERT'].every(n => {"
+        "  const b = box(document.querySelector(`.diagram [data-state=${n}] rect`));"
+        "  return b.left >= outer.left && b.right <= outer.right"
+        "    && b.top >= outer.top && b.bottom <= outer.bottom; })"
+    )
+    assert inside
+    page.screenshot("diagram-parallel")
+
+    page.js(
+        "const s = document.querySelector('#template-select'); s.value = 'approval';"
+        "s.dispatchEvent(new Event('change'));"
+    )
+    page.button("Use template").click()
+    page.wait_status("valid")
+    labels = page.texts(".diagram .edge-label text")
+    assert "decide [within_budget, has_receipts]" in labels
+    assert "after 2h" in labels
+    page.screenshot("diagram-guards-and-delays")
+
+
+def test_export_svg_and_mermaid(page: Page) -> None:
+    machine = store_machine(page.base, ORDER_YAML)
+    page.open(f"#/machines/{machine}")
+    page.wait_status("valid")
+    page.js(
+        "window.__blobs = []; const make = URL.createObjectURL;"
+        "URL.createObjectURL = b => { window.__blobs.push(b); return make.call(URL, b); };"
+    )
+    page.button("Export SVG").click()
+    page.wait_for(lambda: page.js("return window.__blobs.length") == 1, "the SVG download")
+    svg = page.driver.execute_async_script(
+        "const done = arguments[arguments.length - 1]; window.__blobs[0].text().then(done);"
+    )
+    root = ET.fromstring(svg.split("?>", 1)[1])
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    assert 'data-state="PENDING"' in svg
+    assert 'data-state="FILLED"' in svg
+    assert "<style>" in svg
+    assert ".state-diagram" in svg
+
+    page.button("Export Mermaid").click()
+    text = page.find("#mermaid-text").get_attribute("value")
+    assert text.splitlines()[0] == "stateDiagram-v2"
+    assert "[*] --> PENDING" in text
+    assert "PENDING --> OPEN : exchange_ack" in text
+    assert "FILLED --> [*]" in text
+    page.screenshot("export-mermaid")
+    page.press("\ue00c")  # Escape closes the dialog and focus returns to its button
+    page.wait_for(lambda: not page.find_all("dialog"), "the dialog to close")
+    assert page.focused() == "BUTTON:Export Mermaid"
+
+
+def test_simulator_runs_the_order_example_to_a_terminal_state(page: Page) -> None:
+    machine = store_machine(page.base, ORDER_YAML)
+    page.open(f"#/machines/{machine}/simulate")
+    page.wait_for(lambda: page.find("#sim-current").text == "PENDING", "PENDING")
+    assert page.current_states() == {"PENDING"}
+    assert [b.text for b in page.find_all("[data-trigger]")] == ["Send exchange_ack"]
+
+    page.click("[data-trigger=exchange_ack]")
+    page.wait_for(lambda: page.find("#sim-current").text == "OPEN", "OPEN")
+    assert page.current_states() == {"OPEN"}
+    assert "exchange_ack: PENDING → OPEN" in page.find(".result.ok").text
+    taken = page.data(".diagram path.edge.taken", "transition")
+    assert taken == ["0"]
+
+    page.click("[data-trigger=fill]")
+    page.wait_for(lambda: page.find("#sim-current").text == "FILLED", "FILLED")
+    assert page.current_states() == {"FILLED"}
+    assert "terminal state" in page.find(".events").text
+    steps = [li.text for li in page.find_all(".steps li")]
+    assert len(steps) == 3
+    assert steps[0].startswith("Start in PENDING")
+    page.screenshot("simulator-terminal")
+
+    # Go back in the step history, then take the step again.
+    page.button("Go back here", within=".steps li:nth-child(2)").click()
+    page.wait_for(lambda: page.find("#sim-current").text == "OPEN", "back at OPEN")
+    assert len(page.find_all(".steps li")) == 2
+    assert page.current_states() == {"OPEN"}
+    page.screenshot("simulator")
+
+
+def test_simulator_sends_guard_outcomes_and_context(page: Page) -> None:
+    page.open("#/new")
+    page.js(
+        "const s = document.querySelector('#template-select'); s.value = 'approval';"
+        "s.dispatchEvent(new Event('change'));"
+    )
+    page.button("Use template").click()
+    page.wait_status("valid")
+    page.find(".tabs a[data-tab=simulate]").click()
+    page.click("[data-trigger=review]")
+    page.wait_for(lambda: page.find("#sim-current").text == "IN_REVIEW", "IN_REVIEW")
+    assert "assign_reviewer" in page.find(".result.ok").text
+    guards = page.data("[data-event=decide] [data-guard]", "guard")
+    assert guards == ["within_budget", "has_receipts"]
+    page.click("[data-event=decide] [data-guard=has_receipts]")  # untick: the claim is rejected
+    page.click("[data-trigger=decide]")
+    page.wait_for(lambda: page.find("#sim-current").text == "REJECTED", "REJECTED")
+    page.button("Go back here", within=".steps li:nth-child(2)").click()
+    page.wait_for(lambda: page.find("#sim-current").text == "IN_REVIEW", "IN_REVIEW again")
+    page.click("[data-trigger=decide]")
+    page.wait_for(lambda: page.find("#sim-current").text == "APPROVED", "APPROVED")
+
+    page.paste("textarea[name=sim-context]", "{not json")
+    page.click("[data-trigger=pay]")
+    assert "not valid JSON" in page.find(".simulator-panel .error[role=alert]").text
+    assert page.find("#sim-current").text == "APPROVED"
+    page.screenshot("simulator-guards")
+
+
+def test_an_entity_created_over_the_api_receives_an_event(page: Page) -> None:
+    machine = store_machine(page.base, ORDER_YAML)
+    created = httpx.post(
+        f"{page.base}/api/v1/machines/{machine}/entities",
+        json={"entity_id": "order-42", "context": {"qty": 10}},
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+
+    page.open(f"#/machines/{machine}/entities")
+    row = page.find("tr[data-entity=order-42]")
+    assert "PENDING" in row.text
+    filter_id = page.find(".entities-panel select").get_attribute("id")
+    page.js(
+        f"const s = document.getElementById('{filter_id}'); s.value = 'OPEN';"
+        "s.dispatchEvent(new Event('change'));"
+    )
+    page.wait_for(lambda: "No entity is in OPEN." in page.find(".entity-list").text, "empty filter")
+    page.js(
+        f"const s = document.getElementById('{filter_id}'); s.value = 'PENDING';"
+        "s.dispatchEvent(new Event('change'));"
+    )
+    page.find("tr[data-entity=order-42] a").click()
+    page.wait_for(lambda: page.find("#entity-state").text == "PENDING", "the entity")
+    assert page.current_states() == {"PENDING"}
+    assert page.find("#entity-version").text == "1"
+    assert '"qty": 10' in page.find("#entity-context").text
+    assert "(created)" in page.find("table.history").text
+    assert "No pending timers." in page.find(".entity-detail").text
+
+    page.paste("textarea[name=event-context]", '{"venue": "XNAS"}')
+    page.button("Send event").click()
+    page.wait_for(lambda: page.find("#entity-state").text == "OPEN", "the entity to move")
+    assert page.find("#entity-version").text == "2"
+    assert '"venue": "XNAS"' in page.find("#entity-context").text
+    assert page.current_states() == {"OPEN"}
+    page.wait_for(
+        lambda: "PENDING → OPEN" in page.find("table.history").text, "the new history row"
+    )
+    assert "exchange_ack" in page.find("table.history").text
+    page.screenshot("entity")
+
+    stored = httpx.get(f"{page.base}/api/v1/machines/{machine}/entities/order-42", timeout=10)
+    assert stored.json()["state"] == "OPEN"
+
+
+def test_the_builder_adds_and_removes_states_and_transitions(page: Page) -> None:
+    page.open("#/new")
+    page.js(
+        "const s = document.querySelector('#template-select'); s.value = 'blank';"
+        "s.dispatchEvent(new Event('change'));"
+    )
+    page.button("Use template").click()
+    page.wait_status("valid")
+    page.find(".tabs a[data-tab=build]").click()
+
+    name = page.find("input[name=state-name]")
+    name.send_keys("DONE")
+    page.js("const s = document.querySelector('select[name=state-type]'); s.value = 'terminal';")
+    name.send_keys("\ue007")  # Enter submits the form
+    page.wait_for(lambda: "DONE" in page.diagram_states(), "DONE on the diagram")
+    assert "- name: DONE\n  type: terminal" in page.js(
+        "return document.querySelector('#definition-text').value"
+    )
+
+    page.find("input[name=transition-trigger]").send_keys("finish")
+    page.js(
+        "const s = document.querySelector('select[name=transition-source]');"
+        "[...s.options].forEach(o => o.selected = o.value === 'START');"
+        "document.querySelector('select[name=transition-dest]').value = 'DONE';"
+    )
+    page.find("input[name=transition-guards]").send_keys("ready, qty > 0")
+    page.find("input[name=transition-actions]").send_keys("archive")
+    page.button("Add transition").click()
+    page.wait_for(lambda: page.find_all(".diagram path.edge[data-transition='0']"), "the new edge")
+    text = page.js("return document.querySelector('#definition-text').value")
+    assert "trigger: finish" in text
+    assert "source: START" in text
+    assert "dest: DONE" in text
+    assert "expr: qty > 0" in text
+    page.wait_status("valid")
+    labels = page.texts(".diagram .edge-label text")
+    assert labels == ["finish [ready, qty > 0]"]
+    assert [li.get_attribute("data-state") for li in page.find_all(".states-list li")] == [
+        "START",
+        "DONE",
+    ]
+
+    # A compound state with a child, through the same forms.
+    name = page.find("input[name=state-name]")
+    name.send_keys("WORK")
+    page.button("Add state").click()
+    page.wait_for(lambda: "WORK" in page.diagram_states(), "WORK")
+    page.find("input[name=state-name]").send_keys("STEP_ONE")
+    page.js("document.querySelector('select[name=state-parent]').value = 'WORK';")
+    page.button("Add state").click()
+    page.wait_for(
+        lambda: page.find_all(".diagram .compound[data-state=WORK]"), "WORK as a compound state"
+    )
+    page.screenshot("builder")
+
+    # Removing a state removes the transitions that need it.
+    page.find("button[aria-label='Remove state DONE']").click()
+    page.wait_for(lambda: "DONE" not in page.diagram_states(), "DONE removed")
+    text = page.js("return document.querySelector('#definition-text').value")
+    assert "DONE" not in text
+    assert "finish" not in text
+    page.wait_status("valid")
+
+
+def test_narrow_window(page: Page) -> None:
+    machine = store_machine(page.base, ORDER_YAML)
+    page.viewport(390, 844)
+    page.open("#/")
+    assert page.no_horizontal_overflow()
+    page.screenshot("narrow-machines")
+    page.open(f"#/machines/{machine}")
+    page.wait_status("valid")
+    assert page.no_horizontal_overflow()
+    panel = page.find(".panel-host").rect
+    diagram = page.find(".diagram").rect
+    assert diagram["y"] >= panel["y"] + panel["height"] - 1, "the diagram goes below the editor"
+    assert diagram["width"] <= 390
+    page.screenshot("narrow-editor")
+    page.find(".tabs a[data-tab=simulate]").click()
+    page.wait_for(lambda: page.find("#sim-current").text == "PENDING", "the simulator")
+    assert page.no_horizontal_overflow()
+    page.screenshot("narrow-simulator")
+
+
+def test_keyboard_only_navigation(page: Page) -> None:
+    store_machine(page.base, ORDER_YAML)
+    page.open("#/")
+    page.find("tr[data-machine]")
+    order = []
+    for _ in range(6):
+        page.press("\ue004")  # Tab
+        order.append(page.focused())
+    assert order[:5] == [
+        "A:Skip to content",
+        "A:PyStator",
+        "A:Machines",
+        "A:New machine",
+        "A:API docs",
+    ]
+    # The focused element shows a visible focus ring.
+    outline = page.js(
+        "const s = getComputedStyle(document.activeElement);"
+        "return [s.outlineStyle, s.outlineWidth];"
+    )
+    assert outline[0] != "none"
+    assert outline[1] != "0px"
+
+    # Open "New machine" with Enter, pick a template with the keyboard.
+    page.js("document.querySelector('[data-nav=new]').focus()")
+    page.press("\ue007")
+    page.wait_for(lambda: page.driver.current_url.endswith("#/new"), "#/new")
+    page.find("#template-select")
+    page.js("document.querySelector('#template-select').focus()")
+    page.press("\ue015")  # ArrowDown: the next template
+    page.press("\ue004")  # Tab to "Use template"
+    assert page.focused() == "BUTTON:Use template"
+    page.press("\ue007")
+    page.wait_status("valid")
+    assert "expense_approval" in page.js("return document.querySelector('#definition-text').value")
+
+    # Tabs between views are links reachable with Tab; Enter follows them.
+    page.js("document.querySelector('.tabs a[data-tab=simulate]').focus()")
+    page.press("\ue007")
+    page.wait_for(lambda: page.find("#sim-current").text == "SUBMITTED", "the simulator")
+    page.js("document.querySelector('[data-trigger=review]').focus()")
+    page.press("\ue007")
+    page.wait_for(lambda: page.find("#sim-current").text == "IN_REVIEW", "a step taken with Enter")
+    page.screenshot("keyboard")
+
+
+def test_login_screen_when_auth_is_on(driver: Any, workdir: Path) -> None:
+    from pystator.api.passwords import hash_password
+
+    password = "browser test password"
+    auth_dir = workdir / "auth"
+    auth_dir.mkdir(exist_ok=True)
+    env = {
+        "PYSTATOR_AUTH_SECRET": "browser-test-secret-" + "z" * 32,
+        "PYSTATOR_USERS": f"grace:{hash_password(password, iterations=1000)}",
+    }
+    with api_server(auth_dir, **env) as base:
+        page = Page(driver, base)
+        page.viewport(1280, 800)
+        driver.get(f"{base}/#/")
+        page.wait_for(lambda: driver.current_url.endswith("#/login"), "the login screen")
+        page.find("input[name=username]").send_keys("grace")
+        page.find("input[name=password]").send_keys("wrong password\ue007")
+        page.wait_for(
+            lambda: "Wrong user name or password" in page.find(".login .error").text, "the error"
+        )
+        page.screenshot("login")
+        field = page.find("input[name=password]")
+        field.clear()
+        field.send_keys(password + "\ue007")
+        page.wait_for(lambda: page.find("main h1").text == "Machines", "the machines page")
+        assert "grace" in page.find("#account").text
+        token = page.js("return sessionStorage.getItem('pystator.token')")
+        assert token
+        assert token.count(".") == 2
+        page.button("Sign out").click()
+        page.wait_for(lambda: driver.current_url.endswith("#/login"), "signed out")
+        assert page.js("return sessionStorage.getItem('pystator.token')") is None
+    driver.get("about:blank")
+    driver.get_log("browser")  # the 401s of the wrong password are expected
+
+
+def test_json_definitions_show_problems_at_their_line(page: Page) -> None:
+    page.open("#/new")
+    text = (
+        "{\n"
+        '  "meta": {"machine_name": "json_orders"},\n'
+        '  "states": [\n'
+        '    {"name": "A", "type": "initial"},\n'
+        '    {"name": "B", "type": "terminal"}\n'
+        "  ],\n"
+        '  "transitions": [\n'
+        '    {"trigger": "go", "source": "A", "dest": "C"}\n'
+        "  ]\n"
+        "}\n"
+    )
+    page.paste("#definition-text", text)
+    page.wait_status("invalid")
+    problem = page.find(".problem")
+    assert "Line 8" in problem.text
+    assert "transitions[0].dest" in problem.text
+    page.paste("#definition-text", text.replace('"dest": "C"', '"dest": "B"'))
+    page.wait_status("valid")
+    assert page.diagram_states() >= {"A", "B"}
+    page.paste("#definition-text", text.replace('"C"}', '"C"'))
+    page.wait_status("syntax")
+    assert "Line 9" in page.find(".problem").text
+    assert page.js("return document.querySelector('.diagram').classList.contains('stale')")
