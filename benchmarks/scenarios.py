@@ -54,7 +54,7 @@ class Settings:
     sessions: int
     """Live PyStator sessions in the memory scenario."""
     peer_entities: int
-    """Live peer entities in the memory scenario (peers are 10 to 500 times slower to make)."""
+    """Live peer entities in the memory scenario (peers are 50 to 300 times slower to make)."""
     load_repeats: int
     load_budget_seconds: float
     import_runs: int

@@ -39,7 +39,6 @@ from typing import Any
 
 from pystator.models.snapshot import TimerSnapshot
 from pystator.runtime.clock import SYSTEM_CLOCK, Clock
-from pystator.runtime.ports import TimerTarget
 from pystator.scheduler.redis_scheduler import NOT_DUE, result_reason
 from pystator.scheduler.redis_timers import (
     ARM_LUA,
@@ -51,6 +50,7 @@ from pystator.scheduler.redis_timers import (
     import_redis,
     member_of,
 )
+from pystator.scheduler.targets import TargetRegistry
 
 logger = logging.getLogger("pystator.scheduler")
 
@@ -80,7 +80,7 @@ def import_arq(feature: str) -> Any:
     return arq
 
 
-class ArqScheduler:
+class ArqScheduler(TargetRegistry):
     """Timers as arq jobs (job id from the timer id, deferred to the due time), with their
     records in Redis so that ``reconcile()`` re-enqueues jobs that were lost or expired.
 
@@ -123,25 +123,16 @@ class ArqScheduler:
         self.max_attempts = max_attempts
         self.retry_delay = retry_delay
         self.reconcile_grace = reconcile_grace
-        self._targets: dict[str, TimerTarget] = {}
+        super().__init__()
         self._pool: Any = None
         self._pool_loop: asyncio.AbstractEventLoop | None = None
         self._scripts: dict[str, Any] = {}
         self._sclient: Any = None
         self._sscripts: dict[str, Any] = {}
-        self.fired = 0
 
     @property
     def prefix(self) -> str:
         return self.book.prefix
-
-    def register(self, target: TimerTarget) -> None:
-        """Fire timers of ``target.machine_name`` through ``target`` (an orchestrator)."""
-        self._targets[target.machine_name] = target
-
-    @property
-    def machines(self) -> list[str]:
-        return sorted(self._targets)
 
     def job_id(self, machine_name: str, entity_id: str, timer_id: str) -> str:
         """The arq job id of a timer: unique per machine, entity and arming."""

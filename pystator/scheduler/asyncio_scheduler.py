@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from pystator.models.snapshot import TimerSnapshot
 from pystator.runtime.clock import SYSTEM_CLOCK, Clock
-from pystator.runtime.ports import TimerTarget
+from pystator.scheduler.targets import TargetRegistry
 
 logger = logging.getLogger("pystator.scheduler")
 
@@ -37,7 +37,7 @@ class ScheduledTimer:
     trigger: str
 
 
-class AsyncioScheduler:
+class AsyncioScheduler(TargetRegistry):
     """Keeps timers in a heap and fires each one once, when due, through its orchestrator.
 
     Args:
@@ -62,7 +62,7 @@ class AsyncioScheduler:
         self.retry_delay = retry_delay
         self.autostart = autostart
         self.max_sleep = max_sleep
-        self._targets: dict[str, TimerTarget] = {}
+        super().__init__()
         # Timer ids are unique per entity only ('<key>@<version>'): index by all three.
         self._heap: list[tuple[float, _TimerKey]] = []
         self._timers: dict[_TimerKey, ScheduledTimer] = {}
@@ -70,11 +70,6 @@ class AsyncioScheduler:
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wakeup: asyncio.Event | None = None
-        self.fired = 0
-
-    def register(self, target: TimerTarget) -> None:
-        """Fire timers of ``target.machine_name`` through ``target`` (an orchestrator)."""
-        self._targets[target.machine_name] = target
 
     @property
     def pending(self) -> list[ScheduledTimer]:

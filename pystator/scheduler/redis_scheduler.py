@@ -24,7 +24,6 @@ from typing import Any
 
 from pystator.models.snapshot import TimerSnapshot
 from pystator.runtime.clock import SYSTEM_CLOCK, Clock
-from pystator.runtime.ports import TimerTarget
 from pystator.scheduler.redis_timers import (
     ARM_LUA,
     BURY_LUA,
@@ -36,6 +35,7 @@ from pystator.scheduler.redis_timers import (
     import_redis,
     score,
 )
+from pystator.scheduler.targets import TargetRegistry
 
 logger = logging.getLogger("pystator.scheduler")
 
@@ -51,7 +51,7 @@ def result_reason(result: Any) -> str | None:
     return None
 
 
-class RedisScheduler:
+class RedisScheduler(TargetRegistry):
     """Keeps timers in Redis; every replica's polling loop claims and fires due ones.
 
     Args:
@@ -101,7 +101,7 @@ class RedisScheduler:
         self.concurrency = concurrency
         self.max_attempts = max_attempts
         self.retry_delay = retry_delay
-        self._targets: dict[str, TimerTarget] = {}
+        super().__init__()
         self._aclient: Any = None
         self._aclient_loop: asyncio.AbstractEventLoop | None = None
         self._ascripts: dict[str, Any] = {}
@@ -111,23 +111,12 @@ class RedisScheduler:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._inflight: set[asyncio.Task[None]] = set()
         self._acks: dict[str, list[str]] = {}
-        self.fired = 0
-        """Timers this replica fired (the orchestrator returned, whatever the result)."""
         self.failed = 0
         """Firings that raised (retried later, or buried after ``max_attempts``)."""
 
     @property
     def prefix(self) -> str:
         return self.book.prefix
-
-    def register(self, target: TimerTarget) -> None:
-        """Fire timers of ``target.machine_name`` through ``target`` (an orchestrator)."""
-        self._targets[target.machine_name] = target
-
-    @property
-    def machines(self) -> list[str]:
-        """Machine names this replica fires timers for."""
-        return sorted(self._targets)
 
     # ------------------------------------------------------------------ clients
     def _async_client(self) -> Any:
