@@ -2,7 +2,7 @@
 
     python examples/run_examples.py
 
-This is what ``make serve`` runs until the API server exists. Exits with status 1 if any
+``make examples`` runs it. Exits with status 1 if any
 example fails (its output and error are still printed).
 """
 

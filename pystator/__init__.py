@@ -10,6 +10,11 @@
 'OPEN'
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from pystator._version import __version__
 from pystator.errors import (
     ActionExecutionError,
@@ -55,21 +60,40 @@ from pystator.runtime import (
     ActionExecutor,
     ActionRegistry,
     Clock,
-    ContextValidatorFn,
     EntitySession,
     GuardRegistry,
     LoggingHook,
     ManualClock,
     MetricsCollector,
-    Orchestrator,
     PendingTimer,
-    RetryPolicy,
     StateMachine,
-    StateStore,
     TransitionHook,
     TransitionObserver,
 )
-from pystator.stores.memory import InMemoryStateStore
+
+if TYPE_CHECKING:
+    from pystator.runtime.orchestrator import ContextValidatorFn, Orchestrator, RetryPolicy
+    from pystator.runtime.ports import StateStore
+    from pystator.stores.memory import InMemoryStateStore
+
+# Persistence loads on first use: ``import pystator`` stays light for pure computation.
+_LAZY: dict[str, str] = {
+    "ContextValidatorFn": "pystator.runtime.orchestrator",
+    "Orchestrator": "pystator.runtime.orchestrator",
+    "RetryPolicy": "pystator.runtime.orchestrator",
+    "StateStore": "pystator.runtime.ports",
+    "InMemoryStateStore": "pystator.stores.memory",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pystator' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ActionExecutionError",

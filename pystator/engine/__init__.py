@@ -9,6 +9,8 @@ from pystator.engine.index import (
     MachineIndex,
     Rejection,
     StateNode,
+    allowed_of,
+    state_table,
 )
 from pystator.engine.microstep import History, entry_configuration
 from pystator.engine.outcomes import (
@@ -42,6 +44,7 @@ __all__ = [
     "Rejection",
     "StateNode",
     "accept",
+    "allowed_of",
     "allowed_triggers",
     "compile_machine",
     "configuration",
@@ -53,4 +56,5 @@ __all__ = [
     "reject",
     "serialize",
     "start",
+    "state_table",
 ]

@@ -98,9 +98,11 @@ class Candidate:
         self.result: TransitionResult | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StateNode:
-    """A state (or region) with everything the engine needs precomputed."""
+    """A state (or region) with everything the engine needs precomputed (read-only by
+    convention: not frozen, because a frozen dataclass is several times slower to build and a
+    large machine builds thousands)."""
 
     name: str
     kind: str
@@ -156,7 +158,8 @@ class MachineIndex:
     triggers: frozenset[str]
     timer_triggers: frozenset[str]
     table: dict[str, dict[str, tuple[Candidate, ...]]]
-    """state -> trigger -> candidates in selection order (``AUTO`` for eventless)."""
+    """state -> trigger -> candidates in selection order (``AUTO`` for eventless); filled by
+    ``state_table`` on first use."""
     fast_table: dict[str, dict[str, tuple[Candidate, ...]]]
     """The part of ``table`` whose results can be built once and shared (see ``simple``)."""
     timer_table: dict[str, Candidate]
@@ -172,6 +175,10 @@ class MachineIndex:
     """Cache: configuration string -> parsed ``Configuration``."""
     results: dict[tuple[Any, ...], TransitionResult] = field(default_factory=dict)
     """Cache of general-path results (machines where ``simple`` holds)."""
+    own: dict[str, dict[str, list[tuple[int, TransitionDefinition]]]] = field(default_factory=dict)
+    """state -> trigger -> its own (index, transition), priority then document order."""
+    guards: dict[int, tuple[CompiledGuard, ...]] = field(default_factory=dict)
+    """transition index -> its compiled guards."""
 
 
 def _action_specs(refs: tuple[str | ActionSpec, ...]) -> tuple[ActionSpec, ...]:
@@ -189,6 +196,33 @@ def compile_guard(
             raise ValueError("inline expressions need an expression compiler")
         return CompiledGuard(None, None, ref.expr, compile_expr(ref.expr))
     return CompiledGuard(ref.name, ref.params or None, None, None)
+
+
+def _compile_guards(
+    i: int,
+    t: TransitionDefinition,
+    compile_expr: Callable[[str], ExprFn] | None,
+    issues: list[ConfigIssue],
+) -> tuple[CompiledGuard, ...] | None:
+    """The compiled guards of transition ``i``; ``None`` after adding its problems to
+    ``issues``."""
+    guards: list[CompiledGuard] = []
+    failed = False
+    for j, ref in enumerate(t.guards):
+        where = f"transitions[{i}].guards[{j}]"
+        try:
+            guards.append(compile_guard(ref, compile_expr))
+        except ConfigurationError as exc:
+            # The compiler reports the expression; the path says which guard it is.
+            issues.extend(
+                ConfigIssue(f"{where}.expr{('.' + x.path) if x.path else ''}", x.message)
+                for x in exc.issues
+            )
+            failed = True
+        except ValueError as exc:
+            issues.append(ConfigIssue(where, str(exc)))
+            failed = True
+    return None if failed else tuple(guards)
 
 
 def default_entry(states: Mapping[str, StateNode], name: str) -> tuple[str, ...]:
@@ -340,25 +374,13 @@ def build_index(
     issues: list[ConfigIssue] = []
     has_done = False
     for i, t in enumerate(definition.transitions):
-        guards: list[CompiledGuard] = []
-        failed = False
-        for j, ref in enumerate(t.guards):
-            where = f"transitions[{i}].guards[{j}]"
-            try:
-                guards.append(compile_guard(ref, compile_expr))
-            except ConfigurationError as exc:
-                # The compiler reports the expression; the path says which guard it is.
-                issues.extend(
-                    ConfigIssue(f"{where}.expr{('.' + x.path) if x.path else ''}", x.message)
-                    for x in exc.issues
-                )
-                failed = True
-            except ValueError as exc:
-                issues.append(ConfigIssue(where, str(exc)))
-                failed = True
-        if failed:
-            continue
-        guard_cache[i] = tuple(guards)
+        if t.guards:
+            compiled = _compile_guards(i, t, compile_expr, issues)
+            if compiled is None:
+                continue
+            guard_cache[i] = compiled
+        else:
+            guard_cache[i] = ()
         if t.after is not None:
             continue
         event_key = AUTO if t.auto else t.trigger
@@ -366,8 +388,11 @@ def build_index(
         if not t.auto:
             triggers.add(event_key)
             has_done = has_done or event_key.startswith("done.state.")
-        sources = wildcard_sources if t.source == "*" else t.sources
-        for source in sources:
+        source_field = t.source
+        if type(source_field) is str and source_field != "*":
+            own.setdefault(source_field, {}).setdefault(event_key, []).append((i, t))
+            continue
+        for source in wildcard_sources if source_field == "*" else t.sources:
             own.setdefault(source, {}).setdefault(event_key, []).append((i, t))
     if issues:
         raise ConfigurationError(issues)
@@ -379,39 +404,6 @@ def build_index(
     has_auto = any(t.auto for t in definition.transitions)
     has_history = any(s.kind == "history" for s in states.values())
     simple = not (has_auto or has_done or has_history)
-
-    table: dict[str, dict[str, tuple[Candidate, ...]]] = {}
-    allowed: dict[str, tuple[str, ...]] = {}
-    for name, state_node in states.items():
-        if state_node.is_final or state_node.kind == "history":
-            continue
-        merged: dict[str, list[Candidate]] = {}
-        seen: set[int] = set()
-        for level in (name, *state_node.ancestors):
-            for trigger, entries in own.get(level, {}).items():
-                bucket = merged.setdefault(trigger, [])
-                for i, t in entries:
-                    # A transition listed at several levels ("*", or a source list naming a
-                    # state and its ancestor) is selected once, at the innermost level.
-                    if i in seen:
-                        continue
-                    seen.add(i)
-                    bucket.append(Candidate(name, level, t, i, guard_cache[i]))
-        table[name] = {k: tuple(v) for k, v in merged.items() if v}
-        allowed[name] = tuple(
-            sorted(
-                (k for k in table[name] if k != AUTO and not k.startswith("done.state.")),
-                key=lambda trig: min(c.index for c in merged[trig]),
-            )
-        )
-
-    fast_table: dict[str, dict[str, tuple[Candidate, ...]]] = {}
-    if simple:
-        fast_table = {
-            name: per
-            for name, per in table.items()
-            if not states[name].in_parallel and states[name].kind != "parallel"
-        }
 
     timer_table: dict[str, Candidate] = {}
     for key, (i, t) in timer_transitions.items():
@@ -429,12 +421,61 @@ def build_index(
         initial_state=initial_state,
         triggers=frozenset(triggers),
         timer_triggers=frozenset(spec.trigger for specs in timers.values() for spec in specs),
-        table=table,
-        fast_table=fast_table,
+        table={},
+        fast_table={},
         timer_table=timer_table,
         strict=definition.meta.strict_mode,
         simple=simple,
         has_history=has_history,
         has_auto=has_auto,
-        allowed=allowed,
+        own=own,
+        guards=guard_cache,
     )
+
+
+def state_table(index: MachineIndex, name: str) -> dict[str, tuple[Candidate, ...]] | None:
+    """trigger -> candidates of state ``name``, built on first use (``None``: no such state).
+
+    Built lazily so that loading a machine of thousands of states costs only what it uses:
+    the state's own transitions, then its ancestors', each level sorted by priority.
+    """
+    table = index.table.get(name)
+    if table is not None:
+        return table
+    state_node = index.states.get(name)
+    if state_node is None:
+        return None
+    merged: dict[str, list[Candidate]] = {}
+    if not (state_node.is_final or state_node.kind == "history"):
+        seen: set[int] = set()
+        for level in (name, *state_node.ancestors):
+            for trigger, entries in index.own.get(level, {}).items():
+                bucket = merged.setdefault(trigger, [])
+                for i, t in entries:
+                    # A transition listed at several levels ("*", or a source list naming a
+                    # state and its ancestor) is selected once, at the innermost level.
+                    if i in seen:
+                        continue
+                    seen.add(i)
+                    bucket.append(Candidate(name, level, t, i, index.guards[i]))
+    table = {k: tuple(v) for k, v in merged.items() if v}
+    index.allowed[name] = tuple(
+        sorted(
+            (k for k in table if k != AUTO and not k.startswith("done.state.")),
+            key=lambda trig: min(c.index for c in table[trig]),
+        )
+    )
+    index.table[name] = table
+    if index.simple and not state_node.in_parallel and state_node.kind != "parallel":
+        # A plain state of a machine whose results can be built once: the fast path.
+        index.fast_table[name] = table
+    return table
+
+
+def allowed_of(index: MachineIndex, name: str) -> tuple[str, ...]:
+    """Triggers with at least one candidate from state ``name``, in document order."""
+    allowed = index.allowed.get(name)
+    if allowed is None:
+        state_table(index, name)
+        allowed = index.allowed.get(name, ())
+    return allowed

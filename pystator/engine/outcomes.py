@@ -9,7 +9,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from pystator.engine.config import Configuration, parse
-from pystator.engine.index import CompiledGuard, MachineIndex
+from pystator.engine.index import CompiledGuard, MachineIndex, allowed_of
 from pystator.engine.microstep import entry_configuration
 from pystator.errors import (
     ContextValidationError,
@@ -149,10 +149,10 @@ def no_transition(
 def allowed_triggers(index: MachineIndex, config: Configuration) -> tuple[str, ...]:
     """Triggers with a candidate from some active leaf, in document order."""
     if len(config.leaves) == 1:
-        return index.allowed.get(config.leaves[0], ())
+        return allowed_of(index, config.leaves[0])
     seen: dict[str, None] = {}
     for leaf in config.leaves:
-        for trig in index.allowed.get(leaf, ()):
+        for trig in allowed_of(index, leaf):
             seen.setdefault(trig)
     return tuple(seen)
 

@@ -21,7 +21,6 @@ from types import MappingProxyType
 from typing import Any
 
 from pystator.engine.config import Configuration, active_of, serialize
-from pystator.engine.expr import compile_expression
 from pystator.engine.index import (
     AUTO,
     ROOT,
@@ -31,6 +30,7 @@ from pystator.engine.index import (
     MachineIndex,
     Rejection,
     build_index,
+    state_table,
 )
 from pystator.engine.microstep import (
     History,
@@ -55,18 +55,25 @@ GuardOutcome = bool | Rejection
 GuardStep = Generator[CompiledGuard, GuardOutcome, TransitionResult]
 
 
+def expression_language(source: str, *, on_missing: str = "false") -> ExprFn:
+    """Compile with the safe expression language, imported on the first ``expr`` guard."""
+    from pystator.engine.expr import compile_expression
+
+    return compile_expression(source, on_missing="error" if on_missing == "error" else "false")
+
+
 def compile_machine(
     definition: MachineDefinition,
     *,
-    compile_expr: Callable[[str], ExprFn] | None = compile_expression,
+    compile_expr: Callable[[str], ExprFn] | None = expression_language,
 ) -> MachineIndex:
     """Compile a validated definition into the engine's index.
 
     ``expr`` guards are compiled once, here, by ``compile_expr`` (the safe expression language
     of ``engine.expr`` by default; ``None`` refuses them).
     """
-    if compile_expr is compile_expression and definition.meta.expr_on_missing == "error":
-        compile_expr = partial(compile_expression, on_missing="error")
+    if compile_expr is expression_language and definition.meta.expr_on_missing == "error":
+        compile_expr = partial(expression_language, on_missing="error")
     index = build_index(definition, compile_expr=compile_expr)
     leaves = entry_leaves(index, (), [], None)[0]
     index.initial_state = serialize(index, leaves)
@@ -117,13 +124,12 @@ def _select(
     tuple[list[Candidate], tuple[CompiledGuard, str | None] | None, int],
 ]:
     """Pick, for each active leaf, the first candidate for ``key`` whose guards pass."""
-    table = index.table
     selected: list[Candidate] = []
     chosen: set[int] = set()
     first_no: tuple[CompiledGuard, str | None] | None = None
     tried = 0
     for leaf in leaves:
-        per_state = table.get(leaf)
+        per_state = state_table(index, leaf)
         cands = per_state.get(key) if per_state is not None else None
         if not cands:
             continue

@@ -25,6 +25,8 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from pystator.errors import ConfigIssue, ConfigurationError
 
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
+MAX_DEPTH = 100
+"""Nesting levels a definition document may have (params and metadata included)."""
 
 Lines = dict[int, Any]
 
@@ -36,6 +38,7 @@ class _SafeLoader(yaml.SafeLoader):
         super().__init__(stream)
         self.lines: Lines = {}
         self.keep_alive: list[Any] = []
+        self.depth = 0
 
     def compose_node(self, parent: Node | None, index: int) -> Node | None:
         if self.check_event(yaml.AliasEvent):
@@ -59,7 +62,22 @@ class _SafeLoader(yaml.SafeLoader):
                     )
                 ]
             )
-        return super().compose_node(parent, index)
+        # A definition is a few levels deep; refusing deep nesting here, while composing,
+        # stops a hostile document early instead of recursing until Python gives up.
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ConfigurationError(
+                [
+                    ConfigIssue(
+                        f"line {event.start_mark.line + 1}",
+                        f"YAML nested too deeply (more than {MAX_DEPTH} levels)",
+                    )
+                ]
+            )
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}

@@ -33,7 +33,7 @@ class ParallelStateConfig(BaseModel):
     nested parallel configuration string.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     state: str = Field(description="The parallel state.")
     regions: dict[str, str] = Field(description="Region name -> the region's configuration.")

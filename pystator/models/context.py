@@ -39,7 +39,7 @@ _JSON_TYPES: dict[str, Any] = {
 class ContextField(BaseModel):
     """One key of the context: its type and constraints."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", title="ContextField")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid", title="ContextField")
 
     type: ContextType = Field(default="any", description="JSON type of the value.")
     required: bool = Field(default=False, description="The key must always be present.")
@@ -78,7 +78,7 @@ class ContextField(BaseModel):
 class ContextSpec(BaseModel):
     """What the context of an entity must hold."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", title="Context")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid", title="Context")
 
     fields: dict[str, ContextField] = Field(
         default_factory=dict, description="Known keys of the context and their types."

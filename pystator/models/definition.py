@@ -90,7 +90,7 @@ def duration_ms(value: int | float | str) -> int:
 class ActionSpec(BaseModel):
     """An action to run, by name, with keyword parameters taken from the definition."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", title="Action")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid", title="Action")
 
     name: CallableName = Field(description="Name of the action in the ActionRegistry.")
     params: JSONDict = Field(
@@ -102,7 +102,7 @@ class ActionSpec(BaseModel):
 class GuardSpec(BaseModel):
     """A guard: a registered function by ``name`` (with ``params``), or an inline ``expr``."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", title="Guard")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid", title="Guard")
 
     name: CallableName | None = Field(
         default=None, description="Name of the guard in the GuardRegistry."
@@ -144,7 +144,9 @@ GuardRef = Annotated[
 class MachineMeta(BaseModel):
     """Identity and behaviour switches of a machine."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", title="Meta", coerce_numbers_to_str=True)
+    model_config = ConfigDict(
+        defer_build=True, frozen=True, extra="forbid", title="Meta", coerce_numbers_to_str=True
+    )
 
     machine_name: Name = Field(description="Unique name of the machine (letters, digits, _).")
     version: str = Field(
@@ -180,7 +182,7 @@ class MachineMeta(BaseModel):
 class TimeoutSpec(BaseModel):
     """Leave a state for ``destination`` when the entity stays in it for ``seconds``."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", title="Timeout")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid", title="Timeout")
 
     seconds: float = Field(gt=0, le=MAX_DELAY_MS / 1000, description="Time allowed in the state.")
     destination: Name = Field(description="State entered when the time is up.")
@@ -190,7 +192,7 @@ class StateDefinition(BaseModel):
     """One state: a leaf, a compound state (other states name it as their ``parent``), a
     parallel state (``regions``), or a history pseudo-state."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", title="State")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid", title="State")
 
     name: Name = Field(description="Unique state name (letters, digits, _; case is kept).")
     type: StateType = Field(
@@ -239,7 +241,7 @@ class StateDefinition(BaseModel):
 class RegionDefinition(BaseModel):
     """One orthogonal region of a parallel state: its own states, one of them active."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", title="Region")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid", title="Region")
 
     name: Name = Field(description="Region name, unique among states and regions.")
     initial: Name | None = Field(
@@ -259,7 +261,7 @@ StateDefinition.model_rebuild()
 class TransitionDefinition(BaseModel):
     """A rule: on ``trigger``, from ``source`` state(s), if every guard passes, go to ``dest``."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", title="Transition")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid", title="Transition")
 
     trigger: TriggerName | None = Field(
         default=None,
@@ -325,6 +327,7 @@ class MachineDefinition(BaseModel):
     """A whole machine: meta, states and transitions. The single source of truth."""
 
     model_config = ConfigDict(
+        defer_build=True,
         frozen=True,
         extra="forbid",
         title="PyStator machine definition",

@@ -19,7 +19,7 @@ ActionStatus = Literal["pending", "done", "failed"]
 class EntityRecord(BaseModel):
     """The stored state of one entity."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     machine_name: str
     entity_id: str
@@ -35,7 +35,7 @@ class EntityRecord(BaseModel):
 class TransitionRecord(BaseModel):
     """One committed transition of an entity (its history row)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     machine_name: str
     entity_id: str
@@ -58,7 +58,7 @@ class TransitionRecord(BaseModel):
 class OutboxItem(BaseModel):
     """An action of a committed transition, to run at least once."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     id: str = Field(description="'<machine>/<entity>/<version>/<n>': stable, for deduplication.")
     machine_name: str
@@ -82,7 +82,7 @@ class OutboxItem(BaseModel):
 class IdempotencyRecord(BaseModel):
     """An idempotency key that was applied, with what it produced."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     machine_name: str
     entity_id: str
@@ -95,7 +95,7 @@ class IdempotencyRecord(BaseModel):
 class Commit(BaseModel):
     """One atomic, version-checked write."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     entity: EntityRecord = Field(description="The entity as it is after the event.")
     expected_version: int = Field(ge=0, description="Write only if the stored version is this.")
@@ -107,7 +107,7 @@ class Commit(BaseModel):
 class Page(BaseModel):
     """A page of results with the total count."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     items: list[Any]
     total: int

@@ -93,7 +93,7 @@ class TimerSpec(BaseModel):
     earlier visit of the state can be told apart.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     key: str = Field(description="'<state>:after:<transition index>' or '<state>:timeout'.")
     state: str = Field(description="The state whose entry armed the timer.")
@@ -115,7 +115,9 @@ class TransitionResult(BaseModel):
     transition) and hands out the same object every time.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    model_config = ConfigDict(
+        defer_build=True, frozen=True, extra="forbid", arbitrary_types_allowed=True
+    )
 
     success: bool = Field(description="True when a transition fired (or a lenient no-op).")
     source_state: str = Field(description="The state the event was processed in.")
@@ -204,7 +206,9 @@ class TransitionResult(BaseModel):
 class ActionOutcome(BaseModel):
     """How one action run went."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    model_config = ConfigDict(
+        defer_build=True, frozen=True, extra="forbid", arbitrary_types_allowed=True
+    )
 
     name: str
     params: ReadOnlyMapping = Field(default_factory=lambda: EMPTY_MAPPING)
@@ -218,7 +222,7 @@ class ActionOutcome(BaseModel):
 class ExecutionReport(BaseModel):
     """The outcome of running a result's actions."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     success: bool = Field(description="True when every action ran without error.")
     outcomes: tuple[ActionOutcome, ...] = ()

@@ -12,7 +12,7 @@ SNAPSHOT_FORMAT = 1
 class TimerSnapshot(BaseModel):
     """One armed timer of an entity."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     id: str = Field(description="'<timer key>@<entry token>': unique per arming.")
     key: str = Field(description="The timer's key in the machine ('<state>:after:<n>').")
@@ -23,7 +23,7 @@ class TimerSnapshot(BaseModel):
 class SessionSnapshot(BaseModel):
     """A JSON-ready picture of one entity: which machine, which state, which context."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     format: Literal[1] = Field(default=1, description="Snapshot format version.")
     machine_name: str = Field(description="meta.machine_name of the machine.")

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from pystator.models.definition import RegionDefinition, StateDefinition
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TreeNode:
     """A state or a region, with where it was written (``path``) and its effective parent."""
 

@@ -19,8 +19,15 @@ from pystator.models.definition import ActionSpec
 from pystator.models.result import EMPTY_MAPPING, ActionOutcome, ExecutionReport, TransitionResult
 from pystator.runtime.registry import ActionRegistry
 
-_NOTHING_RAN = ExecutionReport(success=True)
 _TAKES_ACTION_ID: dict[Any, bool] = {}
+_NOTHING: list[ExecutionReport] = []
+
+
+def _nothing_ran() -> ExecutionReport:
+    """The report of a result with no action (one shared, immutable instance)."""
+    if not _NOTHING:
+        _NOTHING.append(ExecutionReport(success=True))
+    return _NOTHING[0]
 
 
 def _takes_action_id(fn: Any) -> bool:
@@ -95,7 +102,7 @@ class ActionExecutor:
         """Run every action of ``result`` synchronously; async actions are reported as errors."""
         specs = result.action_specs() if result.success else ()
         if not specs:
-            return _NOTHING_RAN
+            return _nothing_ran()
         ctx: Any = {} if context is None else context
         outcomes: list[ActionOutcome] = []
         skipped: list[str] = []
@@ -171,7 +178,7 @@ class ActionExecutor:
         """Run the actions one after another, awaiting async ones."""
         specs = result.action_specs() if result.success else ()
         if not specs:
-            return _NOTHING_RAN
+            return _nothing_ran()
         ctx: Any = {} if context is None else context
         outcomes: list[ActionOutcome] = []
         skipped: list[str] = []
@@ -192,7 +199,7 @@ class ActionExecutor:
         """Start every action at once and wait for all; outcomes keep the declared order."""
         specs = result.action_specs() if result.success else ()
         if not specs:
-            return _NOTHING_RAN
+            return _nothing_ran()
         ctx: Any = {} if context is None else context
         import asyncio  # lazily, as in arun_one
 

@@ -34,6 +34,7 @@ from pystator.engine import (
     macrostep,
     no_transition,
     reject,
+    state_table,
 )
 from pystator.engine import start as engine_start
 from pystator.errors import (
@@ -339,8 +340,11 @@ class StateMachine:
                 return invalid
         index = self._index
         per_state = index.fast_table.get(state)
-        if per_state is None:
+        if per_state is None and (
+            state_table(index, state) is None or state not in index.fast_table
+        ):
             return self._drive(macrostep(index, state, trigger, history), ctx)
+        per_state = index.fast_table[state]
         cands = per_state.get(trigger)
         if cands is None:
             return no_transition(index, state, trigger)
@@ -607,7 +611,7 @@ class StateMachine:
         seen: set[int] = set()
         out: list[TransitionDefinition] = []
         for leaf in leaves:
-            per_state = index.table.get(leaf, {})
+            per_state = state_table(index, leaf) or {}
             ordered = sorted(
                 (c for key, cands in per_state.items() if key for c in cands),
                 key=lambda c: (

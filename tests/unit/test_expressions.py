@@ -27,6 +27,7 @@ from pystator.engine.expr import (
     SAFE_FUNCTIONS,
     compile_expression,
 )
+from pystator.engine.index import state_table
 from pystator.engine.step import compile_machine
 from pystator.errors import ConfigurationError, GuardEvaluationError, GuardRejectedError
 from pystator.models.definition import MachineDefinition
@@ -830,7 +831,9 @@ transitions:
         strict = compile_machine(
             definition, compile_expr=functools.partial(compile_expression, on_missing="error")
         )
-        guard = strict.table["OPEN"]["fill"][0].guards[0]
+        table = state_table(strict, "OPEN")
+        assert table is not None
+        guard = table["fill"][0].guards[0]
         assert guard.evaluate is not None
         with pytest.raises(GuardEvaluationError, match="context key 'order_qty' is missing"):
             guard.evaluate({"fill_qty": 1})
