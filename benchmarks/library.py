@@ -14,7 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from benchmarks.shapes import Shape
-from benchmarks.timing import Runner
+from benchmarks.timing import Batch, Runner
 
 
 class NotExpressible(Exception):
@@ -68,6 +68,21 @@ class Library(ABC):
     @abstractmethod
     def ring_runner(self, shape: Shape) -> Runner:
         """Each operation takes ``t0`` once around the ring (one state further)."""
+
+    @abstractmethod
+    def region_runner(self, shape: Shape) -> Runner:
+        """Each operation sends ``go`` to the parallel state's configuration: region ``r1``
+        moves, the other regions stay."""
+
+    @abstractmethod
+    def enter_runner(self, shape: Shape) -> Runner | Batch:
+        """Each operation takes ``enter`` from ``OUTSIDE`` into the parallel state, entering
+        every region (a ``Batch`` of entities sitting in ``OUTSIDE`` for a stateful library)."""
+
+    @abstractmethod
+    def exit_runner(self, shape: Shape) -> Runner | Batch:
+        """Each operation takes ``leave`` from the parallel state to ``OUTSIDE``, exiting every
+        region (a ``Batch`` of entities sitting in the parallel state for a stateful library)."""
 
     @abstractmethod
     def load_input(self, shape: Shape) -> Any:

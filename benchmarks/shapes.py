@@ -27,13 +27,24 @@ def has_quantity(ctx: Mapping[str, Any]) -> bool:
     return bool(ctx.get("q", 0) >= 1)
 
 
+ENTER = "enter"
+"""The parallel scenarios' trigger from the outside state into the parallel state."""
+
+LEAVE = "leave"
+"""The parallel scenarios' trigger from the parallel state (all regions) to the outside state."""
+
+
 @dataclass(frozen=True, slots=True)
 class StateShape:
-    """One state; ``parent`` is ``None`` at the top level, ``initial`` marks the first child."""
+    """One state; ``parent`` is ``None`` at the top level, ``initial`` marks the first child.
+
+    The children of a ``parallel`` state are its regions (compound states, all active at once).
+    """
 
     name: str
     parent: str | None = None
     initial: bool = False
+    parallel: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +95,24 @@ class Shape:
         if not kids:
             return None
         return next((k.name for k in kids if k.initial), kids[0].name)
+
+    def is_parallel(self, name: str) -> bool:
+        return any(s.parallel for s in self.states if s.name == name)
+
+    def default_leaves(self, name: str) -> list[str]:
+        """The leaves entered when ``name`` is entered by default, in document order."""
+        kids = self.children(name)
+        if not kids:
+            return [name]
+        if self.is_parallel(name):
+            return [leaf for region in kids for leaf in self.default_leaves(region.name)]
+        child = self.initial_child(name)
+        assert child is not None
+        return self.default_leaves(child)
+
+    def active(self, leaves: list[str]) -> set[str]:
+        """Every state active when ``leaves`` are: the leaves and all their ancestors."""
+        return {state for leaf in leaves for state in self.path(leaf)}
 
     def path(self, name: str) -> list[str]:
         """Ancestors of ``name`` then ``name`` itself, outermost first."""
@@ -154,3 +183,31 @@ def ring(n_states: int, fanout: int = 5) -> Shape:
             for j in range(fanout)
         ),
     )
+
+
+def parallel(regions: int = 3) -> Shape:
+    """``OUTSIDE`` and a parallel state ``P`` of ``regions`` regions ``r1``, ``r2``, ...
+
+    Region ``r<i>`` holds two leaves toggled by its own trigger: ``A1 <-> A2`` on ``go`` in
+    ``r1``, ``B1 <-> B2`` on ``go2`` in ``r2``, ``C1 <-> C2`` on ``go3`` in ``r3`` (every leaf
+    is reachable, which python-statemachine checks). ``go`` moves ``r1`` alone, and every
+    ``go`` fires. ``enter`` goes ``OUTSIDE -> P``, entering every region's first leaf;
+    ``leave`` goes ``P -> OUTSIDE``, exiting every region (its source is ``P`` itself).
+    """
+    states: list[StateShape] = [StateShape("OUTSIDE", initial=True), StateShape("P", parallel=True)]
+    transitions: list[TransitionShape] = []
+    for i in range(1, regions + 1):
+        region, letter = f"r{i}", chr(ord("A") + i - 1)
+        first, second = f"{letter}1", f"{letter}2"
+        trigger = "go" if i == 1 else f"go{i}"
+        states += [
+            StateShape(region, parent="P"),
+            StateShape(first, parent=region, initial=True),
+            StateShape(second, parent=region),
+        ]
+        transitions += [
+            TransitionShape(trigger, first, second),
+            TransitionShape(trigger, second, first),
+        ]
+    transitions += [TransitionShape(ENTER, "OUTSIDE", "P"), TransitionShape(LEAVE, "P", "OUTSIDE")]
+    return Shape(name="parallel", states=tuple(states), transitions=tuple(transitions))

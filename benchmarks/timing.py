@@ -20,6 +20,11 @@ from typing import Any
 Runner = Callable[[int], object]
 """``run(n)`` performs ``n`` operations in the library's own tight loop."""
 
+Batch = tuple[Callable[[int], Any], Callable[[Any], object]]
+"""``(prepare, run)``: ``prepare(n)`` makes what ``n`` operations need (``n`` live entities in
+the right state, not timed); ``run(prepared)`` performs the ``n`` operations (timed). For an
+operation a stateful library cannot repeat on one entity without undoing it."""
+
 
 @dataclass(frozen=True, slots=True)
 class Sample:
@@ -44,15 +49,26 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _timed(run: Runner, n: int) -> int:
+def _timed(run: Runner | Batch, n: int) -> int:
+    if isinstance(run, tuple):
+        prepare, act = run
+        prepared = prepare(n)
+        gc.collect()  # the garbage of preparing is not billed to the operations
+        with _gc_paused():
+            started = time.perf_counter_ns()
+            act(prepared)
+            elapsed = time.perf_counter_ns() - started
+        del prepared
+        return elapsed
     with _gc_paused():
         started = time.perf_counter_ns()
         run(n)
         return time.perf_counter_ns() - started
 
 
-def calibrate(run: Runner, min_seconds: float) -> int:
-    """The smallest n in 1, 2, 5, 10, 20, 50, ... for which ``run(n)`` takes ``min_seconds``."""
+def calibrate(run: Runner | Batch, min_seconds: float) -> int:
+    """The smallest n in 1, 2, 5, 10, 20, 50, ... for which ``run(n)`` takes ``min_seconds``
+    (for a ``Batch``: its ``n`` timed operations, preparing them is not counted)."""
     target = int(min_seconds * 1e9)
     n = 1
     while True:
@@ -62,8 +78,11 @@ def calibrate(run: Runner, min_seconds: float) -> int:
         n *= 10
 
 
-def time_ops(runners: Mapping[str, tuple[Runner, int]], *, repeats: int) -> dict[str, Sample]:
-    """Nanoseconds per operation of each ``(run, n)`` (``n`` from ``calibrate``).
+def time_ops(
+    runners: Mapping[str, tuple[Runner | Batch, int]], *, repeats: int
+) -> dict[str, Sample]:
+    """Nanoseconds per operation of each ``(run, n)`` (``n`` from ``calibrate``); a ``Batch``
+    is prepared afresh before each of its repeats.
 
     Repeats are interleaved across runners (a, b, c, a, b, c, ...), so a burst of other work
     on the machine hits every library alike instead of all repeats of one.

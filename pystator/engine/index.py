@@ -175,6 +175,10 @@ class MachineIndex:
     """Cache: configuration string -> parsed ``Configuration``."""
     results: dict[tuple[Any, ...], TransitionResult] = field(default_factory=dict)
     """Cache of general-path results (machines where ``simple`` holds)."""
+    settled: dict[tuple[str, str], TransitionResult] = field(default_factory=dict)
+    """Cache: (configuration as the caller spelled it, trigger) -> result, for the entries of
+    ``results`` whose selection evaluated no guard: such a result depends on nothing else, so
+    the drivers return it without running the engine (parallel configurations)."""
     own: dict[str, dict[str, list[tuple[int, TransitionDefinition]]]] = field(default_factory=dict)
     """state -> trigger -> its own (index, transition), priority then document order."""
     guards: dict[int, tuple[CompiledGuard, ...]] = field(default_factory=dict)

@@ -6,7 +6,6 @@ path of the offending field and, for a misspelled name, the closest defined name
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
@@ -25,6 +24,8 @@ if TYPE_CHECKING:
 def suggest(name: str, known: Iterable[str]) -> str:
     """Return ``"; did you mean 'X'?"`` for the closest known name, or ``""``."""
     candidates = list(known)
+    import difflib  # only error messages need it
+
     match = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
     if not match:
         lowered = {c.lower(): c for c in candidates}

@@ -8,7 +8,6 @@ only difference between them is ``await``. Neither runs an action; ``EntitySessi
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import json
 import time
@@ -235,6 +234,8 @@ class StateMachine:
         canonical = json.dumps(
             self._definition.model_dump(mode="json"), sort_keys=True, separators=(",", ":")
         )
+        import hashlib  # only snapshots need it
+
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     @property
@@ -340,11 +341,14 @@ class StateMachine:
                 return invalid
         index = self._index
         per_state = index.fast_table.get(state)
-        if per_state is None and (
-            state_table(index, state) is None or state not in index.fast_table
-        ):
-            return self._drive(macrostep(index, state, trigger, history), ctx)
-        per_state = index.fast_table[state]
+        if per_state is None:
+            # A parallel configuration's step that read no guard is built once, then shared.
+            settled = index.settled.get((state, trigger))
+            if settled is not None:
+                return settled
+            if state_table(index, state) is None or state not in index.fast_table:
+                return self._drive(macrostep(index, state, trigger, history), ctx)
+            per_state = index.fast_table[state]
         cands = per_state.get(trigger)
         if cands is None:
             return no_transition(index, state, trigger)

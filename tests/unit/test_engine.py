@@ -435,3 +435,65 @@ class TestDeterminism:
         for state in a.states:
             for trigger in ("jump", "nope"):
                 assert a.process(state, trigger) == b.process(state, trigger)
+
+
+def desk(*transitions: dict[str, Any]) -> StateMachine:
+    """OUT and a parallel state P of two regions (A1/A2, B1/B2), plus ``transitions``."""
+    machine = build(
+        [
+            {"name": "OUT", "type": "initial"},
+            {
+                "name": "P",
+                "type": "parallel",
+                "regions": [
+                    {"name": "r1", "states": ["A1", "A2"]},
+                    {"name": "r2", "states": ["B1", "B2"]},
+                ],
+            },
+        ],
+        [
+            {"trigger": "go", "source": "A1", "dest": "A2"},
+            {"trigger": "leave", "source": "P", "dest": "OUT"},
+            *transitions,
+        ],
+    )
+    machine.guard("ok")(lambda ctx: bool(ctx.get("ok")))
+    return machine
+
+
+class TestParallelResultsBuiltOnce:
+    """A parallel step that evaluated no guard is built once; a guarded one never is."""
+
+    def test_unguarded_step_is_shared_and_keeps_the_callers_spelling(self) -> None:
+        m = desk()
+        first = m.process("P(r1=A1, r2=B1)", "go")
+        assert first.target_state == "P(r1=A2, r2=B1)"
+        assert m.process("P(r1=A1, r2=B1)", "go") is first
+        other = m.process("P(r1=A1,r2=B1)", "go")
+        assert other.source_state == "P(r1=A1,r2=B1)"
+        assert other.target_state == first.target_state
+
+    async def test_sync_and_async_drivers_agree(self) -> None:
+        m = desk()
+        for _ in range(2):
+            assert await m.aprocess("P(r1=A1, r2=B1)", "leave") == m.process(
+                "P(r1=A1, r2=B1)", "leave"
+            )
+
+    def test_guarded_step_reads_the_context_every_time(self) -> None:
+        m = desk({"trigger": "flip", "source": "B1", "dest": "B2", "guards": ["ok"]})
+        for ok in (True, False, True, False):
+            r = m.process("P(r1=A1, r2=B1)", "flip", {"ok": ok})
+            assert r.success is ok
+            assert r.target_state == ("P(r1=A1, r2=B2)" if ok else None)
+
+    def test_a_guard_on_an_earlier_candidate_counts(self) -> None:
+        # The unguarded fallback is selected only when the guarded candidate before it says
+        # no: the result depends on the context, so it is never shared.
+        m = desk(
+            {"trigger": "flip", "source": "B1", "dest": "B2", "guards": ["ok"]},
+            {"trigger": "flip", "source": "P", "dest": "OUT"},
+        )
+        for ok in (False, True, False):
+            r = m.process("P(r1=A1, r2=B1)", "flip", {"ok": ok})
+            assert r.target_state == ("P(r1=A1, r2=B2)" if ok else "OUT")
