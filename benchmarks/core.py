@@ -1,8 +1,8 @@
 """The PyStator adapter: every scenario through the public API only.
 
-``process`` is stateless, so the guarded and hierarchical scenarios call
-``machine.process(state, trigger, ctx)`` from the same state every time; the session and ring
-scenarios keep state and move on every call, as the peers do.
+``process`` is stateless, so the guarded, hierarchical and parallel scenarios call
+``machine.process(state, trigger, ctx)`` from the same state (or configuration string) every
+time; the session and ring scenarios keep state and move on every call, as the peers do.
 """
 
 from __future__ import annotations
@@ -12,23 +12,43 @@ from functools import partial
 from typing import Any
 
 from benchmarks.library import Library, expect
-from benchmarks.shapes import GUARD_NAME, Shape, has_quantity
+from benchmarks.shapes import ENTER, GUARD_NAME, LEAVE, Shape, StateShape, has_quantity
 from benchmarks.timing import Runner
 from pystator import StateMachine
 
 
+def _state_entry(shape: Shape, state: StateShape) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": state.name}
+    if state.parent is None and state.initial:
+        entry["type"] = "initial"
+    if state.parallel:
+        # Each region lists its direct children; deeper states join them with ``parent``.
+        entry["type"] = "parallel"
+        entry["regions"] = [
+            {
+                "name": region.name,
+                "initial": shape.initial_child(region.name),
+                "states": [_state_entry(shape, kid) for kid in shape.children(region.name)],
+            }
+            for region in shape.children(state.name)
+        ]
+        return entry
+    child = shape.initial_child(state.name)
+    if child is not None:
+        entry["initial_child"] = child
+    return entry
+
+
 def definition_dict(shape: Shape) -> dict[str, Any]:
     """``shape`` as the plain data ``StateMachine.from_dict`` reads (as from YAML or JSON)."""
+    regions = {s.name for s in shape.states if shape.is_parallel(s.parent)}
     states: list[dict[str, Any]] = []
     for state in shape.states:
-        entry: dict[str, Any] = {"name": state.name}
-        if state.parent is None and state.initial:
-            entry["type"] = "initial"
+        if state.name in regions or state.parent in regions:
+            continue  # written inside its parallel state's ``regions``
+        entry = _state_entry(shape, state)
         if state.parent is not None:
             entry["parent"] = state.parent
-        child = shape.initial_child(state.name)
-        if child is not None:
-            entry["initial_child"] = child
         states.append(entry)
     transitions: list[dict[str, Any]] = []
     for t in shape.transitions:
@@ -41,6 +61,21 @@ def definition_dict(shape: Shape) -> dict[str, Any]:
         "states": states,
         "transitions": transitions,
     }
+
+
+def configuration_string(shape: Shape, leaves: list[str]) -> str:
+    """PyStator's string form of the configuration whose active leaves are ``leaves``
+    (``P(r1=A1, r2=B1, r3=C1)``; a plain leaf is its own name)."""
+    active = shape.active(leaves)
+
+    def below(name: str) -> str:
+        kids = shape.children(name)
+        if shape.is_parallel(name):
+            return f"{name}(" + ", ".join(f"{r.name}={below(r.name)}" for r in kids) + ")"
+        child = next((k.name for k in kids if k.name in active), None)
+        return name if child is None else below(child)
+
+    return below(next(s.name for s in shape.children(None) if s.name in active))
 
 
 def build(shape: Shape) -> StateMachine:
@@ -112,6 +147,49 @@ class PyStator(Library):
                 state = process(state, "t0").target_state  # type: ignore[assignment]
 
         return run
+
+    def region_runner(self, shape: Shape) -> Runner:
+        process = build(shape).process
+        leaves = shape.default_leaves(shape.parallel_state)
+        source = configuration_string(shape, leaves)
+        move = next(t for t in shape.transitions if t.trigger == "go" and t.source in leaves)
+        moved = [move.dest if leaf == move.source else leaf for leaf in leaves]
+        result = process(source, "go")
+        expect(result.target_state == configuration_string(shape, moved), f"unexpected {result!r}")
+        expect(
+            result.exited_states == (move.source,) and result.entered_states == (move.dest,),
+            f"more than region {shape.path(move.source)[-2]} moved: {result!r}",
+        )
+
+        def run(n: int) -> None:
+            for _ in range(n):
+                process(source, "go")
+
+        return run
+
+    def _boundary_runner(self, shape: Shape, trigger: str) -> Runner:
+        # process is stateless: the same boundary transition from the same state every call.
+        process = build(shape).process
+        parallel = shape.parallel_state
+        leaves = shape.default_leaves(parallel)
+        inside, outside = configuration_string(shape, leaves), shape.initial
+        source, dest = (outside, inside) if trigger == ENTER else (inside, outside)
+        result = process(source, trigger)
+        expect(result.target_state == dest, f"unexpected {result!r}")
+        crossed = result.entered_states if trigger == ENTER else result.exited_states
+        expect(set(crossed) == shape.active(leaves), f"not every region crossed: {result!r}")
+
+        def run(n: int) -> None:
+            for _ in range(n):
+                process(source, trigger)
+
+        return run
+
+    def enter_runner(self, shape: Shape) -> Runner:
+        return self._boundary_runner(shape, ENTER)
+
+    def exit_runner(self, shape: Shape) -> Runner:
+        return self._boundary_runner(shape, LEAVE)
 
     def load_input(self, shape: Shape) -> Any:
         return definition_dict(shape)

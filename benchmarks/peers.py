@@ -3,18 +3,23 @@
 Each peer is used the way its documentation shows, configured for its best speed where that
 does not change the scenario (transitions without ``auto_transitions``, which would add a
 ``to_<state>`` trigger per state and model). The peers are stateful: an event moves the entity,
-so the guarded and hierarchical scenarios run on toggles (``A <-> B``, ``L1 <-> L2``) where
-every event fires the transition being measured.
+so the guarded, hierarchical and region scenarios run on toggles (``A <-> B``, ``L1 <-> L2``,
+``A1 <-> A2``) where every event fires the transition being measured. Entering and leaving the
+parallel state cannot be repeated on one entity without the opposite transition, so those two
+scenarios are ``Batch``es: ``n`` entities brought to the source state beforehand (not timed),
+then one event to each.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
-from benchmarks.library import Library, expect
-from benchmarks.shapes import GUARD_NAME, Shape, has_quantity
-from benchmarks.timing import Runner
+from benchmarks.library import Library, NotExpressible, distribution_version, expect
+from benchmarks.shapes import ENTER, GUARD_NAME, LEAVE, Shape, has_quantity
+from benchmarks.timing import Batch, Runner
 
 
 def _is_nested(shape: Shape) -> bool:
@@ -26,6 +31,12 @@ class _Entity:
 
     def __init__(self, context: Mapping[str, Any] | None = None) -> None:
         self.context = dict(context) if context else {}
+
+
+def _call_each(calls: list[Callable[[], object]]) -> None:
+    """The timed half of a peer's ``Batch``: one prepared event per entity."""
+    for call in calls:
+        call()
 
 
 # --------------------------------------------------------------------------- transitions
@@ -40,7 +51,9 @@ class Transitions(Library):
         out: list[Any] = []
         for state in shape.children(parent):
             kids = Transitions._states(shape, state.name)
-            if kids:
+            if state.parallel:
+                out.append({"name": state.name, "parallel": kids})
+            elif kids:
                 out.append(
                     {
                         "name": state.name,
@@ -136,6 +149,54 @@ class Transitions(Library):
 
         return run
 
+    def _ids(self, shape: Shape, leaves: list[str]) -> list[str]:
+        return [self._state_id(shape, leaf) for leaf in leaves]
+
+    def region_runner(self, shape: Shape) -> Runner:
+        model = self._model(shape)
+        leaves = shape.default_leaves(shape.parallel_state)
+        getattr(model, ENTER)()
+        expect(model.state == self._ids(shape, leaves), f"entered {model.state}")
+        go = model.go
+        move = next(t for t in shape.transitions if t.trigger == "go" and t.source in leaves)
+        go()
+        moved = [move.dest if leaf == move.source else leaf for leaf in leaves]
+        expect(model.state == self._ids(shape, moved), f"went to {model.state}")
+
+        def run(n: int) -> None:
+            for _ in range(n):
+                go()
+
+        return run
+
+    def _entities(self, shape: Shape, n: int, *triggers: str) -> list[Any]:
+        # A fresh machine per batch (add_model slows as models accumulate), each entity sent
+        # ``triggers`` to bring it to the batch's source state.
+        machine: Any = self.load(self.load_input(shape), None)
+        models = [_Entity() for _ in range(n)]
+        machine.add_model(models)
+        for model in models:
+            for trigger in triggers:
+                getattr(model, trigger)()
+        return models
+
+    def _boundary_batch(self, shape: Shape, trigger: str, *before: str) -> Batch:
+        inside = self._ids(shape, shape.default_leaves(shape.parallel_state))
+        model = self._entities(shape, 1, *before)[0]
+        getattr(model, trigger)()
+        expect(model.state == (inside if trigger == ENTER else shape.initial), f"{model.state}")
+
+        def prepare(n: int) -> list[Callable[[], object]]:
+            return [getattr(m, trigger) for m in self._entities(shape, n, *before)]
+
+        return prepare, _call_each
+
+    def enter_runner(self, shape: Shape) -> Batch:
+        return self._boundary_batch(shape, ENTER)
+
+    def exit_runner(self, shape: Shape) -> Batch:
+        return self._boundary_batch(shape, LEAVE, ENTER)
+
     def entity_factory(self, shape: Shape, context: Mapping[str, Any]) -> Callable[[], object]:
         # One shared machine; each entity is a model registered on it (the light way).
         machine: Any = self.load(self.load_input(shape), None)
@@ -162,8 +223,10 @@ class PythonStatemachine(Library):
         out: dict[str, Any] = {}
         for state in shape.children(parent):
             spec: dict[str, Any] = {}
-            if state.name == first_child:
+            if state.name == first_child and not shape.is_parallel(parent):
                 spec["initial"] = True
+            if state.parallel:
+                spec["parallel"] = True
             kids = PythonStatemachine._states(shape, state.name)
             if kids:
                 spec["states"] = kids
@@ -244,6 +307,60 @@ class PythonStatemachine(Library):
 
         return run
 
+    @staticmethod
+    def _supports_parallel() -> None:
+        from statemachine import State
+
+        if "parallel" not in inspect.signature(State.__init__).parameters:
+            version = distribution_version("python-statemachine")
+            raise NotExpressible(f"python-statemachine {version} has no parallel states")
+
+    def region_runner(self, shape: Shape) -> Runner:
+        self._supports_parallel()
+        sm = self._instance(shape)
+        send = sm.send
+        leaves = shape.default_leaves(shape.parallel_state)
+        send(ENTER)
+        expect(self._active(sm) == shape.active(leaves), f"entered {self._active(sm)}")
+        move = next(t for t in shape.transitions if t.trigger == "go" and t.source in leaves)
+        send("go")
+        moved = [move.dest if leaf == move.source else leaf for leaf in leaves]
+        expect(self._active(sm) == shape.active(moved), f"in {self._active(sm)}")
+
+        def run(n: int) -> None:
+            for _ in range(n):
+                send("go")
+
+        return run
+
+    def _boundary_batch(self, shape: Shape, trigger: str, *before: str) -> Batch:
+        self._supports_parallel()
+        cls: Any = self.load(self.load_input(shape))
+        inside = shape.active(shape.default_leaves(shape.parallel_state))
+
+        def entities(n: int) -> list[Any]:
+            machines = [cls() for _ in range(n)]
+            for sm in machines:
+                for event in before:
+                    sm.send(event)
+            return machines
+
+        sm = entities(1)[0]
+        sm.send(trigger)
+        expected = inside if trigger == ENTER else {shape.initial}
+        expect(self._active(sm) == expected, f"in {self._active(sm)}")
+
+        def prepare(n: int) -> list[Callable[[], object]]:
+            return [partial(sm.send, trigger) for sm in entities(n)]
+
+        return prepare, _call_each
+
+    def enter_runner(self, shape: Shape) -> Batch:
+        return self._boundary_batch(shape, ENTER)
+
+    def exit_runner(self, shape: Shape) -> Batch:
+        return self._boundary_batch(shape, LEAVE, ENTER)
+
     def entity_factory(self, shape: Shape, context: Mapping[str, Any]) -> Callable[[], object]:
         # Each entity is an instance of the generated StateChart class, carrying its context.
         cls: Any = self.load(self.load_input(shape))
@@ -271,7 +388,9 @@ class Sismic(Library):
     def _state(shape: Shape, name: str) -> dict[str, Any]:
         spec: dict[str, Any] = {"name": name}
         kids = shape.children(name if name != _SISMIC_ROOT else None)
-        if kids:
+        if kids and shape.is_parallel(name):
+            spec["parallel states"] = [Sismic._state(shape, k.name) for k in kids]
+        elif kids:
             spec["states"] = [Sismic._state(shape, k.name) for k in kids]
             spec["initial"] = shape.initial if name == _SISMIC_ROOT else shape.initial_child(name)
         transitions = []
@@ -343,6 +462,57 @@ class Sismic(Library):
         dest = shape.transitions[0].dest
         expect(dest in interpreter.configuration, f"in {interpreter.configuration}")
         return run
+
+    def region_runner(self, shape: Shape) -> Runner:
+        interpreter = self._interpreter(shape)
+        leaves = shape.default_leaves(shape.parallel_state)
+        self._runner(interpreter, ENTER)(1)
+        expected = {_SISMIC_ROOT, *shape.active(leaves)}
+        expect(set(interpreter.configuration) == expected, f"in {interpreter.configuration}")
+        run = self._runner(interpreter, "go")
+        run(1)
+        move = next(t for t in shape.transitions if t.trigger == "go" and t.source in leaves)
+        moved = [move.dest if leaf == move.source else leaf for leaf in leaves]
+        expected = {_SISMIC_ROOT, *shape.active(moved)}
+        expect(set(interpreter.configuration) == expected, f"in {interpreter.configuration}")
+        return run
+
+    def _boundary_batch(self, shape: Shape, trigger: str, *before: str) -> Batch:
+        from sismic.interpreter import Interpreter
+
+        statechart = self.load(self.load_input(shape))
+        inside = shape.active(shape.default_leaves(shape.parallel_state))
+
+        def entities(n: int) -> list[Any]:
+            interpreters = [Interpreter(statechart) for _ in range(n)]
+            for interpreter in interpreters:
+                interpreter.execute_once()  # enters the initial configuration
+                for event in before:
+                    interpreter.queue(event)
+                    interpreter.execute_once()
+            return interpreters
+
+        interpreter = entities(1)[0]
+        interpreter.queue(trigger)
+        interpreter.execute_once()
+        expected = {_SISMIC_ROOT, *(inside if trigger == ENTER else {shape.initial})}
+        expect(set(interpreter.configuration) == expected, f"in {interpreter.configuration}")
+
+        def prepare(n: int) -> list[tuple[Callable[..., object], Callable[[], object]]]:
+            return [(i.queue, i.execute_once) for i in entities(n)]
+
+        def run(prepared: list[tuple[Callable[..., object], Callable[[], object]]]) -> None:
+            for queue, execute_once in prepared:
+                queue(trigger)
+                execute_once()
+
+        return prepare, run
+
+    def enter_runner(self, shape: Shape) -> Batch:
+        return self._boundary_batch(shape, ENTER)
+
+    def exit_runner(self, shape: Shape) -> Batch:
+        return self._boundary_batch(shape, LEAVE, ENTER)
 
     def entity_factory(self, shape: Shape, context: Mapping[str, Any]) -> Callable[[], object]:
         # Each entity is an Interpreter (sismic keeps the configuration there), entered.

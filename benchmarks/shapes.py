@@ -96,7 +96,12 @@ class Shape:
             return None
         return next((k.name for k in kids if k.initial), kids[0].name)
 
-    def is_parallel(self, name: str) -> bool:
+    @property
+    def parallel_state(self) -> str:
+        """The (first) parallel state."""
+        return next(s.name for s in self.states if s.parallel)
+
+    def is_parallel(self, name: str | None) -> bool:
         return any(s.parallel for s in self.states if s.name == name)
 
     def default_leaves(self, name: str) -> list[str]:

@@ -26,6 +26,9 @@ COUNTER: dict[str, Any] = {
 }
 
 
+SLOTS = 64
+
+
 def hammer(
     spec: StoreSpec, process: int, events: int, threads: int, entity_id: str, queue: Any
 ) -> None:
@@ -45,7 +48,9 @@ def hammer(
             for n in range(thread, events, threads):
                 key = f"p{process}e{n}"
                 try:
-                    result = orchestrator.process_event(entity_id, "bump", {key: True})
+                    # 64 slots keep the context small; each event writes its own id into one.
+                    slot = f"slot{n % SLOTS}"
+                    result = orchestrator.process_event(entity_id, "bump", {slot: key})
                 except StaleVersionError:
                     stale.append(key)
                     continue
