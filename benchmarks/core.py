@@ -167,17 +167,23 @@ class PyStator(Library):
 
         return run
 
-    def _boundary_runner(self, shape: Shape, trigger: str) -> Runner:
-        # process is stateless: the same boundary transition from the same state every call.
-        process = build(shape).process
-        parallel = shape.parallel_state
-        leaves = shape.default_leaves(parallel)
+    @staticmethod
+    def _boundary(machine: StateMachine, shape: Shape, trigger: str) -> str:
+        """The source of ``trigger`` (``enter`` or ``leave``), once checked that it crosses
+        every region of the parallel state."""
+        leaves = shape.default_leaves(shape.parallel_state)
         inside, outside = configuration_string(shape, leaves), shape.initial
         source, dest = (outside, inside) if trigger == ENTER else (inside, outside)
-        result = process(source, trigger)
+        result = machine.process(source, trigger)
         expect(result.target_state == dest, f"unexpected {result!r}")
         crossed = result.entered_states if trigger == ENTER else result.exited_states
         expect(set(crossed) == shape.active(leaves), f"not every region crossed: {result!r}")
+        return source
+
+    def _boundary_runner(self, shape: Shape, trigger: str) -> Runner:
+        # process is stateless: the same boundary transition from the same state every call.
+        machine = build(shape)
+        process, source = machine.process, self._boundary(machine, shape, trigger)
 
         def run(n: int) -> None:
             for _ in range(n):
@@ -190,6 +196,18 @@ class PyStator(Library):
 
     def exit_runner(self, shape: Shape) -> Runner:
         return self._boundary_runner(shape, LEAVE)
+
+    def round_trip_runner(self, shape: Shape) -> Runner:
+        machine = build(shape)
+        process = machine.process
+        outside, inside = (self._boundary(machine, shape, t) for t in (ENTER, LEAVE))
+
+        def run(n: int) -> None:
+            for _ in range(n):
+                process(outside, ENTER)
+                process(inside, LEAVE)
+
+        return run
 
     def load_input(self, shape: Shape) -> Any:
         return definition_dict(shape)

@@ -85,6 +85,11 @@ class Library(ABC):
         region (a ``Batch`` of entities sitting in the parallel state for a stateful library)."""
 
     @abstractmethod
+    def round_trip_runner(self, shape: Shape) -> Runner:
+        """Each operation takes ``enter`` then ``leave``: into the parallel state and out of
+        it again, on one entity."""
+
+    @abstractmethod
     def load_input(self, shape: Shape) -> Any:
         """Fresh plain data in the library's own dialect (made outside the timed region)."""
 

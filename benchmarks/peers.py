@@ -197,6 +197,22 @@ class Transitions(Library):
     def exit_runner(self, shape: Shape) -> Batch:
         return self._boundary_batch(shape, LEAVE, ENTER)
 
+    def round_trip_runner(self, shape: Shape) -> Runner:
+        model = self._model(shape)
+        enter, leave = getattr(model, ENTER), getattr(model, LEAVE)
+        enter()
+        inside = self._ids(shape, shape.default_leaves(shape.parallel_state))
+        expect(model.state == inside, f"entered {model.state}")
+        leave()
+        expect(model.state == shape.initial, f"left to {model.state}")
+
+        def run(n: int) -> None:
+            for _ in range(n):
+                enter()
+                leave()
+
+        return run
+
     def entity_factory(self, shape: Shape, context: Mapping[str, Any]) -> Callable[[], object]:
         # One shared machine; each entity is a model registered on it (the light way).
         machine: Any = self.load(self.load_input(shape), None)
@@ -351,7 +367,7 @@ class PythonStatemachine(Library):
         expect(self._active(sm) == expected, f"in {self._active(sm)}")
 
         def prepare(n: int) -> list[Callable[[], object]]:
-            return [partial(sm.send, trigger) for sm in entities(n)]
+            return [partial(m.send, trigger) for m in entities(n)]
 
         return prepare, _call_each
 
@@ -360,6 +376,23 @@ class PythonStatemachine(Library):
 
     def exit_runner(self, shape: Shape) -> Batch:
         return self._boundary_batch(shape, LEAVE, ENTER)
+
+    def round_trip_runner(self, shape: Shape) -> Runner:
+        self._supports_parallel()
+        sm = self._instance(shape)
+        send = sm.send
+        send(ENTER)
+        inside = shape.active(shape.default_leaves(shape.parallel_state))
+        expect(self._active(sm) == inside, f"entered {self._active(sm)}")
+        send(LEAVE)
+        expect(self._active(sm) == {shape.initial}, f"left to {self._active(sm)}")
+
+        def run(n: int) -> None:
+            for _ in range(n):
+                send(ENTER)
+                send(LEAVE)
+
+        return run
 
     def entity_factory(self, shape: Shape, context: Mapping[str, Any]) -> Callable[[], object]:
         # Each entity is an instance of the generated StateChart class, carrying its context.
@@ -513,6 +546,26 @@ class Sismic(Library):
 
     def exit_runner(self, shape: Shape) -> Batch:
         return self._boundary_batch(shape, LEAVE, ENTER)
+
+    def round_trip_runner(self, shape: Shape) -> Runner:
+        interpreter = self._interpreter(shape)
+        enter, leave = self._runner(interpreter, ENTER), self._runner(interpreter, LEAVE)
+        enter(1)
+        inside = {_SISMIC_ROOT, *shape.active(shape.default_leaves(shape.parallel_state))}
+        expect(set(interpreter.configuration) == inside, f"in {interpreter.configuration}")
+        leave(1)
+        outside = {_SISMIC_ROOT, shape.initial}
+        expect(set(interpreter.configuration) == outside, f"in {interpreter.configuration}")
+        queue, execute_once = interpreter.queue, interpreter.execute_once
+
+        def run(n: int) -> None:
+            for _ in range(n):
+                queue(ENTER)
+                execute_once()
+                queue(LEAVE)
+                execute_once()
+
+        return run
 
     def entity_factory(self, shape: Shape, context: Mapping[str, Any]) -> Callable[[], object]:
         # Each entity is an Interpreter (sismic keeps the configuration there), entered.

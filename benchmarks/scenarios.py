@@ -1,4 +1,4 @@
-"""The seven scenarios: each runs every library on the same shape and returns its rows."""
+"""The scenarios: each runs every library on the same shape and returns its rows."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from benchmarks.results import (
     at_most_and_faster,
 )
 from benchmarks.timing import (
+    Batch,
     LoadCase,
     Runner,
     calibrate,
@@ -85,13 +86,13 @@ def _failed(library: Library, exc: Exception) -> Figure:
 
 def _per_call(
     libraries: Sequence[Library],
-    make_runner: Callable[[Library], Runner],
+    make_runner: Callable[[Library], Runner | Batch],
     settings: Settings,
     progress: Progress,
 ) -> list[Figure]:
     """Build and calibrate each library's runner, then time them all, interleaved."""
     failed: dict[str, Figure] = {}
-    runners: dict[str, tuple[Runner, int]] = {}
+    runners: dict[str, tuple[Runner | Batch, int]] = {}
     for library in libraries:
         progress(f"{library.name} (set-up)")
         try:
@@ -107,12 +108,14 @@ def _per_call(
             figures.append(failed[library.name])
             continue
         sample = samples[library.name]
+        batch = isinstance(runners[library.name][0], tuple)
+        what = "entities, one event each" if batch else "calls"
         figures.append(
             Figure(
                 library.name,
                 sample.best,
                 sample.median,
-                note=f"{sample.repeats} x {sample.ops:,} calls",
+                note=f"{sample.repeats} x {sample.ops:,} {what}",
                 role=_role(library),
             )
         )
@@ -168,6 +171,72 @@ def hierarchical(libraries: Sequence[Library], settings: Settings, p: Progress) 
         target=Target("<= 1.5 µs per transition", at_most(1.5 * US)),
     )
     row.figures = _per_call(libraries, lambda lib: lib.hierarchical_runner(shape), settings, p)
+    return [row]
+
+
+_PEER_EVENTS = (
+    "transitions: model.<event>() on a HierarchicalMachine with parallel=; "
+    "python-statemachine: sm.send('<event>') on a StateChart with a parallel state; sismic: "
+    "queue + execute_once with 'parallel states'"
+)
+
+
+def parallel_region(libraries: Sequence[Library], settings: Settings, p: Progress) -> list[Row]:
+    shape = shapes.parallel()
+    row = Row(
+        "8",
+        "event moving one region of a 3-region parallel state",
+        MICROSECONDS,
+        "'go' moves region r1 of P(r1=A1, r2=B1, r3=C1) to A2, r2 and r3 stay (pystator: "
+        "machine.process('P(r1=A1, r2=B1, r3=C1)', 'go'), stateless: same configuration every "
+        f"call; peers: a live entity in P toggling A1 <-> A2, one event per call; {_PEER_EVENTS})",
+        target=Target("<= 3 µs per process", at_most(3 * US)),
+    )
+    row.figures = _per_call(libraries, lambda lib: lib.region_runner(shape), settings, p)
+    return [row]
+
+
+def parallel_enter(libraries: Sequence[Library], settings: Settings, p: Progress) -> list[Row]:
+    shape = shapes.parallel()
+    row = Row(
+        "9a",
+        "enter a 3-region parallel state from an outside state",
+        MICROSECONDS,
+        "'enter': OUTSIDE to P, entering P, its 3 regions and their first leaves (7 states) "
+        "(pystator: machine.process('OUTSIDE', 'enter'), stateless; peers: n live entities "
+        "brought to OUTSIDE beforehand, not timed, then one 'enter' to each, since an entity "
+        f"cannot enter again without leaving; {_PEER_EVENTS})",
+    )
+    row.figures = _per_call(libraries, lambda lib: lib.enter_runner(shape), settings, p)
+    return [row]
+
+
+def parallel_exit(libraries: Sequence[Library], settings: Settings, p: Progress) -> list[Row]:
+    shape = shapes.parallel()
+    row = Row(
+        "9b",
+        "leave a 3-region parallel state (every region) for an outside state",
+        MICROSECONDS,
+        "'leave', a transition of P itself: P(r1=A1, r2=B1, r3=C1) to OUTSIDE, exiting 7 states "
+        "(pystator: machine.process('P(r1=A1, r2=B1, r3=C1)', 'leave'), stateless; peers: n "
+        "live entities brought into P beforehand, not timed, then one 'leave' to each; "
+        f"{_PEER_EVENTS})",
+    )
+    row.figures = _per_call(libraries, lambda lib: lib.exit_runner(shape), settings, p)
+    return [row]
+
+
+def parallel_round_trip(libraries: Sequence[Library], settings: Settings, p: Progress) -> list[Row]:
+    shape = shapes.parallel()
+    row = Row(
+        "9c",
+        "round trip: enter the 3-region parallel state, then leave it (two events)",
+        MICROSECONDS,
+        "one operation is 'enter' then 'leave' (9a + 9b on one entity, every event fires; "
+        "pystator: process('OUTSIDE', 'enter') then process('P(r1=A1, r2=B1, r3=C1)', "
+        f"'leave'); peers: one live entity toggling OUTSIDE <-> P; {_PEER_EVENTS})",
+    )
+    row.figures = _per_call(libraries, lambda lib: lib.round_trip_runner(shape), settings, p)
     return [row]
 
 
@@ -389,4 +458,8 @@ SCENARIOS: dict[str, Scenario] = {
     "entities": entities,
     "size": machine_size,
     "import": import_time,
+    "region": parallel_region,
+    "enter": parallel_enter,
+    "exit": parallel_exit,
+    "roundtrip": parallel_round_trip,
 }

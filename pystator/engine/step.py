@@ -50,7 +50,7 @@ from pystator.models.result import TransitionResult
 MAX_MICROSTEPS = 100
 """Eventless and done transitions taken after one event, at most (stops cycles)."""
 _MAX_RESULTS = 65_536
-"""Entries kept in each result cache of the index before it is cleared."""
+"""Entries kept in the index's result caches before they are cleared."""
 
 GuardOutcome = bool | Rejection
 """What a driver sends back for a guard: its truth, or a ``Rejection`` saying why not."""
@@ -195,10 +195,6 @@ def macrostep(
 
     Yields every guard to evaluate and expects its outcome back; returns the result.
     """
-    if timer_key is None:
-        settled = index.settled.get((state, trigger))
-        if settled is not None:
-            return settled
     if config is None:
         config = configuration(index, state)
     states = index.states
@@ -238,17 +234,11 @@ def macrostep(
             return no_transition(index, state, trigger, config)
 
     cache_key: tuple[Any, ...] | None = None
-    settles = False
     if index.simple:
         # Keyed by the caller's spelling: the result's source_state is that spelling.
         cache_key = (state, timer_key or trigger, *(c.index for c in selected))
-        # No guard was evaluated: the selection, hence the result, depends on (state,
-        # trigger) alone (``outcomes`` holds every candidate the selection reached).
-        settles = timer_key is None and not any(index.guards.get(i) for i in outcomes)
         cached = index.results.get(cache_key)
         if cached is not None:
-            if settles:
-                _settle(index, state, trigger, cached)
             return cached
 
     selected = _without_conflicts(index, config.active, selected)
@@ -293,17 +283,14 @@ def macrostep(
     if cache_key is not None:
         if len(index.results) >= _MAX_RESULTS:
             index.results.clear()
+            index.settled.clear()
         index.results[cache_key] = result
-        if settles:
-            _settle(index, state, trigger, result)
+        if timer_key is None and not any(index.guards.get(i) for i in outcomes):
+            # No guard was evaluated (``outcomes`` holds every candidate the selection
+            # reached): the result depends on (state, trigger) alone, and the drivers may
+            # return it without running the engine.
+            index.settled[(state, trigger)] = result
     return result
-
-
-def _settle(index: MachineIndex, state: str, trigger: str, result: TransitionResult) -> None:
-    """Remember a result that depends on (state, trigger) alone (see ``MachineIndex.settled``)."""
-    if len(index.settled) >= _MAX_RESULTS:
-        index.settled.clear()
-    index.settled[(state, trigger)] = result
 
 
 def _combine(

@@ -439,6 +439,9 @@ class StateMachine:
             invalid = self.check_context(state, trigger, ctx)
             if invalid is not None:
                 return invalid
+        settled = self._index.settled.get((state, trigger))
+        if settled is not None:
+            return settled
         return await self._adrive(macrostep(self._index, state, trigger, history), ctx)
 
     def check_context(self, state: str, trigger: str, ctx: Context) -> TransitionResult | None:
