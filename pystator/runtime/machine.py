@@ -477,11 +477,7 @@ class StateMachine:
         timer's trigger sent through ``process`` does not fire it. A timer whose state is no
         longer active gives a failed result with ``metadata["reason"] == "stale_timer"``.
         """
-        ctx = _EMPTY if context is None else context
-        spec = self._index.timer_table.get(timer_key)
-        label = spec.transition.trigger if spec is not None else None
-        step = macrostep(self._index, state, label or timer_key, history, timer_key=timer_key)
-        return self._drive(step, ctx)
+        return self._drive(self._timer_step(state, timer_key, history), context or _EMPTY)
 
     async def afire_timer(
         self,
@@ -492,11 +488,13 @@ class StateMachine:
         history: History | None = None,
     ) -> TransitionResult:
         """``fire_timer`` with async guards."""
-        ctx = _EMPTY if context is None else context
+        step = self._timer_step(state, timer_key, history)
+        return await self._adrive(step, context or _EMPTY)
+
+    def _timer_step(self, state: str, timer_key: str, history: History | None) -> GuardStep:
         spec = self._index.timer_table.get(timer_key)
         label = spec.transition.trigger if spec is not None else None
-        step = macrostep(self._index, state, label or timer_key, history, timer_key=timer_key)
-        return await self._adrive(step, ctx)
+        return macrostep(self._index, state, label or timer_key, history, timer_key=timer_key)
 
     def start(
         self,
