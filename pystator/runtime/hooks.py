@@ -102,6 +102,12 @@ class LoggingHook:
         self.logger = logger_ or logger
         self.level = level
 
+    def on_before_process(self, state: str, trigger: str, context: Mapping[str, Any]) -> None:
+        """Nothing to do before processing."""
+
+    def on_transition_start(self, result: TransitionResult) -> None:
+        """Nothing to do when a transition is selected."""
+
     def on_transition_complete(self, result: TransitionResult, duration_ms: float) -> None:
         if result.success:
             self.logger.log(
@@ -159,6 +165,12 @@ class MetricsCollector:
         self._sum_ms += duration_ms
         self._min_ms = min(self._min_ms, duration_ms)
         self._max_ms = max(self._max_ms, duration_ms)
+
+    def on_before_process(self, state: str, trigger: str, context: Mapping[str, Any]) -> None:
+        """Nothing to do before processing."""
+
+    def on_transition_start(self, result: TransitionResult) -> None:
+        """Nothing to do when a transition is selected."""
 
     def on_transition_complete(self, result: TransitionResult, duration_ms: float) -> None:
         with self._lock:

@@ -306,3 +306,11 @@ class TestMetricsCollector:
         assert summary["by_reason"] == {"guard_rejected": 1, "undefined_trigger": 1}
         assert 0 <= summary["duration"]["min_ms"] <= summary["duration"]["avg_ms"]
         assert summary["duration"]["avg_ms"] <= summary["duration"]["max_ms"]
+
+
+def test_shipped_hooks_satisfy_the_protocol() -> None:
+    from pystator import LoggingHook, MetricsCollector, TransitionHook
+
+    assert isinstance(MetricsCollector(), TransitionHook)
+    assert isinstance(LoggingHook(), TransitionHook)
+    assert not isinstance(object(), TransitionHook)
