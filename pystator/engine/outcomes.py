@@ -168,3 +168,18 @@ def failure(
         error=error,
         metadata=MappingProxyType(metadata),
     )
+
+
+def timer_refused(
+    state: str, timer_id: str, why: str, reason: str = "stale_timer"
+) -> TransitionResult:
+    """A timer that does nothing: not armed for this visit (``stale_timer``) or not due yet
+    (``timer_not_due``). Sessions and the orchestrator give the same answer."""
+    return failure(
+        state,
+        timer_id,
+        InvalidTransitionError(
+            f"timer '{timer_id}' does nothing: {why}", current_state=state, trigger=timer_id
+        ),
+        {"reason": reason},
+    )

@@ -30,11 +30,11 @@ from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from pystator.engine.outcomes import timer_refused
 from pystator.errors import (
     ContextValidationError,
     EntityNotFoundError,
     IdempotencyConflictError,
-    InvalidTransitionError,
     StaleVersionError,
 )
 from pystator.models.definition import ActionSpec
@@ -506,7 +506,7 @@ class Orchestrator:
                     return self._replay(done, fp, idempotency_key)
             if record is None:
                 if timer_id is not None:
-                    return _no_timer(entity_id, timer_id, "the entity does not exist")
+                    return timer_refused(entity_id, timer_id, "the entity does not exist")
                 record = yield from self._initial(entity_id, dict(context or {}))
             assert record is not None
             ctx = {**record.context, **context} if context else dict(record.context)
@@ -514,9 +514,11 @@ class Orchestrator:
             if timer_id is not None:
                 timer = next((t for t in record.timers if t.id == timer_id), None)
                 if timer is None:
-                    return _no_timer(record.state, timer_id, "it is not armed (stale)")
+                    return timer_refused(record.state, timer_id, "it is not armed (stale)")
                 if timer.due > self.clock.now() + self.timer_skew:
-                    return _no_timer(record.state, timer_id, "it is not due yet", "timer_not_due")
+                    return timer_refused(
+                        record.state, timer_id, "it is not due yet", "timer_not_due"
+                    )
                 result: TransitionResult = yield _Op(
                     "fire", (record.state, timer.key, ctx, history)
                 )
@@ -821,20 +823,6 @@ class Orchestrator:
                 continue
             ran += yield from self._run_items([item])
         return ran
-
-
-def _no_timer(state: str, timer_id: str, why: str, reason: str = "stale_timer") -> TransitionResult:
-    from types import MappingProxyType
-
-    return TransitionResult(
-        success=False,
-        source_state=state,
-        trigger=timer_id,
-        error=InvalidTransitionError(
-            f"timer '{timer_id}' does nothing: {why}", current_state=state, trigger=timer_id
-        ),
-        metadata=MappingProxyType({"reason": reason}),
-    )
 
 
 __all__ = ["ContextValidatorFn", "Orchestrator", "RetryPolicy", "fingerprint"]

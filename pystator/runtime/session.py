@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from pystator.engine.outcomes import timer_refused
 from pystator.errors import (
     ActionExecutionError,
     FSMError,
     IncompatibleSnapshotError,
-    InvalidTransitionError,
     LoopLimitError,
     UndefinedStateError,
 )
@@ -87,16 +87,6 @@ def _raise_failed_actions(result: TransitionResult, report: ExecutionReport) -> 
         f"state changed {result.source_state} -> {result.target_state} on "
         f"'{result.trigger}', but actions failed: {failed}{skipped}",
         report=report,
-    )
-
-
-def _timer_failure(state: str, timer_id: str, reason: str, message: str) -> TransitionResult:
-    return TransitionResult(
-        success=False,
-        source_state=state,
-        trigger=timer_id,
-        error=InvalidTransitionError(message, current_state=state, trigger=timer_id),
-        metadata=MappingProxyType({"reason": reason}),
     )
 
 
@@ -232,18 +222,12 @@ class EntitySession:
         rt = self._rt
         timer = rt.timers.get(timer_id) if rt is not None else None
         if rt is None or timer is None:
-            return _timer_failure(
-                self._state,
-                timer_id,
-                "stale_timer",
-                f"timer '{timer_id}' is not armed (its state was left, or it already fired)",
+            return timer_refused(
+                self._state, timer_id, "it is not armed (its state was left, or it already fired)"
             )
         if rt.clock.now() < timer.due:
-            return _timer_failure(
-                self._state,
-                timer_id,
-                "timer_not_due",
-                f"timer '{timer_id}' is due at {timer.due}, not yet",
+            return timer_refused(
+                self._state, timer_id, f"it is due at {timer.due}, not yet", "timer_not_due"
             )
         del rt.timers[timer_id]
         result = self._machine.fire_timer(self._state, timer.key, self._context, history=rt.history)
