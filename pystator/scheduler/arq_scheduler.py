@@ -38,19 +38,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pystator.models.snapshot import TimerSnapshot
-from pystator.runtime.clock import SYSTEM_CLOCK, Clock
+from pystator.runtime.clock import Clock
 from pystator.scheduler.redis_scheduler import NOT_DUE, result_reason
 from pystator.scheduler.redis_timers import (
     ARM_LUA,
     BURY_LUA,
     DEFAULT_REDIS_URL,
     REDIS_EXTRA,
-    TimerBook,
     TimerRecord,
     import_redis,
     member_of,
 )
-from pystator.scheduler.targets import TargetRegistry
+from pystator.scheduler.targets import RedisTimerScheduler
 
 logger = logging.getLogger("pystator.scheduler")
 
@@ -80,7 +79,9 @@ def import_arq(feature: str) -> Any:
     return arq
 
 
-class ArqScheduler(TargetRegistry):
+class ArqScheduler(RedisTimerScheduler):
+    decode_responses = False
+
     """Timers as arq jobs (job id from the timer id, deferred to the due time), with their
     records in Redis so that ``reconcile()`` re-enqueues jobs that were lost or expired.
 
@@ -110,29 +111,15 @@ class ArqScheduler(TargetRegistry):
         reconcile_grace: float = 10.0,
     ) -> None:
         self._arq = import_arq("ArqScheduler")
-        self._redis = import_redis("ArqScheduler")
         if job_timeout <= 0 or retry_delay < 0 or reconcile_grace < 0:
             raise ValueError("job_timeout must be > 0; retry_delay, reconcile_grace >= 0")
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        self.url = url
-        self.book = TimerBook(prefix)
+        super().__init__("ArqScheduler", url, prefix, clock, max_attempts, retry_delay)
         self.queue_name = queue_name
-        self.clock = clock or SYSTEM_CLOCK
         self.job_timeout = job_timeout
-        self.max_attempts = max_attempts
-        self.retry_delay = retry_delay
         self.reconcile_grace = reconcile_grace
-        super().__init__()
         self._pool: Any = None
         self._pool_loop: asyncio.AbstractEventLoop | None = None
         self._scripts: dict[str, Any] = {}
-        self._sclient: Any = None
-        self._sscripts: dict[str, Any] = {}
-
-    @property
-    def prefix(self) -> str:
-        return self.book.prefix
 
     def job_id(self, machine_name: str, entity_id: str, timer_id: str) -> str:
         """The arq job id of a timer: unique per machine, entity and arming."""
@@ -153,12 +140,6 @@ class ArqScheduler(TargetRegistry):
                 "bury": self._pool.register_script(BURY_LUA),
             }
         return self._pool
-
-    def _sync_client(self) -> Any:
-        if self._sclient is None:
-            self._sclient = self._redis.Redis.from_url(self.url)
-            self._sscripts = {"arm": self._sclient.register_script(ARM_LUA)}
-        return self._sclient
 
     # ------------------------------------------------------------------ arming
     async def schedule(
@@ -214,11 +195,7 @@ class ArqScheduler(TargetRegistry):
         """
         if not (arm or cancel):
             return
-        client = self._sync_client()
-        self._sscripts["arm"](
-            keys=self.book.keys(machine_name).main,
-            args=self.book.arm_args(machine_name, entity_id, arm, cancel),
-        )
+        client = self._write_records_sync(machine_name, entity_id, arm, cancel)
         if cancel:
             with client.pipeline(transaction=False) as pipe:
                 for timer_id in cancel:

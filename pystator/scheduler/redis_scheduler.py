@@ -23,19 +23,17 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pystator.models.snapshot import TimerSnapshot
-from pystator.runtime.clock import SYSTEM_CLOCK, Clock
+from pystator.runtime.clock import Clock
 from pystator.scheduler.redis_timers import (
     ARM_LUA,
     BURY_LUA,
     CLAIM_LUA,
     DEFAULT_REDIS_URL,
     RETRY_LUA,
-    TimerBook,
     TimerRecord,
-    import_redis,
     score,
 )
-from pystator.scheduler.targets import TargetRegistry
+from pystator.scheduler.targets import RedisTimerScheduler
 
 logger = logging.getLogger("pystator.scheduler")
 
@@ -51,7 +49,7 @@ def result_reason(result: Any) -> str | None:
     return None
 
 
-class RedisScheduler(TargetRegistry):
+class RedisScheduler(RedisTimerScheduler):
     """Keeps timers in Redis; every replica's polling loop claims and fires due ones.
 
     Args:
@@ -86,37 +84,23 @@ class RedisScheduler(TargetRegistry):
         max_attempts: int = 10,
         retry_delay: float = 1.0,
     ) -> None:
-        self._redis = import_redis("RedisScheduler")
         if poll_interval <= 0 or lease <= 0 or batch < 1 or concurrency < 1:
             raise ValueError("poll_interval and lease must be > 0, batch and concurrency >= 1")
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        self.url = url
-        self.book = TimerBook(prefix)
+        super().__init__("RedisScheduler", url, prefix, clock, max_attempts, retry_delay)
         self.poll_interval = poll_interval
         self.lease = lease
         self.batch = batch
-        self.clock = clock or SYSTEM_CLOCK
         self.autostart = autostart
         self.concurrency = concurrency
-        self.max_attempts = max_attempts
-        self.retry_delay = retry_delay
-        super().__init__()
         self._aclient: Any = None
         self._aclient_loop: asyncio.AbstractEventLoop | None = None
         self._ascripts: dict[str, Any] = {}
-        self._sclient: Any = None
-        self._sscripts: dict[str, Any] = {}
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._inflight: set[asyncio.Task[None]] = set()
         self._acks: dict[str, list[str]] = {}
         self.failed = 0
         """Firings that raised (retried later, or buried after ``max_attempts``)."""
-
-    @property
-    def prefix(self) -> str:
-        return self.book.prefix
 
     # ------------------------------------------------------------------ clients
     def _async_client(self) -> Any:
@@ -135,12 +119,6 @@ class RedisScheduler(TargetRegistry):
                 )
             }
         return self._aclient
-
-    def _sync_client(self) -> Any:
-        if self._sclient is None:
-            self._sclient = self._redis.Redis.from_url(self.url, decode_responses=True)
-            self._sscripts = {"arm": self._sclient.register_script(ARM_LUA)}
-        return self._sclient
 
     # ------------------------------------------------------------------ arming
     async def schedule(
@@ -170,11 +148,7 @@ class RedisScheduler(TargetRegistry):
         """``schedule`` for sync callers, with a blocking client (any thread)."""
         if not (arm or cancel):
             return
-        self._sync_client()
-        self._sscripts["arm"](
-            keys=self.book.keys(machine_name).main,
-            args=self.book.arm_args(machine_name, entity_id, arm, cancel),
-        )
+        self._write_records_sync(machine_name, entity_id, arm, cancel)
 
     # ------------------------------------------------------------------ firing
     async def run_due(self) -> int:
