@@ -28,9 +28,10 @@ import random
 import time
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from pystator.engine.outcomes import timer_refused
+from pystator.engine.outcomes import context_invalid, timer_refused
 from pystator.errors import (
     ContextValidationError,
     EntityNotFoundError,
@@ -83,10 +84,15 @@ class RetryPolicy:
 
 
 class _Op(NamedTuple):
-    """One I/O operation the procedure needs; a driver performs it (a tuple: cheap to make)."""
+    """One I/O operation the procedure needs; a driver performs it (a tuple: cheap to make).
+
+    ``kind`` names a pair of callables in ``Orchestrator._operations``: the sync driver calls
+    the first, the async driver awaits the second, both with ``args`` and ``kwargs``.
+    """
 
     kind: str
     args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = MappingProxyType({})
 
 
 Procedure = Generator[_Op, Any, Any]
@@ -177,6 +183,7 @@ class Orchestrator:
         self._dumped: dict[int, tuple[TransitionResult, bytes]] = {}
         if scheduler is not None and hasattr(scheduler, "register"):
             scheduler.register(self)
+        self._ops = self._operations()
 
     @property
     def machine_name(self) -> str:
@@ -317,7 +324,7 @@ class Orchestrator:
                 return done.value
             error = None
             try:
-                value = self._perform(op)
+                value = self._ops[op.kind][0](*op.args, **op.kwargs)
             except Exception as exc:
                 value, error = None, exc
 
@@ -331,79 +338,31 @@ class Orchestrator:
                 return done.value
             error = None
             try:
-                value = await self._aperform(op)
+                value = await self._ops[op.kind][1](*op.args, **op.kwargs)
             except Exception as exc:
                 value, error = None, exc
 
-    def _perform(self, op: _Op) -> Any:
-        store = self.store
-        kind, args = op.kind, op.args
-        if kind == "load":
-            return store.load(*args)
-        if kind == "commit":
-            return store.commit(*args)
-        if kind == "key":
-            return store.get_idempotency(*args)
-        if kind == "process":
-            state, trigger, ctx, history = args
-            return self.machine.process(state, trigger, ctx, history=history)
-        if kind == "fire":
-            state, key, ctx, history = args
-            return self.machine.fire_timer(state, key, ctx, history=history)
-        if kind == "start":
-            ctx, initial = args
-            return self.machine.start(ctx, initial_state=initial)
-        if kind == "sleep":
-            time.sleep(args[0])
-            return None
-        if kind == "action":
-            spec, ctx, action_id = args
-            return self.machine.executor.run_one(spec, ctx, action_id)
-        if kind == "pending":
-            return store.pending_actions(now=args[0], machine_name=args[1], limit=args[2])
-        if kind == "claim":
-            return store.claim_action(args[0], now=args[1], until=args[2])
-        if kind == "finish":
-            return store.finish_action(args[0], success=args[1], attempts=args[2], error=args[3])
-        if kind == "timers":
-            return self._schedule_sync(*args)
-        raise AssertionError(f"unknown operation {kind}")
-
-    async def _aperform(self, op: _Op) -> Any:
-        store = self.store
-        kind, args = op.kind, op.args
-        if kind == "load":
-            return await store.aload(*args)
-        if kind == "commit":
-            return await store.acommit(*args)
-        if kind == "key":
-            return await store.aget_idempotency(*args)
-        if kind == "process":
-            state, trigger, ctx, history = args
-            return await self.machine.aprocess(state, trigger, ctx, history=history)
-        if kind == "fire":
-            state, key, ctx, history = args
-            return await self.machine.afire_timer(state, key, ctx, history=history)
-        if kind == "start":
-            ctx, initial = args
-            return await self.machine.astart(ctx, initial_state=initial)
-        if kind == "sleep":
-            await asyncio.sleep(args[0])
-            return None
-        if kind == "action":
-            spec, ctx, action_id = args
-            return await self.machine.executor.arun_one(spec, ctx, action_id)
-        if kind == "pending":
-            return await store.apending_actions(now=args[0], machine_name=args[1], limit=args[2])
-        if kind == "claim":
-            return await store.aclaim_action(args[0], now=args[1], until=args[2])
-        if kind == "finish":
-            return await store.afinish_action(
-                args[0], success=args[1], attempts=args[2], error=args[3]
-            )
-        if kind == "timers":
-            return await self._schedule_async(*args)
-        raise AssertionError(f"unknown operation {kind}")
+    def _operations(self) -> dict[str, tuple[Callable[..., Any], Callable[..., Any]]]:
+        """kind -> (sync callable, async callable) of every operation a procedure yields."""
+        store, machine = self.store, self.machine
+        return {
+            "load": (store.load, store.aload),
+            "commit": (store.commit, store.acommit),
+            "key": (store.get_idempotency, store.aget_idempotency),
+            "pending": (store.pending_actions, store.apending_actions),
+            "claim": (store.claim_action, store.aclaim_action),
+            "finish": (store.finish_action, store.afinish_action),
+            "process": (machine.process, machine.aprocess),
+            "fire": (machine.fire_timer, machine.afire_timer),
+            "start": (machine.start, machine.astart),
+            # The executor is looked up per call: bind_actions may replace it.
+            "action": (
+                lambda *a: machine.executor.run_one(*a),
+                lambda *a: machine.executor.arun_one(*a),
+            ),
+            "sleep": (time.sleep, asyncio.sleep),
+            "timers": (self._schedule_sync, self._schedule_async),
+        }
 
     def _schedule_sync(self, entity_id: str, arm: list[TimerSnapshot], cancel: list[str]) -> None:
         scheduler = self.scheduler
@@ -452,7 +411,7 @@ class Orchestrator:
             raise EntityNotFoundError(
                 f"entity '{entity_id}' of machine '{self.machine_name}' does not exist"
             )
-        entry: TransitionResult = yield _Op("start", (ctx, None))
+        entry: TransitionResult = yield _Op("start", (ctx,))
         now = self.clock.now()
         return EntityRecord(
             machine_name=self.machine_name,
@@ -520,13 +479,13 @@ class Orchestrator:
                         record.state, timer_id, "it is not due yet", "timer_not_due"
                     )
                 result: TransitionResult = yield _Op(
-                    "fire", (record.state, timer.key, ctx, history)
+                    "fire", (record.state, timer.key, ctx), {"history": history}
                 )
             else:
                 invalid = self._validate(entity_id, record.state, trigger, ctx)
                 if invalid is not None:
                     return invalid
-                result = yield _Op("process", (record.state, trigger, ctx, history))
+                result = yield _Op("process", (record.state, trigger, ctx), {"history": history})
             if not result.success or "reason" in result.metadata:
                 return result  # rejected, or a lenient no-op: nothing to write
             if self.observer:
@@ -569,8 +528,6 @@ class Orchestrator:
         ok, errors = validator(entity_id, state, trigger, ctx)
         if ok:
             return None
-        from pystator.engine import context_invalid
-
         return context_invalid(state, trigger, list(errors) or ["rejected by context_validator"])
 
     def _replay(self, done: IdempotencyRecord, fp: str, key: str) -> TransitionResult:
@@ -738,7 +695,11 @@ class Orchestrator:
                 )
                 if attempt < policy.max_attempts:
                     yield _Op("sleep", (policy.delay(attempt),))
-            yield _Op("finish", (item.id, error is None, item.attempts + attempt, error))
+            yield _Op(
+                "finish",
+                (item.id,),
+                {"success": error is None, "attempts": item.attempts + attempt, "error": error},
+            )
             ran += 1
         return ran
 
@@ -749,7 +710,7 @@ class Orchestrator:
             raise ValueError("entity_id must be a non-empty string")
         ctx = dict(context or {})
         invalid = None
-        entry: TransitionResult = yield _Op("start", (ctx, initial_state))
+        entry: TransitionResult = yield _Op("start", (ctx,), {"initial_state": initial_state})
         if self.machine._contract is not None and entry.target_state:
             invalid = self.machine.check_context(entry.target_state, "__create__", ctx)
         if invalid is not None:
@@ -815,10 +776,12 @@ class Orchestrator:
 
     def _recover(self, limit: int) -> Procedure:
         now = self.clock.now()
-        items: list[OutboxItem] = yield _Op("pending", (now, self.machine_name, limit))
+        items: list[OutboxItem] = yield _Op(
+            "pending", (), {"now": now, "machine_name": self.machine_name, "limit": limit}
+        )
         ran = 0
         for item in items:
-            claimed = yield _Op("claim", (item.id, now, now + self.action_lease))
+            claimed = yield _Op("claim", (item.id,), {"now": now, "until": now + self.action_lease})
             if not claimed:
                 continue
             ran += yield from self._run_items([item])
