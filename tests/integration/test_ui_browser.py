@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
@@ -23,6 +20,7 @@ import httpx
 import pytest
 
 from tests.conftest import EXAMPLES, IN_CI, ROOT
+from tests.integration.api_app import running_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -51,54 +49,11 @@ def require_browser() -> None:
     pytest.skip(message)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextmanager
 def api_server(workdir: Path, **env: str) -> Iterator[str]:
     """``pystator api`` in a subprocess on a free port; yields its base URL."""
-    port = free_port()
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("PYSTATOR_")}
-    environment.update(
-        PYSTATOR_DATABASE_URL=f"sqlite:///{workdir / 'ui.db'}",
-        PYSTATOR_LOG_LEVEL="warning",
-        **env,
-    )
-    log_path = workdir / "server.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "pystator", "api", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=workdir,
-            env=environment,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                if proc.poll() is not None:
-                    raise AssertionError("pystator api exited:\n" + log_path.read_text())
-                try:
-                    if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise AssertionError("pystator api did not answer /health within 30 s")
-                time.sleep(0.1)
-            yield base
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    with running_server(workdir, "--host", "127.0.0.1", env=env) as base:
+        yield base
 
 
 class Page:
