@@ -66,6 +66,21 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _context_option(text: str | None) -> dict[str, Any]:
+    """The ``--context`` JSON object (empty when not given)."""
+    from pystator.loaders import parse_json_text
+
+    if not text:
+        return {}
+    try:
+        context = parse_json_text(text)
+    except ConfigurationError as exc:
+        raise _UsageError(f"--context is not valid JSON: {exc.issues[0]}") from None
+    if not isinstance(context, dict):
+        raise _UsageError("--context must be a JSON object")
+    return context
+
+
 def _parse_guard(text: str) -> tuple[str, bool]:
     name, sep, value = text.partition("=")
     lowered = value.strip().lower()
@@ -75,18 +90,11 @@ def _parse_guard(text: str) -> tuple[str, bool]:
 
 
 def _cmd_process(args: argparse.Namespace) -> int:
-    from pystator.loaders import load_file, parse_json_text
+    from pystator.loaders import load_file
     from pystator.runtime.machine import StateMachine
 
     machine = StateMachine.from_definition(load_file(args.file))
-    context: Any = {}
-    if args.context:
-        try:
-            context = parse_json_text(args.context)
-        except ConfigurationError as exc:
-            raise _UsageError(f"--context is not valid JSON: {exc.issues[0]}") from None
-        if not isinstance(context, dict):
-            raise _UsageError("--context must be a JSON object")
+    context = _context_option(args.context)
     outcomes = dict(_parse_guard(g) for g in args.guard or ())
     for name in {
         g if isinstance(g, str) else (g.name or "")
@@ -159,17 +167,9 @@ def _run_worker_command(args: argparse.Namespace) -> int:
 def _cmd_worker_submit(args: argparse.Namespace) -> int:
     import asyncio
 
-    from pystator.loaders import parse_json_text
     from pystator.worker import submit_event
 
-    context: Any = {}
-    if args.context:
-        try:
-            context = parse_json_text(args.context)
-        except ConfigurationError as exc:
-            raise _UsageError(f"--context is not valid JSON: {exc.issues[0]}") from None
-        if not isinstance(context, dict):
-            raise _UsageError("--context must be a JSON object")
+    context = _context_option(args.context)
     submission = asyncio.run(
         submit_event(
             args.machine,
