@@ -86,8 +86,8 @@ class RetryPolicy:
 class _Op(NamedTuple):
     """One I/O operation the procedure needs; a driver performs it (a tuple: cheap to make).
 
-    ``kind`` names a pair of callables in ``Orchestrator._operations``: the sync driver calls
-    the first, the async driver awaits the second, both with ``args`` and ``kwargs``.
+    ``kind`` names a pair of methods in ``_OPERATIONS``: the sync driver calls the first,
+    the async driver awaits the second, both with ``args`` and ``kwargs``.
     """
 
     kind: str
@@ -96,6 +96,23 @@ class _Op(NamedTuple):
 
 
 Procedure = Generator[_Op, Any, Any]
+
+# kind -> (owner, sync method, async method): what the sync and async drivers call for an
+# operation. The owner is the store, the machine, the machine's executor or the orchestrator.
+_OPERATIONS: dict[str, tuple[str, str, str]] = {
+    "load": ("store", "load", "aload"),
+    "commit": ("store", "commit", "acommit"),
+    "key": ("store", "get_idempotency", "aget_idempotency"),
+    "pending": ("store", "pending_actions", "apending_actions"),
+    "claim": ("store", "claim_action", "aclaim_action"),
+    "finish": ("store", "finish_action", "afinish_action"),
+    "process": ("machine", "process", "aprocess"),
+    "fire": ("machine", "fire_timer", "afire_timer"),
+    "start": ("machine", "start", "astart"),
+    "action": ("executor", "run_one", "arun_one"),
+    "sleep": ("self", "_sleep", "_asleep"),
+    "timers": ("self", "_schedule_sync", "_schedule_async"),
+}
 
 
 def fingerprint(trigger: str, context: Mapping[str, Any] | None) -> str:
@@ -183,7 +200,6 @@ class Orchestrator:
         self._dumped: dict[int, tuple[TransitionResult, bytes]] = {}
         if scheduler is not None and hasattr(scheduler, "register"):
             scheduler.register(self)
-        self._ops = self._operations()
 
     @property
     def machine_name(self) -> str:
@@ -324,7 +340,7 @@ class Orchestrator:
                 return done.value
             error = None
             try:
-                value = self._ops[op.kind][0](*op.args, **op.kwargs)
+                value = self._operation(op, True)(*op.args, **op.kwargs)
             except Exception as exc:
                 value, error = None, exc
 
@@ -338,31 +354,33 @@ class Orchestrator:
                 return done.value
             error = None
             try:
-                value = await self._ops[op.kind][1](*op.args, **op.kwargs)
+                value = await self._operation(op, False)(*op.args, **op.kwargs)
             except Exception as exc:
                 value, error = None, exc
 
-    def _operations(self) -> dict[str, tuple[Callable[..., Any], Callable[..., Any]]]:
-        """kind -> (sync callable, async callable) of every operation a procedure yields."""
-        store, machine = self.store, self.machine
-        return {
-            "load": (store.load, store.aload),
-            "commit": (store.commit, store.acommit),
-            "key": (store.get_idempotency, store.aget_idempotency),
-            "pending": (store.pending_actions, store.apending_actions),
-            "claim": (store.claim_action, store.aclaim_action),
-            "finish": (store.finish_action, store.afinish_action),
-            "process": (machine.process, machine.aprocess),
-            "fire": (machine.fire_timer, machine.afire_timer),
-            "start": (machine.start, machine.astart),
-            # The executor is looked up per call: bind_actions may replace it.
-            "action": (
-                lambda *a: machine.executor.run_one(*a),
-                lambda *a: machine.executor.arun_one(*a),
-            ),
-            "sleep": (time.sleep, asyncio.sleep),
-            "timers": (self._schedule_sync, self._schedule_async),
-        }
+    def _operation(self, op: _Op, sync: bool) -> Callable[..., Any]:
+        """The callable that performs ``op``, looked up now (a store or machine method may be
+        replaced after the orchestrator was made)."""
+        owner, sync_name, async_name = _OPERATIONS[op.kind]
+        target: Any = (
+            self.store
+            if owner == "store"
+            else self.machine
+            if owner == "machine"
+            else self.machine.executor
+            if owner == "executor"
+            else self
+        )
+        fn: Callable[..., Any] = getattr(target, sync_name if sync else async_name)
+        return fn
+
+    @staticmethod
+    def _sleep(seconds: float) -> None:
+        time.sleep(seconds)
+
+    @staticmethod
+    async def _asleep(seconds: float) -> None:
+        await asyncio.sleep(seconds)
 
     def _schedule_sync(self, entity_id: str, arm: list[TimerSnapshot], cancel: list[str]) -> None:
         scheduler = self.scheduler
