@@ -464,14 +464,25 @@ class Cluster:
         return [json.loads(item) for item in raw]
 
     async def wait_done(self, count: int, timeout: float) -> None:
+        """Wait until ``count`` entities are in DONE and their firings are logged.
+
+        A worker logs a firing after its transition commits, so an entity can be seen in DONE
+        a moment before its delivery is in the log.
+        """
+
         async def done() -> bool:
-            return await self.count_in("DONE") >= count
+            if await self.count_in("DONE") < count:
+                return False
+            fired = [d for d in await self.deliveries() if d["reason"] is None]
+            return len(fired) >= count
 
         try:
             await until(done, timeout, f"{count} entities in DONE", every=0.2)
         except AssertionError:
+            logged = sum(1 for d in await self.deliveries() if d["reason"] is None)
             raise AssertionError(
-                f"{await self.count_in('DONE')} of {count} in DONE\n{self.logs()}"
+                f"{await self.count_in('DONE')} of {count} in DONE, {logged} firings logged\n"
+                f"{self.logs()}"
             ) from None
 
     async def assert_each_fired_once(self, due: dict[str, float]) -> list[dict[str, Any]]:
