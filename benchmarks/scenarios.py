@@ -403,8 +403,10 @@ def import_time(libraries: Sequence[Library], settings: Settings, p: Progress) -
         "7a",
         "import time in a fresh interpreter",
         MILLISECONDS,
-        f"{settings.import_runs} fresh interpreters per statement, interleaved; best is the "
-        "minimum (statements: " + ", ".join(f"'{s}'" for s in statements) + ")",
+        f"{settings.import_runs} fresh interpreters per statement, interleaved, every package "
+        "byte-compiled as installed; best is the minimum (statements: "
+        + ", ".join(f"'{s}'" for s in statements)
+        + ")",
     )
     row.figures.append(
         Figure(

@@ -182,10 +182,12 @@ class MachineIndex:
     own: dict[str, dict[str, list[tuple[int, TransitionDefinition]]]] = field(default_factory=dict)
     """state -> trigger -> its own (index, transition), priority then document order."""
     guards: dict[int, tuple[CompiledGuard, ...]] = field(default_factory=dict)
-    """transition index -> its compiled guards."""
+    """transition index -> its compiled guards (absent: the transition has none)."""
 
 
 def _action_specs(refs: tuple[str | ActionSpec, ...]) -> tuple[ActionSpec, ...]:
+    if not refs:
+        return ()
     return tuple(ActionSpec(name=r) if isinstance(r, str) else r for r in refs)
 
 
@@ -259,44 +261,89 @@ def build_index(
     for node in nodes:
         kids.setdefault(node.parent or ROOT, []).append(node.name)
     by_name = {n.name: n for n in nodes}
-
-    def kind_of(name: str) -> str:
-        node = by_name[name]
-        if node.kind == "region":
-            return "region"
-        assert node.state is not None
-        if node.state.type == "parallel":
-            return "parallel"
-        if node.state.type == "history":
-            return "history"
-        return "compound" if kids.get(name) else "atomic"
+    kinds: dict[str, str] = {}
+    for node in nodes:
+        if node.state is None:
+            kinds[node.name] = "region"
+        else:
+            state_type = node.state.type
+            if state_type == "parallel" or state_type == "history":
+                kinds[node.name] = state_type
+            else:
+                kinds[node.name] = "compound" if node.name in kids else "atomic"
 
     order: dict[str, int] = {}
 
     def visit(name: str) -> None:
         for child in kids.get(name, ()):
             order[child] = len(order)
-            visit(child)
+            if child in kids:
+                visit(child)
 
     visit(ROOT)
 
-    # Delayed transitions and state timeouts become timers of their source states.
+    # One pass over the transitions: guards compiled, delayed transitions become timers of
+    # their source states, the others are bucketed by source state and trigger ("own"
+    # transitions; sorted by priority below, a stable sort that keeps document order).
     timers: dict[str, list[TimerSpec]] = {}
     timer_transitions: dict[str, tuple[int, TransitionDefinition]] = {}
+    own: dict[str, dict[str, list[tuple[int, TransitionDefinition]]]] = {}
+    wildcard_sources: list[str] | None = None
+    triggers: set[str] = set()
+    guard_cache: dict[int, tuple[CompiledGuard, ...]] = {}
+    issues: list[ConfigIssue] = []
+    has_auto = False
     for i, t in enumerate(definition.transitions):
-        if t.after is None:
-            continue
-        for source in t.sources:
-            key = f"{source}:after:{i}"
-            timers.setdefault(source, []).append(
-                TimerSpec(
-                    key=key,
-                    state=source,
-                    trigger=timer_trigger(t, i),
-                    delay_ms=duration_ms(t.after),
+        fields = t.__dict__  # faster than attribute lookup on a model, for thousands of them
+        if fields["guards"]:
+            compiled = _compile_guards(i, t, compile_expr, issues)
+            if compiled is None:
+                continue
+            guard_cache[i] = compiled
+        after = fields["after"]
+        if after is not None:
+            for source in t.sources:
+                key = f"{source}:after:{i}"
+                timers.setdefault(source, []).append(
+                    TimerSpec(
+                        key=key,
+                        state=source,
+                        trigger=timer_trigger(t, i),
+                        delay_ms=duration_ms(after),
+                    )
                 )
-            )
-            timer_transitions[key] = (i, t)
+                timer_transitions[key] = (i, t)
+            continue
+        if fields["auto"]:
+            event_key = AUTO
+            has_auto = True
+        else:
+            event_key = fields["trigger"]
+            triggers.add(event_key)
+        source_field = fields["source"]
+        if type(source_field) is str and source_field != "*":
+            per_trigger = own.get(source_field)
+            if per_trigger is None:
+                own[source_field] = {event_key: [(i, t)]}
+            else:
+                per_trigger.setdefault(event_key, []).append((i, t))
+            continue
+        if source_field == "*" and wildcard_sources is None:
+            wildcard_sources = [
+                n.name
+                for n in nodes
+                if kinds[n.name] != "history" and (n.state is None or n.state.type != "terminal")
+            ]
+        for source in wildcard_sources if source_field == "*" else t.sources:  # type: ignore[union-attr]
+            own.setdefault(source, {}).setdefault(event_key, []).append((i, t))
+    has_done = any(trigger.startswith("done.state.") for trigger in triggers)
+    if issues:
+        raise ConfigurationError(issues)
+    for per_trigger in own.values():
+        for entries in per_trigger.values():
+            if len(entries) > 1:
+                entries.sort(key=lambda e: -e[1].priority)
+
     timeout_transitions: dict[str, TransitionDefinition] = {}
     for tree_node in nodes:
         if tree_node.state is not None and tree_node.state.timeout is not None:
@@ -320,92 +367,62 @@ def build_index(
 
     states: dict[str, StateNode] = {}
     for tree_node in nodes:
-        node = tree_node
+        name = tree_node.name
         ancestors: list[str] = []
-        current = node.parent
+        current = tree_node.parent
         while current is not None:
             ancestors.append(current)
             current = by_name[current].parent
-        children = [c for c in kids.get(node.name, []) if kind_of(c) != "history"]
-        history_children = [c for c in kids.get(node.name, []) if kind_of(c) == "history"]
-        kind = kind_of(node.name)
+        kind = kinds[name]
+        below = kids.get(name)
+        children: tuple[str, ...] = ()
+        history_children: tuple[str, ...] = ()
         initial_child: str | None = None
-        if kind in {"compound", "region"} and children:
-            if node.region is not None and node.region.initial is not None:
-                initial_child = node.region.initial
-            elif node.state is not None and node.state.initial_child is not None:
-                initial_child = node.state.initial_child
-            else:
-                typed = [
-                    c
-                    for c in children
-                    if by_name[c].state is not None and by_name[c].state.type == "initial"  # type: ignore[union-attr]
-                ]
-                # SCXML: without an explicit initial, the first child in document order.
-                initial_child = typed[0] if typed else children[0]
-        state_def = node.state
-        states[node.name] = StateNode(
-            name=node.name,
+        if below is not None:
+            children = tuple(c for c in below if kinds[c] != "history")
+            history_children = tuple(c for c in below if kinds[c] == "history")
+            if (kind == "compound" or kind == "region") and children:
+                if tree_node.region is not None and tree_node.region.initial is not None:
+                    initial_child = tree_node.region.initial
+                elif tree_node.state is not None and tree_node.state.initial_child is not None:
+                    initial_child = tree_node.state.initial_child
+                else:
+                    typed = [
+                        c
+                        for c in children
+                        if by_name[c].state is not None and by_name[c].state.type == "initial"  # type: ignore[union-attr]
+                    ]
+                    # SCXML: without an explicit initial, the first child in document order.
+                    initial_child = typed[0] if typed else children[0]
+        state_def = tree_node.state
+        timer_specs = timers.get(name)
+        in_parallel = bool(ancestors) and any(kinds[a] == "parallel" for a in ancestors)
+        states[name] = StateNode(
+            name=name,
             kind=kind,
             type="region" if state_def is None else state_def.type,
-            parent=node.parent or ROOT,
-            children=tuple(children),
-            history_children=tuple(history_children),
+            parent=tree_node.parent or ROOT,
+            children=children,
+            history_children=history_children,
             ancestors=tuple(ancestors),
-            order=order[node.name],
+            order=order[name],
             on_enter=_action_specs(state_def.on_enter) if state_def else (),
             on_exit=_action_specs(state_def.on_exit) if state_def else (),
             initial_child=initial_child,
-            in_parallel=any(kind_of(a) == "parallel" for a in ancestors),
-            timers=tuple(timers.get(node.name, ())),
+            in_parallel=in_parallel,
+            timers=tuple(timer_specs) if timer_specs else (),
             deep=state_def is not None and state_def.history == "deep",
             default=state_def.default if state_def is not None else None,
             definition=state_def,
         )
 
-    top = [n for n in kids[ROOT] if kind_of(n) != "history"]
+    top = [n for n in kids[ROOT] if kinds[n] != "history"]
     meta_initial = definition.meta.initial
     initial_top: str = meta_initial or next(
         (n for n in top if by_name[n].state is not None and by_name[n].state.type == "initial"),  # type: ignore[union-attr]
         top[0],
     )
 
-    # Own transitions of each state, sorted by priority (stable sort keeps document order).
-    own: dict[str, dict[str, list[tuple[int, TransitionDefinition]]]] = {}
-    wildcard_sources = [n for n, s in states.items() if s.kind != "history" and not s.is_terminal]
-    triggers: set[str] = set()
-    guard_cache: dict[int, tuple[CompiledGuard, ...]] = {}
-    issues: list[ConfigIssue] = []
-    has_done = False
-    for i, t in enumerate(definition.transitions):
-        if t.guards:
-            compiled = _compile_guards(i, t, compile_expr, issues)
-            if compiled is None:
-                continue
-            guard_cache[i] = compiled
-        else:
-            guard_cache[i] = ()
-        if t.after is not None:
-            continue
-        event_key = AUTO if t.auto else t.trigger
-        assert event_key is not None
-        if not t.auto:
-            triggers.add(event_key)
-            has_done = has_done or event_key.startswith("done.state.")
-        source_field = t.source
-        if type(source_field) is str and source_field != "*":
-            own.setdefault(source_field, {}).setdefault(event_key, []).append((i, t))
-            continue
-        for source in wildcard_sources if source_field == "*" else t.sources:
-            own.setdefault(source, {}).setdefault(event_key, []).append((i, t))
-    if issues:
-        raise ConfigurationError(issues)
-    for per_trigger in own.values():
-        for entries in per_trigger.values():
-            if len(entries) > 1:
-                entries.sort(key=lambda e: -e[1].priority)
-
-    has_auto = any(t.auto for t in definition.transitions)
     has_history = any(s.kind == "history" for s in states.values())
     simple = not (has_auto or has_done or has_history)
 
@@ -461,7 +478,7 @@ def state_table(index: MachineIndex, name: str) -> dict[str, tuple[Candidate, ..
                     if i in seen:
                         continue
                     seen.add(i)
-                    bucket.append(Candidate(name, level, t, i, index.guards[i]))
+                    bucket.append(Candidate(name, level, t, i, index.guards.get(i, ())))
     table = {k: tuple(v) for k, v in merged.items() if v}
     index.allowed[name] = tuple(
         sorted(

@@ -108,16 +108,19 @@ def collect_issues(
     for t_index, transition in enumerate(transition_list):
         if transition is None:
             continue
-        source = transition.source
-        dest = transition.dest
-        trigger = transition.trigger
+        # The fields straight from the model's ``__dict__``: this loop runs once per transition
+        # of every loaded machine, and attribute lookup on a model costs twice as much.
+        fields = transition.__dict__
+        trigger = fields["trigger"]
+        dest = fields["dest"]
         if (
-            type(source) is str
-            and source in plain
+            trigger is not None
+            and fields["source"] in plain  # a plain state; never a list or "*"
             and (dest is None or dest in names)
-            and not transition.internal
-            and transition.after is None
-            and (trigger is None or not trigger.startswith("done."))
+            and not fields["internal"]
+            and fields["after"] is None
+            and not fields["auto"]
+            and "." not in trigger  # triggers are names, or done.state.<name>
         ):
             continue
         _check_transition(c, f"transitions[{t_index}]", transition)
@@ -184,7 +187,21 @@ def _check_tree(c: _Checker) -> None:
 
 def _check_states(c: _Checker) -> None:
     for node in c.nodes.values():
-        kids = [k for k in c.children.get(node.name, []) if k.kind == "state"]
+        below = c.children.get(node.name)
+        if below is None and node.region is None:
+            state = node.state
+            assert state is not None
+            if (
+                state.type == "stable" or state.type == "terminal" or state.type == "initial"
+            ) and not (
+                state.regions
+                or state.timeout is not None
+                or state.initial_child is not None
+                or state.history != "shallow"
+                or state.default is not None
+            ):
+                continue  # a plain leaf: nothing below can be wrong
+        kids = [k for k in below or () if k.kind == "state"]
         real_kids = [k for k in kids if k.state is not None and k.state.type != "history"]
         typed_initial = [k.name for k in kids if k.state is not None and k.state.type == "initial"]
         if len(typed_initial) > 1:
@@ -269,6 +286,17 @@ def _check_history(c: _Checker, node: TreeNode, state: StateDefinition) -> None:
 
 
 def _check_transition(c: _Checker, base: str, t: TransitionDefinition) -> None:
+    if t.auto and (t.trigger is not None or t.after is not None):
+        c.add(base, "an 'auto' transition has no trigger and no 'after'")
+    elif not t.auto and t.trigger is None and t.after is None:
+        c.add(base, "a transition needs a 'trigger', an 'after' delay or 'auto: true'")
+    if t.after is not None:
+        from pystator.models.definition import duration_ms
+
+        try:
+            duration_ms(t.after)
+        except ValueError as exc:
+            c.add(f"{base}.after", str(exc))
     if t.source == "*":
         if t.after is not None:
             c.add(f"{base}.source", "a delayed transition needs explicit source states, not '*'")

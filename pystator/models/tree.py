@@ -29,27 +29,48 @@ class TreeNode:
     path: str
 
 
+_last: tuple[Sequence[StateDefinition | None], list[TreeNode]] | None = None
+"""The last tree built from a definition's own states tuple: the checks (run while the
+definition is validated) and the engine's index (built right after) share it."""
+
+
 def flatten(states: Sequence[StateDefinition | None]) -> list[TreeNode]:
     """Every state and region as a node, in the order written (regions after their state).
 
-    ``None`` entries (states that failed field validation) are skipped.
+    ``None`` entries (states that failed field validation) are skipped. The result is shared:
+    callers must not change it.
     """
+    global _last
+    last = _last
+    if last is not None and last[0] is states:
+        return last[1]
+    from pystator.models.definition import StateDefinition
+
     nodes: list[TreeNode] = []
+    append = nodes.append
     for i, state in enumerate(states):
-        if state is not None:
-            _add_state(nodes, state, state.parent, f"states[{i}]")
+        if state is None:
+            continue
+        if state.regions:
+            _add_state(nodes, state, state.parent, f"states[{i}]", StateDefinition)
+        else:
+            append(TreeNode(state.name, "state", state, None, state.parent, f"states[{i}]"))
+    if type(states) is tuple:  # a definition's own states: immutable, so the tree can be reused
+        _last = (states, nodes)
     return nodes
 
 
 def _add_state(
-    nodes: list[TreeNode], state: StateDefinition, parent: str | None, path: str
+    nodes: list[TreeNode],
+    state: StateDefinition,
+    parent: str | None,
+    path: str,
+    model: type[StateDefinition],
 ) -> None:
-    from pystator.models.definition import StateDefinition
-
     nodes.append(TreeNode(state.name, "state", state, None, parent, path))
     for r, region in enumerate(state.regions):
         rpath = f"{path}.regions[{r}]"
         nodes.append(TreeNode(region.name, "region", None, region, state.name, rpath))
         for k, item in enumerate(region.states):
-            child = StateDefinition(name=item) if isinstance(item, str) else item
-            _add_state(nodes, child, region.name, f"{rpath}.states[{k}]")
+            child = model(name=item) if isinstance(item, str) else item
+            _add_state(nodes, child, region.name, f"{rpath}.states[{k}]", model)

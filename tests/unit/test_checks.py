@@ -286,6 +286,56 @@ class TestTransitions:
             "transitions[0].internal: an internal transition from '*' cannot have a dest"
         )
 
+    @pytest.mark.parametrize(
+        ("fields", "expected"),
+        [
+            (
+                {},
+                "transitions[1]: a transition needs a 'trigger', an 'after' delay or 'auto: true'",
+            ),
+            (
+                {"auto": True, "trigger": "a"},
+                "transitions[1]: an 'auto' transition has no trigger and no 'after'",
+            ),
+            (
+                {"auto": True, "after": "1s"},
+                "transitions[1]: an 'auto' transition has no trigger and no 'after'",
+            ),
+            (
+                {"after": 400 * 24 * 3600 * 1000},
+                "transitions[1].after: delay 34560000000 is out of range (0 to 366 days)",
+            ),
+        ],
+        ids=["no-way-to-fire", "auto-with-trigger", "auto-with-after", "after-out-of-range"],
+    )
+    def test_how_a_transition_fires_is_checked_with_the_rest(
+        self, fields: dict[str, Any], expected: str
+    ) -> None:
+        data = definition(
+            STATES,
+            [
+                {"trigger": "a", "source": "PENDING", "dest": "OPNE"},
+                {"source": "PENDING", "dest": "OPEN", **fields},
+            ],
+        )
+        assert issues_of(data) == [
+            "transitions[0].dest: state 'OPNE' is not defined; did you mean 'OPEN'?",
+            expected,
+        ]
+
+    def test_how_a_transition_fires_is_checked_in_a_definition_built_in_python(self) -> None:
+        from pystator import StateDefinition, TransitionDefinition
+
+        with pytest.raises(ConfigurationError) as info:
+            MachineDefinition(
+                meta={"machine_name": "m"},  # type: ignore[arg-type]
+                states=(StateDefinition(name="A", type="initial"), StateDefinition(name="B")),
+                transitions=(TransitionDefinition(source="A", dest="B"),),
+            )
+        assert [str(i) for i in info.value.issues] == [
+            "transitions[0]: a transition needs a 'trigger', an 'after' delay or 'auto: true'"
+        ]
+
     def test_wildcard_source_is_not_an_undefined_state(self) -> None:
         data = definition(STATES, [{"trigger": "reset", "source": "*", "dest": "PENDING"}])
         assert StateMachine.from_dict(data).process("OPEN", "reset").target_state == "PENDING"
