@@ -179,8 +179,9 @@ class MachineIndex:
     """Cache: (configuration as the caller spelled it, trigger) -> result, for the entries of
     ``results`` whose selection evaluated no guard: such a result depends on nothing else, so
     the drivers return it without running the engine (parallel configurations)."""
-    own: dict[str, dict[str, list[tuple[int, TransitionDefinition]]]] = field(default_factory=dict)
-    """state -> trigger -> its own (index, transition), priority then document order."""
+    own: dict[str, list[int]] = field(default_factory=dict)
+    """state -> indexes of its own transitions (not delayed ones), in document order; grouped
+    by trigger and sorted by priority in ``state_table``, on the state's first event."""
     guards: dict[int, tuple[CompiledGuard, ...]] = field(default_factory=dict)
     """transition index -> its compiled guards (absent: the transition has none)."""
 
@@ -283,11 +284,11 @@ def build_index(
     visit(ROOT)
 
     # One pass over the transitions: guards compiled, delayed transitions become timers of
-    # their source states, the others are bucketed by source state and trigger ("own"
-    # transitions; sorted by priority below, a stable sort that keeps document order).
+    # their source states, the others are listed by source state ("own" transitions; grouped
+    # by trigger in ``state_table``).
     timers: dict[str, list[TimerSpec]] = {}
     timer_transitions: dict[str, tuple[int, TransitionDefinition]] = {}
-    own: dict[str, dict[str, list[tuple[int, TransitionDefinition]]]] = {}
+    own: dict[str, list[int]] = {}
     wildcard_sources: list[str] | None = None
     triggers: set[str] = set()
     guard_cache: dict[int, tuple[CompiledGuard, ...]] = {}
@@ -322,11 +323,11 @@ def build_index(
             triggers.add(event_key)
         source_field = fields["source"]
         if type(source_field) is str and source_field != "*":
-            per_trigger = own.get(source_field)
-            if per_trigger is None:
-                own[source_field] = {event_key: [(i, t)]}
+            listed = own.get(source_field)
+            if listed is None:
+                own[source_field] = [i]
             else:
-                per_trigger.setdefault(event_key, []).append((i, t))
+                listed.append(i)
             continue
         if source_field == "*" and wildcard_sources is None:
             wildcard_sources = [
@@ -335,14 +336,10 @@ def build_index(
                 if kinds[n.name] != "history" and (n.state is None or n.state.type != "terminal")
             ]
         for source in wildcard_sources if source_field == "*" else t.sources:  # type: ignore[union-attr]
-            own.setdefault(source, {}).setdefault(event_key, []).append((i, t))
+            own.setdefault(source, []).append(i)
     has_done = any(trigger.startswith("done.state.") for trigger in triggers)
     if issues:
         raise ConfigurationError(issues)
-    for per_trigger in own.values():
-        for entries in per_trigger.values():
-            if len(entries) > 1:
-                entries.sort(key=lambda e: -e[1].priority)
 
     timeout_transitions: dict[str, TransitionDefinition] = {}
     for tree_node in nodes:
@@ -468,17 +465,31 @@ def state_table(index: MachineIndex, name: str) -> dict[str, tuple[Candidate, ..
         return None
     merged: dict[str, list[Candidate]] = {}
     if not (state_node.is_final or state_node.kind == "history"):
+        transitions = index.definition.transitions
         seen: set[int] = set()
         for level in (name, *state_node.ancestors):
-            for trigger, entries in index.own.get(level, {}).items():
+            listed = index.own.get(level)
+            if not listed:
+                continue
+            # This level's transitions by trigger, each group by priority (a stable sort:
+            # document order among equals); inner levels come first.
+            by_trigger: dict[str, list[int]] = {}
+            for i in listed:
+                t = transitions[i]
+                by_trigger.setdefault(AUTO if t.auto else t.trigger, []).append(i)  # type: ignore[arg-type]
+            for trigger, indexes in by_trigger.items():
+                if len(indexes) > 1:
+                    indexes.sort(key=lambda i: -transitions[i].priority)
                 bucket = merged.setdefault(trigger, [])
-                for i, t in entries:
+                for i in indexes:
                     # A transition listed at several levels ("*", or a source list naming a
                     # state and its ancestor) is selected once, at the innermost level.
                     if i in seen:
                         continue
                     seen.add(i)
-                    bucket.append(Candidate(name, level, t, i, index.guards.get(i, ())))
+                    bucket.append(
+                        Candidate(name, level, transitions[i], i, index.guards.get(i, ()))
+                    )
     table = {k: tuple(v) for k, v in merged.items() if v}
     index.allowed[name] = tuple(
         sorted(

@@ -102,6 +102,14 @@ class Commit(BaseModel):
     transition: TransitionRecord | None = None
     outbox: list[OutboxItem] = Field(default_factory=list)
     idempotency: IdempotencyRecord | None = None
+    incarnation: float | None = Field(
+        default=None,
+        description=(
+            "When set, the commit (of an existing entity) also requires the stored entity's "
+            "created_at to equal it: an entity deleted and created again is another "
+            "incarnation. Set by the orchestrator's record cache."
+        ),
+    )
 
 
 class Page(BaseModel):

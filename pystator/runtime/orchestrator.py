@@ -24,10 +24,13 @@ import hashlib
 import json
 import logging
 import marshal
+import math
 import random
+import threading
 import time
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
+from itertools import repeat
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -131,6 +134,133 @@ def _context_changes(
     return changed, removed
 
 
+_CREATED_LOCK = threading.Lock()
+# (machine, entity id, clock reading) -> the last created_at given for them
+_created: dict[tuple[str, str, float], float] = {}
+
+
+def _creation_stamp(machine_name: str, entity_id: str, now: float) -> float:
+    """``now`` as the ``created_at`` of a new entity, for an orchestrator with a record cache.
+
+    ``created_at`` tells two incarnations of one entity id apart (the record cache relies on
+    it). A clock that stands still, like ``ManualClock``, reads the same for a deleted entity
+    and its re-creation: a reading given before for the same entity becomes the next float
+    after the last stamp made from it (a difference of one unit in the last place). Unique
+    within this process only (and only among orchestrators with a cache).
+    """
+    key = (machine_name, entity_id, now)
+    with _CREATED_LOCK:
+        last = _created.pop(key, None)
+        stamp = now if last is None else math.nextafter(last, math.inf)
+        _created[key] = stamp
+        if len(_created) > 4096:
+            del _created[next(iter(_created))]
+        return stamp
+
+
+def _not_json(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+# JSON without the per-call set-up of ``json.dumps``/``json.loads`` (the C encoder and
+# scanner, made once): the record cache copies every committed context through them.
+_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
+_encode: Any = (
+    _encoder(None, _not_json, json.encoder.encode_basestring, None, ":", ",", False, False, False)
+    if _encoder is not None
+    else json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=_not_json).iterencode
+)
+_scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def _private_copy(record: EntityRecord) -> EntityRecord | None:
+    """``record`` with its own copy of its context and history, for the record cache; or
+    ``None`` if a store could read back something else than ``record``.
+
+    A SQL or Redis store keeps JSON, so the copy goes through JSON and is kept only if it
+    equals the original: a tuple, a number as a key, a datetime, NaN... are not cached (such
+    an entity is read from the store every time).
+    """
+    containers = [record.context, record.history]
+    try:
+        copy, _ = _scan("".join(_encode(containers, 0)), 0)
+    except (TypeError, ValueError, RecursionError):
+        return None
+    if copy != containers:
+        return None
+    fields = dict(record.__dict__)
+    fields["context"], fields["history"] = copy
+    fields["timers"] = list(record.timers)  # frozen models: a new list is enough
+    return build_record(EntityRecord, fields)
+
+
+class _RecordCache:
+    """The last record this orchestrator committed per entity, at most ``size`` entries.
+
+    An entry is either a record nobody else holds, handed out once (``take`` removes it; the
+    commit that follows puts its successor back), so it is never copied on the way out; or,
+    for an entity someone else writes too, the version this orchestrator last committed (a
+    marker: the entity is loaded, and cached again once an event finds it at that version,
+    i.e. nobody else wrote it in between). Bounded in order of the last commit (the oldest
+    entry goes first). Thread-safe: every change is made under the lock.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: dict[str, EntityRecord | int] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def take(self, entity_id: str) -> EntityRecord | int | None:
+        """The cached record (removed: two callers never share one), the marker (kept until
+        replaced) or ``None``."""
+        with self._lock:
+            entry = self._items.get(entity_id)
+            if entry is not None and not isinstance(entry, int):
+                del self._items[entity_id]
+            return entry
+
+    def put(self, record: EntityRecord) -> None:
+        """Cache a private copy of a committed ``record`` (or nothing, if a store could read
+        back something else). Never raises: the event it follows is committed."""
+        try:
+            self._set(record.entity_id, _private_copy(record))
+        except Exception:  # a bug: the cache must never fail an event that is committed
+            logger.exception("record cache: could not keep entity %r", record.entity_id)
+            self.drop(record.entity_id)
+
+    def keep(self, record: EntityRecord) -> None:
+        """Cache ``record`` as it is: one just loaded, that nobody else holds."""
+        self._set(record.entity_id, record)
+
+    def mark(self, entity_id: str, version: int) -> None:
+        """Someone else writes the entity too: remember the version committed here."""
+        self._set(entity_id, version)
+
+    def _set(self, entity_id: str, entry: EntityRecord | int | None) -> None:
+        items = self._items
+        with self._lock:
+            items.pop(entity_id, None)
+            if entry is None:
+                return
+            items[entity_id] = entry
+            while len(items) > self.size:
+                items.pop(next(iter(items)), None)
+
+    def drop(self, entity_id: str) -> None:
+        try:
+            with self._lock:
+                self._items.pop(entity_id, None)
+        except Exception:  # pragma: no cover - (``put`` calls it from its handler)
+            logger.exception("record cache: could not drop entity %r", entity_id)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
 class Orchestrator:
     """Processes events for entities kept in a ``StateStore``.
 
@@ -153,6 +283,30 @@ class Orchestrator:
         run_actions: run actions right after the commit (``False``: leave them to
             ``recover()``, e.g. in a separate worker).
         clock: where due times of timers come from (default: wall clock).
+        timer_skew: seconds a timer may be fired before its due time (clocks of replicas
+            differ a little).
+        record_cache: opt-in: how many entities' last committed records to keep, so that
+            the next event for one of them skips the load (one round trip instead of two on
+            SQL and Redis). ``0`` (the default): no cache, every event loads the entity.
+
+    The record cache (``record_cache > 0``) pays off when this orchestrator is the usual
+    writer of its entities (one process, or replicas with entity affinity); when replicas
+    take turns on the same entities it mostly costs refused commits. It never changes an
+    outcome. An event for a cached entity is processed on the cached record and committed
+    with ``Commit.incarnation`` set: the store writes only if the entity is still at the
+    cached version AND its ``created_at`` is the cached one (not deleted and created again).
+    If anyone else wrote the entity meanwhile (another orchestrator, process or replica; a
+    raw store write; a delete and re-creation), that commit is refused and the event runs
+    again on a fresh read, without backoff and without using up ``max_retries``; the entity
+    is then not cached again until an event finds it unchanged since this orchestrator's last
+    commit. A rejection (or an exception from a guard, validator or hook) computed on a
+    cached record is confirmed with a load: if the entity is still at the cached version and
+    ``created_at`` it stands, otherwise the event runs again on the fresh record. Hooks'
+    ``on_transition_start`` may see an attempt whose commit is then refused and retried (as
+    on any version conflict). Entries are dropped when anything raises, and on
+    ``delete_entity``/``forget``. Requires a store that checks ``Commit.incarnation`` (the
+    three stores here do); a writer that changes an entity without changing its version is
+    not seen.
     """
 
     def __init__(
@@ -173,6 +327,7 @@ class Orchestrator:
         run_actions: bool = True,
         clock: Clock | None = None,
         timer_skew: float = 1.0,
+        record_cache: int = 0,
     ) -> None:
         if not isinstance(machine, StateMachine):
             raise TypeError(f"machine must be a StateMachine, got {type(machine).__name__}")
@@ -180,6 +335,10 @@ class Orchestrator:
             raise TypeError("state_store is required (e.g. InMemoryStateStore())")
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
+        if not isinstance(record_cache, int) or isinstance(record_cache, bool):
+            raise TypeError(f"record_cache must be an int >= 0, got {type(record_cache).__name__}")
+        if record_cache < 0:
+            raise ValueError("record_cache must be an int >= 0")
         self.machine = machine
         self.store = state_store
         if guards is not None:
@@ -198,6 +357,7 @@ class Orchestrator:
         self.clock = clock or SYSTEM_CLOCK
         self.timer_skew = timer_skew
         self._dumped: dict[int, tuple[TransitionResult, bytes]] = {}
+        self._records = _RecordCache(record_cache) if record_cache else None
         if scheduler is not None and hasattr(scheduler, "register"):
             scheduler.register(self)
 
@@ -219,7 +379,7 @@ class Orchestrator:
     ) -> TransitionResult:
         """Load, process, commit and run actions for one event; returns its result."""
         result: TransitionResult = self._drive(
-            self._observed(entity_id, trigger, context, idempotency_key, None)
+            self._procedure(entity_id, trigger, context, idempotency_key, None)
         )
         return result
 
@@ -233,7 +393,7 @@ class Orchestrator:
     ) -> TransitionResult:
         """``process_event`` for asyncio (async guards and actions are awaited)."""
         result: TransitionResult = await self._adrive(
-            self._observed(entity_id, trigger, context, idempotency_key, None)
+            self._procedure(entity_id, trigger, context, idempotency_key, None)
         )
         return result
 
@@ -241,13 +401,13 @@ class Orchestrator:
         """Fire an armed timer of an entity (schedulers call this); a timer whose state was
         left, or left and entered again, is a no-op with reason ``stale_timer``."""
         result: TransitionResult = self._drive(
-            self._observed(entity_id, timer_id, None, None, timer_id)
+            self._procedure(entity_id, timer_id, None, None, timer_id)
         )
         return result
 
     async def async_fire_timer(self, entity_id: str, timer_id: str) -> TransitionResult:
         result: TransitionResult = await self._adrive(
-            self._observed(entity_id, timer_id, None, None, timer_id)
+            self._procedure(entity_id, timer_id, None, None, timer_id)
         )
         return result
 
@@ -278,6 +438,34 @@ class Orchestrator:
 
     async def async_get_entity(self, entity_id: str) -> EntityRecord | None:
         return await self.store.aload(self.machine_name, entity_id)
+
+    def delete_entity(self, entity_id: str) -> bool:
+        """Delete an entity with its history, outbox items and idempotency keys (and forget
+        it in the record cache); ``False`` if it did not exist."""
+        self.forget(entity_id)
+        deleted = self.store.delete_entity(self.machine_name, entity_id)
+        self.forget(entity_id)
+        return deleted
+
+    async def async_delete_entity(self, entity_id: str) -> bool:
+        self.forget(entity_id)
+        deleted = await self.store.adelete_entity(self.machine_name, entity_id)
+        self.forget(entity_id)
+        return deleted
+
+    def forget(self, entity_id: str | None = None) -> None:
+        """Drop ``entity_id`` (every entity, when ``None``) from the record cache.
+
+        Never needed for correctness (a stale entry only costs a refused commit); useful to
+        free memory, or after changing entities behind the orchestrator's back.
+        """
+        records = self._records
+        if records is None:
+            return
+        if entity_id is None:
+            records.clear()
+        else:
+            records.drop(entity_id)
 
     def get_history(
         self, entity_id: str, *, limit: int = 100, offset: int = 0
@@ -340,7 +528,19 @@ class Orchestrator:
                 return done.value
             error = None
             try:
-                value = self._operation(op, True)(*op.args, **op.kwargs)
+                # ``_operation``, written out: this runs for every I/O step of every event.
+                owner, name, _ = _OPERATIONS[op.kind]
+                fn = getattr(
+                    self.store
+                    if owner == "store"
+                    else self.machine
+                    if owner == "machine"
+                    else self.machine.executor
+                    if owner == "executor"
+                    else self,
+                    name,
+                )
+                value = fn(*op.args, **op.kwargs) if op.kwargs else fn(*op.args)
             except Exception as exc:
                 value, error = None, exc
 
@@ -354,7 +554,8 @@ class Orchestrator:
                 return done.value
             error = None
             try:
-                value = await self._operation(op, False)(*op.args, **op.kwargs)
+                fn = self._operation(op, False)
+                value = await (fn(*op.args, **op.kwargs) if op.kwargs else fn(*op.args))
             except Exception as exc:
                 value, error = None, exc
 
@@ -397,6 +598,19 @@ class Orchestrator:
         await scheduler.schedule(self.machine_name, entity_id, arm, cancel)
 
     # ------------------------------------------------------------------ procedures
+    def _procedure(
+        self,
+        entity_id: str,
+        trigger: str,
+        context: Mapping[str, Any] | None,
+        idempotency_key: str | None,
+        timer_id: str | None,
+    ) -> Procedure:
+        """The procedure of one event: with the hooks around it if there are any."""
+        if self.observer:
+            return self._observed(entity_id, trigger, context, idempotency_key, timer_id)
+        return self._event(entity_id, trigger, context, idempotency_key, timer_id)
+
     def _observed(
         self,
         entity_id: str,
@@ -424,6 +638,13 @@ class Orchestrator:
             observer.transition_complete(result, (time.perf_counter() - started) * 1e3)
         return result
 
+    def _created_at(self, entity_id: str, now: float) -> float:
+        """The ``created_at`` of a new entity: the clock's reading (made unique per entity
+        with a record cache, see ``_creation_stamp``)."""
+        if self._records is None:
+            return now
+        return _creation_stamp(self.machine_name, entity_id, now)
+
     def _initial(self, entity_id: str, ctx: dict[str, Any]) -> Procedure:
         if not self.use_initial_state_when_missing:
             raise EntityNotFoundError(
@@ -431,6 +652,7 @@ class Orchestrator:
             )
         entry: TransitionResult = yield _Op("start", (ctx,))
         now = self.clock.now()
+        created = self._created_at(entity_id, now)
         return EntityRecord(
             machine_name=self.machine_name,
             entity_id=entity_id,
@@ -447,8 +669,8 @@ class Orchestrator:
                 )
                 for spec in entry.timers_to_arm
             ],
-            created_at=now,
-            updated_at=now,
+            created_at=created,
+            updated_at=created,
         )
 
     def _event(
@@ -462,11 +684,17 @@ class Orchestrator:
         if not isinstance(entity_id, str) or not entity_id:
             raise ValueError("entity_id must be a non-empty string")
         if context is not None:
-            if not isinstance(context, Mapping):
+            if type(context) is not dict and not isinstance(context, Mapping):
                 raise TypeError("context must be a mapping")
             # Stored records are made without validation (``_commit_for``): check here.
-            if not all(isinstance(k, str) for k in context):
+            if not all(map(isinstance, context, repeat(str))):
                 raise TypeError("context keys must be strings")
+        if self._records is not None:
+            return (
+                yield from self._cached_event(
+                    entity_id, trigger, context, idempotency_key, timer_id
+                )
+            )
         machine_name = self.machine_name
         fp = fingerprint(trigger, context) if idempotency_key is not None else ""
         last_error: StaleVersionError | None = None
@@ -487,23 +715,7 @@ class Orchestrator:
                 record = yield from self._initial(entity_id, dict(context or {}))
             assert record is not None
             ctx = {**record.context, **context} if context else dict(record.context)
-            history = {k: tuple(v) for k, v in record.history.items()} or None
-            if timer_id is not None:
-                timer = next((t for t in record.timers if t.id == timer_id), None)
-                if timer is None:
-                    return timer_refused(record.state, timer_id, "it is not armed (stale)")
-                if timer.due > self.clock.now() + self.timer_skew:
-                    return timer_refused(
-                        record.state, timer_id, "it is not due yet", "timer_not_due"
-                    )
-                result: TransitionResult = yield _Op(
-                    "fire", (record.state, timer.key, ctx), {"history": history}
-                )
-            else:
-                invalid = self._validate(entity_id, record.state, trigger, ctx)
-                if invalid is not None:
-                    return invalid
-                result = yield _Op("process", (record.state, trigger, ctx), {"history": history})
+            result = yield from self._decide(record, trigger, ctx, entity_id, timer_id)
             if not result.success or "reason" in result.metadata:
                 return result  # rejected, or a lenient no-op: nothing to write
             if self.observer:
@@ -518,16 +730,178 @@ class Orchestrator:
                         "sleep", (random.uniform(0, self.retry_backoff * min(8, attempt + 1)),)
                     )
                 continue
-            # A new entity's initial timers were never handed to the scheduler.
+            yield from self._after_commit(entity_id, record, commit, outbox)
+            return result
+        raise self._gave_up(entity_id, last_error)
+
+    def _cached_event(
+        self,
+        entity_id: str,
+        trigger: str,
+        context: Mapping[str, Any] | None,
+        idempotency_key: str | None,
+        timer_id: str | None,
+    ) -> Procedure:
+        """``_event`` with the record cache (``record_cache > 0``): see the class docstring.
+
+        The first attempt runs on the cached record, if there is one, and its commit carries
+        the record's ``created_at`` as ``Commit.incarnation``. A cached attempt that is
+        refused, or whose rejection a load does not confirm, marks the entity as written by
+        someone else too and goes on as ``_event`` does, on a fresh read.
+        """
+        cache = self._records
+        assert cache is not None
+        machine_name = self.machine_name
+        fp = fingerprint(trigger, context) if idempotency_key is not None else ""
+        try:
+            entry = cache.take(entity_id)
+            record: EntityRecord | None = None
+            marker: int | None = None  # the version last committed here (someone else writes)
+            if isinstance(entry, int):
+                marker = entry
+            else:
+                record = entry
+            cached = record is not None  # this attempt runs on the cached record
+            loaded = False  # ``record`` was just loaded (to confirm a cached rejection)
+            behind = False  # the cache was behind: someone else writes this entity
+            conflicts = 0
+            last_error: StaleVersionError | None = None
+            while True:
+                if not cached and not loaded:
+                    record = yield _Op("load", (machine_name, entity_id))
+                loaded = False
+                # The key is read AFTER the entity (see ``_event``); a cached record was read
+                # or written before this read, so the same holds for it.
+                if idempotency_key is not None:
+                    done: IdempotencyRecord | None = yield _Op(
+                        "key", (machine_name, entity_id, idempotency_key)
+                    )
+                    if done is not None:
+                        return self._replay(done, fp, idempotency_key)
+                if record is None:
+                    if timer_id is not None:
+                        return timer_refused(entity_id, timer_id, "the entity does not exist")
+                    record = yield from self._initial(entity_id, dict(context or {}))
+                assert record is not None
+                ctx = {**record.context, **context} if context else dict(record.context)
+                result: TransitionResult | None = None
+                error: Exception | None = None
+                try:
+                    result = yield from self._decide(record, trigger, ctx, entity_id, timer_id)
+                except Exception as exc:
+                    if not cached:
+                        raise
+                    error = exc
+                if result is None or not result.success or "reason" in result.metadata:
+                    if not cached:
+                        assert result is not None
+                        return result  # rejected, or a lenient no-op: nothing to write
+                    # Computed on the cached record: it stands if the entity is unchanged.
+                    fresh: EntityRecord | None = yield _Op("load", (machine_name, entity_id))
+                    if (
+                        fresh is not None
+                        and fresh.version == record.version
+                        and fresh.created_at == record.created_at
+                    ):
+                        if error is not None:
+                            raise error
+                        assert result is not None
+                        cache.keep(fresh)
+                        return result
+                    record, cached, loaded, behind = fresh, False, True, True
+                    continue
+                if self.observer:
+                    # Before anything is persisted (a cached attempt may be refused: then the
+                    # event runs again, as after a version conflict).
+                    self.observer.transition_start(result)
+                commit, outbox = self._commit_for(
+                    record,
+                    result,
+                    ctx,
+                    idempotency_key,
+                    fp,
+                    timer_id,
+                    record.created_at if cached else None,
+                )
+                try:
+                    yield _Op("commit", (commit,))
+                except StaleVersionError as exc:
+                    if cached:
+                        # The cache fell behind: not a conflict of this event.
+                        cached, behind = False, True
+                        continue
+                    last_error = exc
+                    conflicts += 1
+                    if conflicts > self.max_retries:
+                        break
+                    yield _Op("sleep", (random.uniform(0, self.retry_backoff * min(8, conflicts)),))
+                    continue
+                # Kept right after the commit, before actions get the context. An entity that
+                # someone else wrote since this orchestrator's last commit (a refused cached
+                # commit, a conflict, a marker behind the loaded version) is not cached: its
+                # cache would mostly be behind, and cost a refused commit per event.
+                entity = commit.entity
+                if (
+                    behind
+                    or conflicts
+                    or (marker is not None and record.version != marker)
+                    or entity.created_at != record.created_at
+                ):
+                    cache.mark(entity_id, entity.version)
+                else:
+                    cache.put(entity)
+                yield from self._after_commit(entity_id, record, commit, outbox)
+                return result
+            raise self._gave_up(entity_id, last_error)
+        except Exception:
+            # Whatever failed, the cached record may be behind (or the commit's fate unknown).
+            cache.drop(entity_id)
+            raise
+
+    def _decide(
+        self,
+        record: EntityRecord,
+        trigger: str,
+        ctx: dict[str, Any],
+        entity_id: str,
+        timer_id: str | None,
+    ) -> Procedure:
+        """The engine's result for the event on ``record`` (nothing written yet)."""
+        history = {k: tuple(v) for k, v in record.history.items()} if record.history else None
+        if timer_id is not None:
+            timer = next((t for t in record.timers if t.id == timer_id), None)
+            if timer is None:
+                return timer_refused(record.state, timer_id, "it is not armed (stale)")
+            if timer.due > self.clock.now() + self.timer_skew:
+                return timer_refused(record.state, timer_id, "it is not due yet", "timer_not_due")
+            fired: TransitionResult = yield _Op(
+                "fire", (record.state, timer.key, ctx), {"history": history}
+            )
+            return fired
+        invalid = self._validate(entity_id, record.state, trigger, ctx)
+        if invalid is not None:
+            return invalid
+        result: TransitionResult = yield _Op(
+            "process", (record.state, trigger, ctx), {"history": history}
+        )
+        return result
+
+    def _after_commit(
+        self, entity_id: str, record: EntityRecord, commit: Commit, outbox: list[OutboxItem]
+    ) -> Procedure:
+        """Timers to the scheduler, then the actions (if this orchestrator runs them)."""
+        # A new entity's initial timers were never handed to the scheduler.
+        if record.timers or commit.entity.timers:  # most entities have none
             scheduled = record.timers if record.version > 0 else []
             arm = [t for t in commit.entity.timers if t not in scheduled]
             cancel = [t.id for t in scheduled if t not in commit.entity.timers]
             if arm or cancel:
                 yield from self._hand_timers(entity_id, arm, cancel)
-            if self.run_actions and outbox:
-                yield from self._run_items(outbox)
-            return result
-        raise StaleVersionError(
+        if self.run_actions and outbox:
+            yield from self._run_items(outbox)
+
+    def _gave_up(self, entity_id: str, last_error: StaleVersionError | None) -> StaleVersionError:
+        return StaleVersionError(
             f"entity '{entity_id}' kept changing: gave up after {self.max_retries + 1} attempts",
             entity_id=entity_id,
             expected_version=last_error.expected_version if last_error else None,
@@ -587,6 +961,7 @@ class Orchestrator:
         idempotency_key: str | None,
         fp: str,
         timer_id: str | None,
+        incarnation: float | None = None,
     ) -> tuple[Commit, list[OutboxItem]]:
         now = self.clock.now()
         version = record.version + 1
@@ -690,6 +1065,7 @@ class Orchestrator:
                 "transition": transition,
                 "outbox": outbox,
                 "idempotency": idem,
+                "incarnation": incarnation,
             },
         )
         return commit, outbox
@@ -737,6 +1113,7 @@ class Orchestrator:
                 invalid.error.message, errors=list(invalid.metadata.get("errors", []))
             )
         now = self.clock.now()
+        created = self._created_at(entity_id, now)
         target = entry.target_state or self.machine.get_initial_state()
         timers = [
             TimerSnapshot(
@@ -755,8 +1132,8 @@ class Orchestrator:
             version=1,
             history={k: list(v) for k, v in (entry.history or {}).items()},
             timers=timers,
-            created_at=now,
-            updated_at=now,
+            created_at=created,
+            updated_at=created,
         )
         transition = TransitionRecord(
             machine_name=self.machine_name,
@@ -770,6 +1147,8 @@ class Orchestrator:
             result=entry.model_dump(mode="json"),
         )
         yield _Op("commit", (Commit(entity=entity, expected_version=0, transition=transition),))
+        if self._records is not None:
+            self._records.put(entity)
         if timers:
             yield from self._hand_timers(entity_id, timers, [])
         return entity

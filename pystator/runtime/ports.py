@@ -27,8 +27,12 @@ class StateStore(Protocol):
     """Where entities, their history, the action outbox and idempotency keys live.
 
     ``commit`` is the one write: atomic, and only if the stored version equals
-    ``commit.expected_version`` (``0`` = the entity does not exist yet); otherwise it raises
-    ``StaleVersionError`` and writes nothing. A store reads back exactly what it wrote.
+    ``commit.expected_version`` (``0`` = the entity does not exist yet) and, when
+    ``commit.incarnation`` is set (the orchestrator's record cache sets it), the stored entity's
+    ``created_at`` equals it (an entity deleted and created again is another incarnation);
+    otherwise it raises ``StaleVersionError`` and writes nothing. A store reads back exactly
+    what it wrote. A store that ignores ``incarnation`` works, except with an orchestrator's
+    record cache (``record_cache=``), which must not be turned on over it.
     """
 
     def load(self, machine_name: str, entity_id: str) -> EntityRecord | None: ...

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import marshal
 import threading
+import typing
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -22,64 +23,90 @@ from pystator.models.entity import (
     OutboxItem,
     Page,
     TransitionRecord,
+    build_record,
 )
 
 R = TypeVar("R", bound=BaseModel)
 
-_CONTAINERS = (dict, list)
+
+class _Head:
+    """The scalar fields of a kept record, as attributes (what the store filters on)."""
+
+    __slots__ = ("__dict__",)
 
 
 class _Kept(Generic[R]):
-    """A record as the store keeps it: the record for its scalar fields, and a private copy
-    of its containers (context, params, result, ...) as one ``marshal`` blob.
+    """A record as the store keeps it: a private copy of all its fields as one ``marshal``
+    blob, and (``head=True``) its scalar fields as attributes of ``record`` for the store's
+    own look-ups (version, state, status...).
 
     ``marshal`` copies dicts, lists and scalars in C; ``copy.deepcopy`` of every record on the
     way in and out was most of the cost of an orchestrated event. Writing costs one
     ``marshal.dumps``; only reading pays for ``marshal.loads``, and history is written far
-    more often than it is read. Containers that marshal does not know (a list of frozen
-    timers, or a value of a custom type in a context) are copied the slow way.
+    more often than it is read. Values that marshal does not know (a list of frozen timers,
+    or a value of a custom type in a context) are copied the slow way. The caller's record
+    and its dicts are not kept (less memory, less for the GC to walk).
     """
 
-    __slots__ = ("blob", "others", "record")
+    __slots__ = ("blob", "cls", "others", "record")
 
-    def __init__(self, record: R) -> None:
-        containers = {k: v for k, v in record.__dict__.items() if type(v) in _CONTAINERS}
-        others: dict[str, Any] = {}
+    record: Any
+
+    def __init__(self, record: R, *, head: bool = False) -> None:
+        fields = record.__dict__
+        others: dict[str, Any] | None = None
         try:
-            blob = marshal.dumps(containers)
+            blob = marshal.dumps(fields)
         except ValueError:
-            for name, value in list(containers.items()):
+            plain = dict(fields)
+            others = {}
+            for name, value in fields.items():
                 try:
                     marshal.dumps(value)
                 except ValueError:
-                    others[name] = _copy_other(containers.pop(name))
-            blob = marshal.dumps(containers)
-        # The kept record holds the scalar fields only: the containers live in the blob, and
-        # the caller's dicts are not kept alive (less memory, less for the GC to walk).
-        scalars = dict(record.__dict__)
-        for name in containers:
-            scalars[name] = None
-        for name in others:
-            scalars[name] = None
-        self.record = _rebuilt(record, scalars)
+                    others[name] = _copy_other(value)
+                    plain[name] = None  # a place holder: keeps the order of the fields
+            blob = marshal.dumps(plain)
+        self.cls: type[R] = type(record)
         self.blob = blob
         self.others = others
+        if head:
+            scalars = _Head()
+            names = _SCALARS.get(self.cls)
+            if names is None:
+                names = _SCALARS[self.cls] = _scalar_fields(self.cls)
+            scalars.__dict__ = dict(zip(names, map(fields.__getitem__, names), strict=True))
+            self.record = scalars
+        else:
+            self.record = None
 
     def replace(self, **scalars: Any) -> _Kept[R]:
-        """The same record with some scalar fields changed (containers are not touched)."""
-        kept: _Kept[R] = _Kept.__new__(_Kept)
-        kept.record = self.record.model_copy(update=scalars)
-        kept.blob = self.blob
-        kept.others = self.others
-        return kept
+        """The same record with some scalar fields changed."""
+        return _Kept(self.thaw().model_copy(update=scalars), head=True)
 
     def thaw(self) -> R:
         """A new record that shares no mutable container with the store."""
-        fields = dict(self.record.__dict__)
-        fields.update(marshal.loads(self.blob))
-        for name, value in self.others.items():
-            fields[name] = _copy_other(value)
-        return _rebuilt(self.record, fields)
+        fields = marshal.loads(self.blob)
+        if self.others:
+            for name, value in self.others.items():
+                fields[name] = _copy_other(value)
+        return build_record(self.cls, fields)
+
+
+_SCALARS: dict[type[Any], tuple[str, ...]] = {}
+
+
+def _scalar_fields(cls: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of ``cls`` that hold strings, numbers, booleans or ``None`` (not lists,
+    dicts or models): the ones a kept record's ``record`` shows."""
+    scalar = (str, int, float, bool, type(None))
+    names = []
+    for name, info in cls.model_fields.items():
+        annotation = info.annotation
+        options = typing.get_args(annotation) or (annotation,)
+        if typing.get_origin(annotation) is typing.Literal or all(t in scalar for t in options):
+            names.append(name)
+    return tuple(names)
 
 
 def _copy_other(value: Any) -> Any:
@@ -89,20 +116,6 @@ def _copy_other(value: Any) -> Any:
     ):
         return list(value)
     return copy.deepcopy(value)
-
-
-def _rebuilt(template: R, fields: dict[str, Any]) -> R:
-    """``template`` with its field values replaced by ``fields`` (already validated values).
-
-    What ``BaseModel.__copy__`` does, minus copying the dict twice: the values come from a
-    record that was validated when it was made.
-    """
-    new = template.__class__.__new__(template.__class__)
-    object.__setattr__(new, "__dict__", fields)
-    object.__setattr__(new, "__pydantic_fields_set__", set(template.__pydantic_fields_set__))
-    object.__setattr__(new, "__pydantic_extra__", None)
-    object.__setattr__(new, "__pydantic_private__", None)
-    return new
 
 
 class InMemoryStateStore:
@@ -136,6 +149,18 @@ class InMemoryStateStore:
                     expected_version=commit.expected_version,
                     actual_version=actual,
                 )
+            incarnation = commit.incarnation
+            if (
+                incarnation is not None
+                and current is not None
+                and current.record.created_at != incarnation
+            ):
+                raise StaleVersionError(
+                    f"entity '{entity.entity_id}' was deleted and created again",
+                    entity_id=entity.entity_id,
+                    expected_version=commit.expected_version,
+                    actual_version=actual,
+                )
             if commit.idempotency is not None:
                 ikey = (entity.machine_name, entity.entity_id, commit.idempotency.key)
                 if ikey in self._keys:
@@ -146,11 +171,11 @@ class InMemoryStateStore:
                         actual_version=actual,
                     )
                 self._keys[ikey] = _Kept(commit.idempotency)
-            self._entities[key] = _Kept(entity)
+            self._entities[key] = _Kept(entity, head=True)
             if commit.transition is not None:
                 self._history.setdefault(key, []).append(_Kept(commit.transition))
             for item in commit.outbox:
-                self._outbox[item.id] = _Kept(item)
+                self._outbox[item.id] = _Kept(item, head=True)
 
     def get_idempotency(
         self, machine_name: str, entity_id: str, key: str

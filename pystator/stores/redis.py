@@ -1,15 +1,18 @@
 """``RedisStateStore``: entities, history, outbox and idempotency keys in Redis.
 
 Every write that must be atomic is one Lua script, and Redis runs a script to the end before
-anything else: ``commit`` compares the stored version with the expected one, checks the
-idempotency key, and only then writes the entity, appends the history row, adds the outbox
-items and stores the key. It checks everything before it writes anything, so a refused
-commit changes nothing (Redis does not roll a script back).
+anything else: ``commit`` compares the stored version with the expected one (and, when
+``commit.incarnation`` is set, the stored ``created_at`` with it, so a deleted and re-created
+entity is not taken for the one the writer read), checks the idempotency key, and only then
+writes the entity, appends the history row, adds the outbox items and stores the key. It
+checks everything before it writes anything, so a refused commit changes nothing (Redis does
+not roll a script back).
 
 Keys, under the configurable ``prefix`` (default ``pystator:``); ``{m}`` is the machine name
 (letters, digits and ``_``, so the first ``:`` after it ends it), ``{e}`` the entity id::
 
-    entity:{m}:{e}            hash  v (version), s (state), d (the EntityRecord as JSON)
+    entity:{m}:{e}            hash  v (version), s (state), d (the EntityRecord as JSON),
+                                    c (created_at, for commits with an incarnation)
     history:{m}:{e}           list  TransitionRecord JSON, oldest first
     idempotency:{m}:{e}       hash  key -> IdempotencyRecord JSON
     entities:{m}              zset  entity ids (score 0: ordered by id)  -> list_entities
@@ -20,21 +23,26 @@ Keys, under the configurable ``prefix`` (default ``pystator:``); ``{m}`` is the 
     pending                   zset  pending outbox ids by created_at
     pending:{m}               zset  the same, per machine
 
-The sync methods use one thread-safe ``redis.Redis`` connection pool. The async methods run
-the sync ones in a worker thread (``ThreadedAsyncStore``): one implementation of the scripts
-and of decoding, no client bound to a particular event loop, at the cost of a thread hop per
-call.
+The sync methods use one thread-safe ``redis.Redis`` connection pool (``load`` and
+``commit`` run on a connection each thread keeps until it ends, see ``_connection``). The
+async methods run the sync ones in a worker thread (``ThreadedAsyncStore``): one
+implementation of the scripts and of decoding, no client bound to a particular event loop, at
+the cost of a thread hop per call.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import threading
+import weakref
 from typing import Any
 
 try:
     import redis
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("RedisStateStore needs redis-py: pip install 'pystator[redis]'") from exc
+from redis.exceptions import NoScriptError, ResponseError
 
 from pystator.errors import StaleVersionError
 from pystator.models.entity import (
@@ -51,17 +59,29 @@ from pystator.runtime.ports import ThreadedAsyncStore
 #       outbox ids of the entity
 # ARGV: expected, version, state, entity JSON, state-index prefix, entity id,
 #       history JSON ('' = none), has key ('0'/'1'), key, key JSON, outbox prefix,
-#       machine name, n items, then per item: id, JSON, status, attempts, claimed_until,
-#       created_at, has error ('0'/'1'), error
+#       machine name, the entity's created_at, the incarnation ('' = not checked), n items,
+#       then per item: id, JSON, status, attempts, claimed_until, created_at, has error
+#       ('0'/'1'), error
+# Refused: {0, actual} the version moved on, {-1, actual} the key was applied, {-2, actual}
+# the stored created_at is not the incarnation (the entity was deleted and created again).
+# created_at is compared as a number (an int and a float of the same value are equal); an
+# entity written before 'c' was kept has it in its JSON only.
 _COMMIT = """
-local current = redis.call('HGET', KEYS[1], 'v')
+local current = redis.call('HMGET', KEYS[1], 'v', 's', 'c')
 local actual = 0
-if current then actual = tonumber(current) end
+if current[1] then actual = tonumber(current[1]) end
 if actual ~= tonumber(ARGV[1]) then return {0, actual} end
+if ARGV[14] ~= '' and actual ~= 0 then
+  local created = current[3]
+  if not created then
+    created = cjson.decode(redis.call('HGET', KEYS[1], 'd'))['created_at']
+  end
+  if tonumber(created) ~= tonumber(ARGV[14]) then return {-2, actual} end
+end
 local has_key = ARGV[8] == '1'
 if has_key and redis.call('HEXISTS', KEYS[3], ARGV[9]) == 1 then return {-1, actual} end
-local old_state = redis.call('HGET', KEYS[1], 's')
-redis.call('HSET', KEYS[1], 'v', ARGV[2], 's', ARGV[3], 'd', ARGV[4])
+local old_state = current[2]
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 's', ARGV[3], 'd', ARGV[4], 'c', ARGV[13])
 if old_state ~= ARGV[3] then
   if old_state then redis.call('ZREM', ARGV[5] .. old_state, ARGV[6]) end
   redis.call('ZADD', ARGV[5] .. ARGV[3], 0, ARGV[6])
@@ -69,8 +89,8 @@ end
 if actual == 0 then redis.call('ZADD', KEYS[4], 0, ARGV[6]) end
 if ARGV[7] ~= '' then redis.call('RPUSH', KEYS[2], ARGV[7]) end
 if has_key then redis.call('HSET', KEYS[3], ARGV[9], ARGV[10]) end
-local n = tonumber(ARGV[13])
-local i = 14
+local n = tonumber(ARGV[15])
+local i = 16
 for _ = 1, n do
   local id = ARGV[i]
   redis.call('HSET', ARGV[11] .. id, 'd', ARGV[i + 1], 'm', ARGV[12], 'status', ARGV[i + 2],
@@ -176,6 +196,18 @@ return out
 """
 
 
+class _Held:
+    """A connection a thread keeps; back to ``pool`` when this holder is collected (its
+    thread ended) or ``release()`` is called, whichever comes first."""
+
+    __slots__ = ("__weakref__", "conn", "release")
+
+    def __init__(self, conn: Any, pool: Any) -> None:
+        self.conn = conn
+        self.release = weakref.finalize(self, pool.release, conn)
+        self.release.atexit = False  # nothing to give back at interpreter exit
+
+
 class RedisStateStore(ThreadedAsyncStore):
     """A ``StateStore`` in Redis: every commit is one atomic, version-checked Lua script.
 
@@ -211,6 +243,13 @@ class RedisStateStore(ThreadedAsyncStore):
         self._finish_script = r.register_script(_FINISH)
         self._delete_script = r.register_script(_DELETE)
         self._list_script = r.register_script(_LIST)
+        # The hot path (load, commit) runs on a connection of the client's pool that each
+        # thread keeps (taking one from the pool and giving it back costs about as much as a
+        # small command: a lock and a poll of the socket). See ``_run``.
+        self._local = threading.local()
+        self._pid = os.getpid()
+        self._held: list[weakref.finalize[Any, Any]] = []  # one per holder: releases its conn
+        self._held_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"RedisStateStore(prefix={self.prefix!r})"
@@ -220,13 +259,69 @@ class RedisStateStore(ThreadedAsyncStore):
         """The redis-py client (for inspection and maintenance)."""
         return self._redis
 
+    # ------------------------------------------------------------------ connection
+    def _connection(self) -> Any:
+        """This thread's own connection from the client's pool.
+
+        It is kept in a ``_Held`` in a ``threading.local``: when the thread ends, its entry
+        and the holder go away and the connection goes back to the pool (a thread-per-request
+        server does not leak one per request); ``close()`` gives back the others.
+        """
+        if self._pid != os.getpid():
+            # A forked child must not talk over its parent's sockets (they are the parent's),
+            # nor give them back to the pool (a new one in the child).
+            with self._held_lock:
+                for release in self._held:
+                    release.detach()
+                self._held = []
+            self._pid = os.getpid()
+            self._local = threading.local()
+        held: _Held | None = getattr(self._local, "held", None)
+        if held is None:
+            pool = self._redis.connection_pool
+            held = _Held(pool.get_connection(), pool)
+            self._local.held = held
+            with self._held_lock:
+                self._held = [release for release in self._held if release.alive]
+                self._held.append(held.release)
+        return held.conn
+
+    def _run(self, *command: Any) -> Any:
+        """One command on this thread's connection; its reply, as the client would give it
+        without response callbacks (which ``HGET`` and ``EVALSHA`` do not have)."""
+        conn = self._connection()
+        try:
+            conn.send_command(*command)
+            return conn.read_response()
+        except ResponseError:
+            raise  # an error reply: the connection is in order
+        except BaseException:
+            # Anything else (a lost or timed out connection, an interrupt) may leave a reply
+            # unread: drop the socket, the next command connects again.
+            conn.disconnect()
+            raise
+
+    def _evalsha(self, script: Any, keys: list[Any], args: list[Any]) -> Any:
+        try:
+            return self._run("EVALSHA", script.sha, len(keys), *keys, *args)
+        except NoScriptError:  # a restarted or flushed server: load it again
+            script.sha = self._r.script_load(script.script)
+            return self._run("EVALSHA", script.sha, len(keys), *keys, *args)
+
+    def _release_held(self) -> None:
+        with self._held_lock:
+            held, self._held = self._held, []
+        for release in held:
+            release()  # a no-op if its thread already ended
+        self._local = threading.local()
+
     # ------------------------------------------------------------------ keys
     def _key(self, kind: str, machine_name: str, entity_id: str) -> str:
         return f"{self.prefix}{kind}:{machine_name}:{entity_id}"
 
     # ------------------------------------------------------------------ reads
     def load(self, machine_name: str, entity_id: str) -> EntityRecord | None:
-        data = self._r.hget(self._key("entity", machine_name, entity_id), "d")
+        data = self._run("HGET", self._key("entity", machine_name, entity_id), "d")
         if data is None:
             return None
         return EntityRecord.model_validate_json(data)
@@ -299,6 +394,8 @@ class RedisStateStore(ThreadedAsyncStore):
             idem.model_dump_json() if idem is not None else "",
             f"{self.prefix}outbox:",
             m,
+            repr(entity.created_at),
+            repr(commit.incarnation) if commit.incarnation is not None else "",
             len(commit.outbox),
         ]
         for item in commit.outbox:
@@ -321,11 +418,13 @@ class RedisStateStore(ThreadedAsyncStore):
             f"{self.prefix}pending:{m}",
             self._key("outbox-of", m, e),
         ]
-        status, actual = self._commit_script(keys=keys, args=args)
+        status, actual = self._evalsha(self._commit_script, keys, args)
         if status == 1:
             return
         expected = commit.expected_version
-        if status == -1 and idem is not None:
+        if status == -2:
+            message = f"entity '{e}' was deleted and created again (created_at is not the one read)"
+        elif status == -1 and idem is not None:
             message = f"idempotency key '{idem.key}' was applied meanwhile"
         else:
             message = f"entity '{e}' is at version {actual}, not {expected}"
@@ -389,6 +488,7 @@ class RedisStateStore(ThreadedAsyncStore):
         return removed
 
     def close(self) -> None:
+        self._release_held()
         if self._owns_client:
             self._redis.close()
 

@@ -8,11 +8,13 @@ prefix); they never leak into ``pystator.models``, which only sees ``EntityRecor
 
 ``commit`` is ONE database transaction: an ``INSERT`` of a new entity (a duplicate key means
 someone else created it first) or ``UPDATE ... WHERE machine_name = :m AND entity_id = :e AND
-version = :expected`` whose row count must be 1, then the history row, the outbox rows and the
-idempotency key. Anything that fails rolls all of it back; a lost race raises
-``StaleVersionError``. The conditional ``UPDATE`` is a compare-and-set on both databases:
-PostgreSQL re-evaluates the ``WHERE`` after waiting for a concurrent writer, SQLite has one
-writer at a time (a commit starts with ``BEGIN IMMEDIATE``).
+version = :expected`` whose row count must be 1 (when ``commit.incarnation`` is set, also
+``AND created_at = :incarnation``: a deleted and re-created entity is not the one the writer
+read), then the history row, the outbox rows and the idempotency key. Anything that fails
+rolls all of it back; a lost race raises ``StaleVersionError``. The conditional ``UPDATE`` is
+a compare-and-set on both databases: PostgreSQL re-evaluates the ``WHERE`` after waiting for
+a concurrent writer, SQLite has one writer at a time (a commit starts with ``BEGIN
+IMMEDIATE``).
 
 SQLAlchemy creates the schema and the connections (URL, driver options, SQLite pragmas); the
 statements themselves are rendered once per store and run on the driver's connection, one per
@@ -34,7 +36,9 @@ import contextlib
 import json
 import os
 import re
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -71,9 +75,23 @@ def _jsonable(value: Any) -> Any:
 
 
 # Compact, unicode kept as is; values JSON does not know (datetime, UUID, Decimal, ...) are
-# stored in their JSON form rather than failing the commit. One encoder, made once:
-# ``json.dumps`` with options builds a new one on every call.
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_jsonable).encode
+# stored in their JSON form rather than failing the commit. One encoder, made once: ``json.dumps``
+# with options builds a new one on every call, and so does ``JSONEncoder.encode`` (its C
+# encoder), so the C encoder is made here and called directly. Without the markers of circular
+# references: a context that contains itself fails with ``RecursionError`` (a ``ValueError``
+# otherwise), before anything is written either way.
+_c_encoder = getattr(json.encoder, "c_make_encoder", None)
+_iterencode: Any = (
+    _c_encoder(None, _jsonable, json.encoder.encode_basestring, None, ":", ",", False, False, True)
+    if _c_encoder is not None
+    else json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_jsonable).iterencode
+)
+
+
+def _dumps(value: Any) -> str:
+    if type(value) is str:  # (what ``JSONEncoder.encode`` does for a bare string)
+        return json.encoder.encode_basestring(value)
+    return "".join(_iterencode(value, 0))
 
 
 def _loads(value: Any) -> Any:
@@ -250,6 +268,7 @@ OUTBOX_COLUMNS = (
     "created_at",
 )
 KEY_COLUMNS = ("machine_name", "entity_id", "key", "fingerprint", "version", "result")
+_T_NAMES = tuple(f"t_{c}" for c in TRANSITION_COLUMNS)  # the history row's parameters
 JSON_COLUMNS = frozenset(
     {"context", "history", "timers", "context_changes", "context_removed", "result", "params"}
 )
@@ -281,6 +300,13 @@ class _Statements:
             '"history" = :history, "timers" = :timers, "updated_at" = :updated_at '
             'WHERE "machine_name" = :machine_name AND "entity_id" = :entity_id '
             'AND "version" = :expected'
+        )
+        # ``commit.incarnation`` set (the orchestrator's record cache): the stored created_at
+        # must be it too. (SQLite only; PostgreSQL's is in ``one_statement_commit``.)
+        self.update_entity_checked = (
+            self.update_entity
+            + ' AND "created_at" = '
+            + ("%(incarnation)s" if self.postgres else ":incarnation")
         )
         self.insert_transition = self._insert(tr, TRANSITION_COLUMNS)
         self.insert_outbox = self._insert(ob, OUTBOX_COLUMNS)
@@ -324,17 +350,25 @@ class _Statements:
         ]
 
         self._tables = (ent, tr, ob, idem)
-        self._commits: dict[tuple[bool, bool, int, bool], str] = {}
+        self._commits: dict[tuple[bool, bool, int, bool, bool], str] = {}
 
-    def one_statement_commit(self, create: bool, transition: bool, outbox: int, key: bool) -> str:
+    def one_statement_commit(
+        self, create: bool, transition: bool, outbox: int, key: bool, checked: bool = False
+    ) -> str:
         """PostgreSQL: the whole commit as ONE statement (data-modifying ``WITH``).
 
         Run in autocommit it is one round trip and one transaction: the entity's ``INSERT``
         or conditional ``UPDATE`` returns a row only if it wrote, every other ``INSERT``
         selects from that row, and the statement returns how many entity rows it wrote (0:
         the version moved on). A duplicate key anywhere aborts all of it.
+
+        ``checked`` (``commit.incarnation`` set): the ``UPDATE`` also requires the stored
+        ``created_at`` to be ``%(incarnation)s``. Both sides are compared as the text the
+        server makes of a ``float8``: the same value gives the same text whatever the
+        session's ``extra_float_digits``, and a ``created_at`` read back rounded (by a server
+        with ``extra_float_digits = 0``) still matches the stored one.
         """
-        shape = (create, transition, outbox, key)
+        shape = (create, transition, outbox, key, checked)
         found = self._commits.get(shape)
         if found is not None:
             return found
@@ -357,6 +391,11 @@ class _Statements:
                 + '"machine_name" = %(machine_name)s AND "entity_id" = %(entity_id)s '
                 + 'AND "version" = %(expected)s'
             )
+            if checked:
+                head += (
+                    ' AND CAST("created_at" AS float8)::text '
+                    "= CAST(%(incarnation)s AS float8)::text"
+                )
         parts = [f'u AS ({head} RETURNING "version")']
 
         def insert(name: str, table: str, columns: Sequence[str], prefix: str) -> str:
@@ -387,6 +426,27 @@ def _q(name: str) -> str:
 
 def _cols(columns: Sequence[str]) -> str:
     return ", ".join(_q(c) for c in columns)
+
+
+def _switch_to_wal(cursor: Any, busy_timeout: float) -> None:
+    """``PRAGMA journal_mode = WAL``, retried while the database is locked.
+
+    WAL mode is kept in the file, so only the connections that open a new database get here.
+    Switching needs the database to itself, and SQLite answers "database is locked" at once
+    (without waiting for the busy timeout) when other processes open the same new file at
+    that moment: wait and retry, up to the busy timeout.
+    """
+    deadline = time.monotonic() + busy_timeout
+    pause = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
 
 
 # ---------------------------------------------------------------------------- the store
@@ -490,9 +550,10 @@ class SQLStateStore(ThreadedAsyncStore):
         def on_connect(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
             try:
-                # The timeout first: switching to WAL briefly needs the database to itself.
                 cursor.execute(f"PRAGMA busy_timeout = {millis}")
-                cursor.execute("PRAGMA journal_mode = WAL")
+                (mode,) = cursor.execute("PRAGMA journal_mode").fetchone()
+                if str(mode).lower() != "wal":
+                    _switch_to_wal(cursor, busy_timeout)
                 cursor.execute(f"PRAGMA synchronous = {synchronous}")
             finally:
                 cursor.close()
@@ -552,6 +613,14 @@ class SQLStateStore(ThreadedAsyncStore):
                 self._opened.append(proxy)
         return conn
 
+    def _cursor(self, conn: Any) -> Any:
+        """A cursor of ``conn`` kept for the thread (psycopg makes a cursor, with its own
+        adapters, on every ``conn.execute``)."""
+        cursor = getattr(self._local, "cursor", None)
+        if cursor is None or cursor.connection is not conn or cursor.closed:
+            cursor = self._local.cursor = conn.cursor()
+        return cursor
+
     @contextlib.contextmanager
     def _use(self) -> Iterator[Any]:
         with self._lock:
@@ -580,8 +649,10 @@ class SQLStateStore(ThreadedAsyncStore):
     # ------------------------------------------------------------------ reads
     def load(self, machine_name: str, entity_id: str) -> EntityRecord | None:
         with self._use() as conn:
-            row = conn.execute(self._sql.select_entity, {"m": machine_name, "e": entity_id})
-            found = row.fetchone()
+            executor = conn if self._sqlite else self._cursor(conn)
+            found = executor.execute(
+                self._sql.select_entity, {"m": machine_name, "e": entity_id}
+            ).fetchone()
         return _entity(found) if found is not None else None
 
     def get_idempotency(
@@ -648,28 +719,50 @@ class SQLStateStore(ThreadedAsyncStore):
         # Rows are encoded before the transaction starts: the write lock is held for the
         # statements only.
         row = _entity_row(entity)
+        checked = commit.incarnation is not None and expected != 0
         if expected:
             row["expected"] = expected
+            if checked:
+                row["incarnation"] = commit.incarnation
         transition = _transition_row(commit.transition) if commit.transition else None
         outbox = [_outbox_row(i) for i in commit.outbox]
         key = _key_row(commit.idempotency) if commit.idempotency is not None else None
         if not self._sqlite:
             self._commit_in_one_statement(commit, row, transition, outbox, key)
             return
+        # SQLite: BEGIN IMMEDIATE ... COMMIT, written out (``_use`` and ``_transaction`` cost
+        # a few microseconds per event as context managers).
+        serial = self._serial
         try:
-            with self._use() as conn, self._transaction(conn):
-                if expected == 0:
-                    conn.execute(sql.insert_entity, row)
-                elif conn.execute(sql.update_entity, row).rowcount != 1:
-                    raise _Lost
-                if transition is not None:
-                    conn.execute(sql.insert_transition, transition)
-                if outbox:
-                    _many(conn, sql.insert_outbox, outbox)
-                if key is not None:
-                    conn.execute(sql.insert_key, key)
+            if serial is not None:
+                serial.acquire()
+            try:
+                conn = self._connection()
+                execute = conn.execute
+                # IMMEDIATE takes the write lock up front (see ``_transaction``).
+                execute("BEGIN IMMEDIATE")
+                try:
+                    if expected == 0:
+                        execute(sql.insert_entity, row)
+                    elif (
+                        execute(sql.update_entity_checked if checked else sql.update_entity, row)
+                    ).rowcount != 1:
+                        raise _Lost
+                    if transition is not None:
+                        execute(sql.insert_transition, transition)
+                    if outbox:
+                        _many(conn, sql.insert_outbox, outbox)
+                    if key is not None:
+                        execute(sql.insert_key, key)
+                except BaseException:
+                    execute("ROLLBACK")
+                    raise
+                execute("COMMIT")
+            finally:
+                if serial is not None:
+                    serial.release()
         except _Lost:
-            raise self._stale(commit) from None
+            raise self._stale(commit, refused=True) from None
         except self._errors.IntegrityError:
             # A duplicate entity (someone created it first) or an idempotency key applied
             # meanwhile is a lost race; any other integrity error is a real failure.
@@ -688,23 +781,31 @@ class SQLStateStore(ThreadedAsyncStore):
         # PostgreSQL: one round trip instead of BEGIN, UPDATE, INSERT..., COMMIT.
         params = dict(row)
         if transition is not None:
-            params.update({f"t_{k}": v for k, v in transition.items()})
+            params.update(
+                zip(_T_NAMES, map(transition.__getitem__, TRANSITION_COLUMNS), strict=True)
+            )
         for n, item in enumerate(outbox):
             params.update({f"o{n}_{k}": v for k, v in item.items()})
         if key is not None:
             params.update({f"k_{k}": v for k, v in key.items()})
         sql = self._sql.one_statement_commit(
-            commit.expected_version == 0, transition is not None, len(outbox), key is not None
+            commit.expected_version == 0,
+            transition is not None,
+            len(outbox),
+            key is not None,
+            "incarnation" in params,
         )
         try:
             with self._use() as conn:
-                (written,) = conn.execute(sql, params).fetchone()
+                cursor = self._cursor(conn)
+                cursor.execute(sql, params)
+                (written,) = cursor.fetchone()
         except self._errors.IntegrityError:
             if self._lost_race(commit):
                 raise self._stale(commit) from None
             raise
         if written != 1:
-            raise self._stale(commit)
+            raise self._stale(commit, refused=True)
 
     def _lost_race(self, commit: Commit) -> bool:
         entity = commit.entity
@@ -722,8 +823,17 @@ class SQLStateStore(ThreadedAsyncStore):
             ).fetchone()
         return int(found[0]) if found is not None else 0
 
-    def _stale(self, commit: Commit) -> StaleVersionError:
+    def _stale(self, commit: Commit, refused: bool = False) -> StaleVersionError:
         entity = commit.entity
+        if refused and commit.incarnation is not None:
+            # The conditional UPDATE wrote nothing for a commit of the orchestrator's record
+            # cache: it only needs to know, so no SELECT just for the message.
+            return StaleVersionError(
+                f"entity '{entity.entity_id}' is not at version {commit.expected_version} "
+                f"created at {commit.incarnation!r} (changed, or deleted and created again)",
+                entity_id=entity.entity_id,
+                expected_version=commit.expected_version,
+            )
         actual = self._version(entity.machine_name, entity.entity_id)
         if actual == commit.expected_version and commit.idempotency is not None:
             message = f"idempotency key '{commit.idempotency.key}' was applied meanwhile"
@@ -807,8 +917,8 @@ def _entity_row(entity: EntityRecord) -> dict[str, Any]:
         "state": entity.state,
         "context": _dumps(entity.context),
         "version": entity.version,
-        "history": _dumps(entity.history),
-        "timers": _dumps([t.model_dump() for t in entity.timers]),
+        "history": _dumps(entity.history) if entity.history else "{}",
+        "timers": _dumps([t.model_dump() for t in entity.timers]) if entity.timers else "[]",
         "created_at": entity.created_at,
         "updated_at": entity.updated_at,
     }
@@ -840,7 +950,7 @@ def _transition_row(t: TransitionRecord) -> dict[str, Any]:
         "target_state": t.target_state,
         "trigger": t.trigger,
         "context_changes": _dumps(t.context_changes),
-        "context_removed": _dumps(t.context_removed),
+        "context_removed": _dumps(t.context_removed) if t.context_removed else "[]",
         "at": t.at,
         "idempotency_key": t.idempotency_key,
         "result": _dumps(t.result),

@@ -82,6 +82,35 @@ def test_the_schema_is_created_on_first_use(tmp_path: Path) -> None:
         store.close()
 
 
+def test_a_new_sqlite_file_switches_to_wal_while_another_process_writes(tmp_path: Path) -> None:
+    """Switching a new file to WAL while another connection holds its write lock: SQLite says
+    "database is locked" at once (no busy wait), so the store waits and tries again."""
+    import sqlite3
+
+    from pystator.stores import SQLStateStore
+
+    path = tmp_path / "new.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE other (x)")
+    other.execute("BEGIN IMMEDIATE")  # the write lock, in the default rollback-journal mode
+    other.execute("INSERT INTO other VALUES (1)")
+    released = threading.Timer(0.3, lambda: other.execute("COMMIT"))
+    released.start()
+    store = SQLStateStore(f"sqlite:///{path}", busy_timeout=10)
+    try:
+        assert store.load("m", "e-1") is None  # connects: the first connection switches to WAL
+        store.commit(Commit(entity=record(), expected_version=0))
+        loaded = store.load("m", "e-1")
+        assert loaded is not None
+        assert loaded.version == 1
+    finally:
+        released.join()
+        store.close()
+        other.close()
+    with sqlite3.connect(path) as check:
+        assert check.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
 def test_table_prefixes_keep_stores_apart(tmp_path: Path) -> None:
     from pystator.stores import SQLStateStore
 
@@ -174,4 +203,70 @@ def test_redis_keys_stay_under_the_prefix(redis_url: str) -> None:
     finally:
         other.clear()
         other.close()
+        store.close()
+
+
+def test_redis_commands_survive_a_flushed_script_cache_and_a_dropped_connection(
+    redis_url: str,
+) -> None:
+    # Loads and commits run on a connection each thread keeps (not one per command from the
+    # pool): a lost connection reconnects, a server that forgot the script gets it again.
+    from pystator.stores import RedisStateStore
+
+    store = RedisStateStore(redis_url, prefix=unique("pystator-test:") + ":")
+    try:
+        store.commit(Commit(entity=record(n=0), expected_version=0))
+        store.client.script_flush()
+        store.commit(Commit(entity=record(version=2, n=1), expected_version=1))
+        store._connection().disconnect()
+        loaded = store.load("m", "e-1")
+        assert loaded is not None
+        assert (loaded.version, loaded.context) == (2, {"n": 1})
+        with pytest.raises(StaleVersionError):
+            store.commit(Commit(entity=record(version=2, n=2), expected_version=1))
+        # Each thread has its own connection.
+        seen: list[Any] = []
+        worker = threading.Thread(target=lambda: seen.append(store._connection()))
+        worker.start()
+        worker.join()
+        assert seen[0] is not store._connection()
+    finally:
+        store.clear()
+        store.close()
+
+
+def test_redis_gives_a_thread_s_connection_back_when_the_thread_ends(redis_url: str) -> None:
+    # A thread-per-request server: each short-lived thread's connection goes back to the
+    # pool when the thread ends (not held until close()).
+    import gc
+
+    from pystator.stores import RedisStateStore
+
+    store = RedisStateStore(redis_url, prefix=unique("pystator-test:") + ":")
+    pool: Any = store.client.connection_pool
+    try:
+        store.commit(Commit(entity=record(n=0), expected_version=0))
+        in_use = len(pool._in_use_connections)
+        seen: list[Any] = []
+
+        def request() -> None:
+            loaded = store.load("m", "e-1")
+            assert loaded is not None
+            seen.append(store._connection())
+
+        for _ in range(5):
+            worker = threading.Thread(target=request)
+            worker.start()
+            worker.join()
+            gc.collect()
+            assert len(pool._in_use_connections) == in_use
+        assert len(seen) == 5
+        assert all(conn not in pool._in_use_connections for conn in seen)
+        assert len(store._held) <= 2  # the main thread's, and at most one of a dead thread
+        # close() gives back the connections of threads still alive.
+        assert store._connection() in pool._in_use_connections
+        store.close()
+        assert len(pool._in_use_connections) == 0
+    finally:
+        store.clear()
         store.close()
