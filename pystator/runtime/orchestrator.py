@@ -699,22 +699,13 @@ class Orchestrator:
         fp = fingerprint(trigger, context) if idempotency_key is not None else ""
         last_error: StaleVersionError | None = None
         for attempt in range(self.max_retries + 1):
-            record: EntityRecord | None = yield _Op("load", (machine_name, entity_id))
-            # The key is read AFTER the entity: a key committed at or before the version we
-            # loaded is then always seen. Read before, a duplicate committed in between would
-            # be processed against the newer state (and, say, rejected) instead of replayed.
-            if idempotency_key is not None:
-                done: IdempotencyRecord | None = yield _Op(
-                    "key", (machine_name, entity_id, idempotency_key)
-                )
-                if done is not None:
-                    return self._replay(done, fp, idempotency_key)
-            if record is None:
-                if timer_id is not None:
-                    return timer_refused(entity_id, timer_id, "the entity does not exist")
-                record = yield from self._initial(entity_id, dict(context or {}))
-            assert record is not None
-            ctx = {**record.context, **context} if context else dict(record.context)
+            loaded: EntityRecord | None = yield _Op("load", (machine_name, entity_id))
+            begun = yield from self._begin(
+                loaded, entity_id, context, idempotency_key, fp, timer_id
+            )
+            if isinstance(begun, TransitionResult):
+                return begun  # replayed, or a timer of an entity that does not exist
+            record, ctx = begun
             result = yield from self._decide(record, trigger, ctx, entity_id, timer_id)
             if not result.success or "reason" in result.metadata:
                 return result  # rejected, or a lenient no-op: nothing to write
@@ -770,20 +761,14 @@ class Orchestrator:
                 if not cached and not loaded:
                     record = yield _Op("load", (machine_name, entity_id))
                 loaded = False
-                # The key is read AFTER the entity (see ``_event``); a cached record was read
-                # or written before this read, so the same holds for it.
-                if idempotency_key is not None:
-                    done: IdempotencyRecord | None = yield _Op(
-                        "key", (machine_name, entity_id, idempotency_key)
-                    )
-                    if done is not None:
-                        return self._replay(done, fp, idempotency_key)
-                if record is None:
-                    if timer_id is not None:
-                        return timer_refused(entity_id, timer_id, "the entity does not exist")
-                    record = yield from self._initial(entity_id, dict(context or {}))
-                assert record is not None
-                ctx = {**record.context, **context} if context else dict(record.context)
+                # A cached record was read or written before the key is read, so ``_begin``'s
+                # order (the entity first, then the key) holds for it too.
+                begun = yield from self._begin(
+                    record, entity_id, context, idempotency_key, fp, timer_id
+                )
+                if isinstance(begun, TransitionResult):
+                    return begun  # replayed, or a timer of an entity that does not exist
+                record, ctx = begun
                 result: TransitionResult | None = None
                 error: Exception | None = None
                 try:
@@ -857,6 +842,38 @@ class Orchestrator:
             # Whatever failed, the cached record may be behind (or the commit's fate unknown).
             cache.drop(entity_id)
             raise
+
+    def _begin(
+        self,
+        record: EntityRecord | None,
+        entity_id: str,
+        context: Mapping[str, Any] | None,
+        idempotency_key: str | None,
+        fp: str,
+        timer_id: str | None,
+    ) -> Procedure:
+        """What every attempt does once it has the entity's record (``None``: not stored):
+        the stored result of an applied idempotency key, a refusal for a timer of an entity
+        that does not exist, or the record (a new entity's, for ``None``) and the context
+        the event sees, as ``(record, ctx)``.
+
+        The key is read AFTER the entity: a key committed at or before the version read is
+        then always seen. Read before, a duplicate committed in between would be processed
+        against the newer state (and, say, rejected) instead of replayed.
+        """
+        if idempotency_key is not None:
+            done: IdempotencyRecord | None = yield _Op(
+                "key", (self.machine_name, entity_id, idempotency_key)
+            )
+            if done is not None:
+                return self._replay(done, fp, idempotency_key)
+        if record is None:
+            if timer_id is not None:
+                return timer_refused(entity_id, timer_id, "the entity does not exist")
+            record = yield from self._initial(entity_id, dict(context or {}))
+        assert record is not None
+        ctx = {**record.context, **context} if context else dict(record.context)
+        return record, ctx
 
     def _decide(
         self,
