@@ -200,7 +200,8 @@ def _check_states(c: _Checker) -> None:
                 or state.history != "shallow"
                 or state.default is not None
             ):
-                continue  # a plain leaf: nothing below can be wrong
+                continue  # a plain leaf: none of the checks below can fail for it
+                # (keep this condition in step with them when adding a per-state check)
         kids = [k for k in below or () if k.kind == "state"]
         real_kids = [k for k in kids if k.state is not None and k.state.type != "history"]
         typed_initial = [k.name for k in kids if k.state is not None and k.state.type == "initial"]

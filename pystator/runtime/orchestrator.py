@@ -34,6 +34,7 @@ from itertools import repeat
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+from pystator._json import compact_iterencode
 from pystator.engine.outcomes import context_invalid, timer_refused
 from pystator.errors import (
     ContextValidationError,
@@ -164,12 +165,7 @@ def _not_json(value: Any) -> Any:
 
 # JSON without the per-call set-up of ``json.dumps``/``json.loads`` (the C encoder and
 # scanner, made once): the record cache copies every committed context through them.
-_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
-_encode: Any = (
-    _encoder(None, _not_json, json.encoder.encode_basestring, None, ":", ",", False, False, False)
-    if _encoder is not None
-    else json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=_not_json).iterencode
-)
+_encode = compact_iterencode(_not_json, allow_nan=False)
 _scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
@@ -250,11 +246,8 @@ class _RecordCache:
                 items.pop(next(iter(items)), None)
 
     def drop(self, entity_id: str) -> None:
-        try:
-            with self._lock:
-                self._items.pop(entity_id, None)
-        except Exception:  # pragma: no cover - (``put`` calls it from its handler)
-            logger.exception("record cache: could not drop entity %r", entity_id)
+        with self._lock:
+            self._items.pop(entity_id, None)
 
     def clear(self) -> None:
         with self._lock:
@@ -619,23 +612,20 @@ class Orchestrator:
         idempotency_key: str | None,
         timer_id: str | None,
     ) -> Procedure:
+        """``_event`` with the hooks around it (``_procedure`` calls it when there are any)."""
         observer = self.observer
-        ctx_view: Mapping[str, Any] = context or {}
-        if observer:
-            observer.before_process(entity_id, trigger, ctx_view)
+        observer.before_process(entity_id, trigger, context or {})
         started = time.perf_counter()
         try:
             result: TransitionResult = yield from self._event(
                 entity_id, trigger, context, idempotency_key, timer_id
             )
         except Exception as exc:
-            if observer:
-                observer.transition_error(
-                    entity_id, trigger, exc, (time.perf_counter() - started) * 1e3
-                )
+            observer.transition_error(
+                entity_id, trigger, exc, (time.perf_counter() - started) * 1e3
+            )
             raise
-        if observer:
-            observer.transition_complete(result, (time.perf_counter() - started) * 1e3)
+        observer.transition_complete(result, (time.perf_counter() - started) * 1e3)
         return result
 
     def _created_at(self, entity_id: str, now: float) -> float:

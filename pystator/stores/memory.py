@@ -81,8 +81,21 @@ class _Kept(Generic[R]):
             self.record = None
 
     def replace(self, **scalars: Any) -> _Kept[R]:
-        """The same record with some scalar fields changed."""
-        return _Kept(self.thaw().model_copy(update=scalars), head=True)
+        """The same record with some scalar fields changed (the blob is rewritten in C,
+        without building a model)."""
+        fields = marshal.loads(self.blob)
+        fields.update(scalars)
+        new: _Kept[R] = _Kept.__new__(_Kept)
+        new.cls = self.cls
+        new.blob = marshal.dumps(fields)
+        new.others = self.others  # copied again by every thaw(): safe to share
+        if self.record is None:
+            new.record = None
+        else:
+            head = _Head()
+            head.__dict__ = {**self.record.__dict__, **scalars}
+            new.record = head
+        return new
 
     def thaw(self) -> R:
         """A new record that shares no mutable container with the store."""

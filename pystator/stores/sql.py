@@ -55,6 +55,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from pydantic_core import to_jsonable_python
 
+from pystator._json import compact_iterencode
 from pystator.errors import StaleVersionError
 from pystator.models.entity import (
     Commit,
@@ -75,17 +76,10 @@ def _jsonable(value: Any) -> Any:
 
 
 # Compact, unicode kept as is; values JSON does not know (datetime, UUID, Decimal, ...) are
-# stored in their JSON form rather than failing the commit. One encoder, made once: ``json.dumps``
-# with options builds a new one on every call, and so does ``JSONEncoder.encode`` (its C
-# encoder), so the C encoder is made here and called directly. Without the markers of circular
-# references: a context that contains itself fails with ``RecursionError`` (a ``ValueError``
-# otherwise), before anything is written either way.
-_c_encoder = getattr(json.encoder, "c_make_encoder", None)
-_iterencode: Any = (
-    _c_encoder(None, _jsonable, json.encoder.encode_basestring, None, ":", ",", False, False, True)
-    if _c_encoder is not None
-    else json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_jsonable).iterencode
-)
+# stored in their JSON form rather than failing the commit. One encoder, made once (a context
+# that contains itself fails with ``RecursionError`` or ``ValueError``, before anything is
+# written either way).
+_iterencode = compact_iterencode(_jsonable, allow_nan=True)
 
 
 def _dumps(value: Any) -> str:

@@ -235,6 +235,42 @@ def test_redis_commands_survive_a_flushed_script_cache_and_a_dropped_connection(
         store.close()
 
 
+def test_redis_reconnects_a_kept_connection_the_server_closed(redis_url: str) -> None:
+    # A restart or the server's idle timeout closes the connection a thread keeps: the next
+    # load and commit connect again instead of failing (the pool's own check when it hands a
+    # connection out).
+    import redis
+
+    from pystator.stores import RedisStateStore
+
+    store = RedisStateStore(redis_url, prefix=unique("pystator-test:") + ":")
+    admin = redis.Redis.from_url(redis_url)
+    try:
+        store.commit(Commit(entity=record(n=0), expected_version=0))
+
+        def kill_the_kept_connection() -> int:
+            kept = store._connection()
+            kept.send_command("CLIENT", "ID")
+            client_id = int(kept.read_response())
+            assert admin.client_kill_filter(_id=client_id) == 1
+            return client_id
+
+        first = kill_the_kept_connection()
+        loaded = store.load("m", "e-1")  # a read after the server closed the connection
+        assert loaded is not None
+        assert loaded.version == 1
+        second = kill_the_kept_connection()
+        assert second != first  # the load connected again
+        store.commit(Commit(entity=record(version=2, n=1), expected_version=1))  # a write
+        again = store.load("m", "e-1")
+        assert again is not None
+        assert (again.version, again.context) == (2, {"n": 1})
+    finally:
+        admin.close()
+        store.clear()
+        store.close()
+
+
 def test_redis_gives_a_thread_s_connection_back_when_the_thread_ends(redis_url: str) -> None:
     # A thread-per-request server: each short-lived thread's connection goes back to the
     # pool when the thread ends (not held until close()).
