@@ -521,18 +521,7 @@ class Orchestrator:
                 return done.value
             error = None
             try:
-                # ``_operation``, written out: this runs for every I/O step of every event.
-                owner, name, _ = _OPERATIONS[op.kind]
-                fn = getattr(
-                    self.store
-                    if owner == "store"
-                    else self.machine
-                    if owner == "machine"
-                    else self.machine.executor
-                    if owner == "executor"
-                    else self,
-                    name,
-                )
+                fn = self._operation(op, True)
                 value = fn(*op.args, **op.kwargs) if op.kwargs else fn(*op.args)
             except Exception as exc:
                 value, error = None, exc
