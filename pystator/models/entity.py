@@ -7,6 +7,7 @@ actions to run (the outbox) and the idempotency key.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -126,6 +127,24 @@ class Page(BaseModel):
 R = TypeVar("R", bound=BaseModel)
 
 
+def _slot_setters(slots: Mapping[str, Any] = BaseModel.__dict__) -> tuple[Any, Any, Any, Any]:
+    """The setters of the four slots every Pydantic model has (``__dict__``, the set of
+    fields set, extra and private values), from ``slots`` (``BaseModel``'s attributes):
+    calling them directly costs half of going through ``object.__setattr__``, which looks
+    each one up again."""
+    names = ("__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__")
+    try:
+        setters = tuple(slots[name].__set__ for name in names)
+    except (KeyError, AttributeError):  # a Pydantic that keeps them elsewhere
+        setters = tuple(
+            (lambda obj, value, _name=name: object.__setattr__(obj, _name, value)) for name in names
+        )
+    return setters
+
+
+_SET_DICT, _SET_FIELDS_SET, _SET_EXTRA, _SET_PRIVATE = _slot_setters()
+
+
 def build_record(cls: type[R], fields: dict[str, Any]) -> R:
     """Make a ``cls`` from ``fields`` (every field, already of the right type) without
     validating them: for values built by PyStator itself, on the hot path of every event.
@@ -135,8 +154,8 @@ def build_record(cls: type[R], fields: dict[str, Any]) -> R:
     ``__dict__``: pass a dict nobody else holds.
     """
     record = cls.__new__(cls)
-    object.__setattr__(record, "__dict__", fields)
-    object.__setattr__(record, "__pydantic_fields_set__", set(fields))
-    object.__setattr__(record, "__pydantic_extra__", None)
-    object.__setattr__(record, "__pydantic_private__", None)
+    _SET_DICT(record, fields)
+    _SET_FIELDS_SET(record, set(fields))
+    _SET_EXTRA(record, None)
+    _SET_PRIVATE(record, None)
     return record

@@ -31,8 +31,8 @@ import time
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from itertools import repeat
-from types import MappingProxyType
-from typing import Any, NamedTuple
+from operator import attrgetter
+from typing import Any
 
 from pystator._json import compact_iterencode
 from pystator.engine.outcomes import context_invalid, timer_refused
@@ -87,17 +87,10 @@ class RetryPolicy:
         return random.uniform(0, base) if self.jitter else base
 
 
-class _Op(NamedTuple):
-    """One I/O operation the procedure needs; a driver performs it (a tuple: cheap to make).
-
-    ``kind`` names a pair of methods in ``_OPERATIONS``: the sync driver calls the first,
-    the async driver awaits the second, both with ``args`` and ``kwargs``.
-    """
-
-    kind: str
-    args: tuple[Any, ...] = ()
-    kwargs: Mapping[str, Any] = MappingProxyType({})
-
+_Op = tuple[str, tuple[Any, ...], Mapping[str, Any] | None]
+"""One I/O operation the procedure needs, ``(kind, args, kwargs or None)``; a driver performs
+it (a plain tuple: the cheapest thing to make). ``kind`` names a pair of methods in
+``_OPERATIONS``: the sync driver calls the first, the async driver awaits the second."""
 
 Procedure = Generator[_Op, Any, Any]
 
@@ -113,10 +106,24 @@ _OPERATIONS: dict[str, tuple[str, str, str]] = {
     "process": ("machine", "process", "aprocess"),
     "fire": ("machine", "fire_timer", "afire_timer"),
     "start": ("machine", "start", "astart"),
-    "action": ("executor", "run_one", "arun_one"),
-    "sleep": ("self", "_sleep", "_asleep"),
-    "timers": ("self", "_schedule_sync", "_schedule_async"),
+    "action": ("machine.executor", "run_one", "arun_one"),
+    "sleep": ("", "_sleep", "_asleep"),
+    "timers": ("", "_schedule_sync", "_schedule_async"),
 }
+
+
+def _getters(index: int) -> dict[str, Callable[[Any], Callable[..., Any]]]:
+    """kind -> a getter of the method an operation calls, from the orchestrator: the method
+    is looked up on every call (a store or machine method may be replaced after the
+    orchestrator was made), by one C call (``attrgetter`` follows the dotted path)."""
+    return {
+        kind: attrgetter(f"{names[0]}.{names[index]}" if names[0] else names[index])
+        for kind, names in _OPERATIONS.items()
+    }
+
+
+_SYNC_GETTERS = _getters(1)
+_ASYNC_GETTERS = _getters(2)
 
 
 def fingerprint(trigger: str, context: Mapping[str, Any] | None) -> str:
@@ -188,6 +195,59 @@ def _private_copy(record: EntityRecord) -> EntityRecord | None:
     fields["context"], fields["history"] = copy
     fields["timers"] = list(record.timers)  # frozen models: a new list is enough
     return build_record(EntityRecord, fields)
+
+
+_FLAT = (str, int, float, bool, type(None))
+
+
+class _JsonCopy:
+    """Makes private copies of one JSON dict (a result kept by ``_result_json``).
+
+    A dict whose values are scalars, or lists and dicts of scalars (the result of a plain
+    transition), is copied by copying the dict and each container in it: a third of the
+    cost of ``marshal``. Anything deeper is copied by ``marshal``.
+    """
+
+    __slots__ = ("blob", "containers", "data")
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> Callable[[], dict[str, Any]] | None:
+        """The copier of ``data`` (a private copy of it, kept), or ``None`` if neither way
+        copies it."""
+        copier = cls()
+        copier.containers = []
+        for key, value in data.items():
+            kind = type(value)
+            if kind in _FLAT:
+                continue
+            items = value.values() if kind is dict else value if kind is list else None
+            if items is None or not all(type(v) in _FLAT for v in items):
+                copier.containers = None
+                break
+            copier.containers.append(key)
+        if copier.containers is not None:
+            copier.data = {**data}
+            for key in copier.containers:
+                copier.data[key] = data[key].copy()
+            return copier.flat
+        try:
+            copier.blob = marshal.dumps(data)
+        except ValueError:
+            return None
+        return copier.deep
+
+    containers: list[str] | None
+    data: dict[str, Any]
+    blob: bytes
+
+    def flat(self) -> dict[str, Any]:
+        out = self.data.copy()
+        for key in self.containers:  # type: ignore[union-attr]  # set by ``of`` for ``flat``
+            out[key] = out[key].copy()
+        return out
+
+    def deep(self) -> dict[str, Any]:
+        return marshal.loads(self.blob)  # type: ignore[no-any-return]
 
 
 class _RecordCache:
@@ -349,7 +409,7 @@ class Orchestrator:
         self.run_actions = run_actions
         self.clock = clock or SYSTEM_CLOCK
         self.timer_skew = timer_skew
-        self._dumped: dict[int, tuple[TransitionResult, bytes]] = {}
+        self._dumped: dict[int, tuple[TransitionResult, Callable[[], dict[str, Any]]]] = {}
         self._records = _RecordCache(record_cache) if record_cache else None
         if scheduler is not None and hasattr(scheduler, "register"):
             scheduler.register(self)
@@ -521,8 +581,9 @@ class Orchestrator:
                 return done.value
             error = None
             try:
-                fn = self._operation(op, True)
-                value = fn(*op.args, **op.kwargs) if op.kwargs else fn(*op.args)
+                kind, args, kwargs = op
+                fn = _SYNC_GETTERS[kind](self)
+                value = fn(*args, **kwargs) if kwargs else fn(*args)
             except Exception as exc:
                 value, error = None, exc
 
@@ -536,26 +597,11 @@ class Orchestrator:
                 return done.value
             error = None
             try:
-                fn = self._operation(op, False)
-                value = await (fn(*op.args, **op.kwargs) if op.kwargs else fn(*op.args))
+                kind, args, kwargs = op
+                fn = _ASYNC_GETTERS[kind](self)
+                value = await (fn(*args, **kwargs) if kwargs else fn(*args))
             except Exception as exc:
                 value, error = None, exc
-
-    def _operation(self, op: _Op, sync: bool) -> Callable[..., Any]:
-        """The callable that performs ``op``, looked up now (a store or machine method may be
-        replaced after the orchestrator was made)."""
-        owner, sync_name, async_name = _OPERATIONS[op.kind]
-        target: Any = (
-            self.store
-            if owner == "store"
-            else self.machine
-            if owner == "machine"
-            else self.machine.executor
-            if owner == "executor"
-            else self
-        )
-        fn: Callable[..., Any] = getattr(target, sync_name if sync else async_name)
-        return fn
 
     @staticmethod
     def _sleep(seconds: float) -> None:
@@ -629,7 +675,7 @@ class Orchestrator:
             raise EntityNotFoundError(
                 f"entity '{entity_id}' of machine '{self.machine_name}' does not exist"
             )
-        entry: TransitionResult = yield _Op("start", (ctx,))
+        entry: TransitionResult = yield ("start", (ctx,), None)
         now = self.clock.now()
         created = self._created_at(entity_id, now)
         return EntityRecord(
@@ -678,7 +724,7 @@ class Orchestrator:
         fp = fingerprint(trigger, context) if idempotency_key is not None else ""
         last_error: StaleVersionError | None = None
         for attempt in range(self.max_retries + 1):
-            loaded: EntityRecord | None = yield _Op("load", (machine_name, entity_id))
+            loaded: EntityRecord | None = yield ("load", (machine_name, entity_id), None)
             begun = yield from self._begin(
                 loaded, entity_id, context, idempotency_key, fp, timer_id
             )
@@ -692,12 +738,14 @@ class Orchestrator:
                 self.observer.transition_start(result)  # before anything is persisted
             commit, outbox = self._commit_for(record, result, ctx, idempotency_key, fp, timer_id)
             try:
-                yield _Op("commit", (commit,))
+                yield ("commit", (commit,), None)
             except StaleVersionError as exc:
                 last_error = exc
                 if attempt < self.max_retries:
-                    yield _Op(
-                        "sleep", (random.uniform(0, self.retry_backoff * min(8, attempt + 1)),)
+                    yield (
+                        "sleep",
+                        (random.uniform(0, self.retry_backoff * min(8, attempt + 1)),),
+                        None,
                     )
                 continue
             yield from self._after_commit(entity_id, record, commit, outbox)
@@ -738,7 +786,7 @@ class Orchestrator:
             last_error: StaleVersionError | None = None
             while True:
                 if not cached and not loaded:
-                    record = yield _Op("load", (machine_name, entity_id))
+                    record = yield ("load", (machine_name, entity_id), None)
                 loaded = False
                 # A cached record was read or written before the key is read, so ``_begin``'s
                 # order (the entity first, then the key) holds for it too.
@@ -761,7 +809,7 @@ class Orchestrator:
                         assert result is not None
                         return result  # rejected, or a lenient no-op: nothing to write
                     # Computed on the cached record: it stands if the entity is unchanged.
-                    fresh: EntityRecord | None = yield _Op("load", (machine_name, entity_id))
+                    fresh: EntityRecord | None = yield ("load", (machine_name, entity_id), None)
                     if (
                         fresh is not None
                         and fresh.version == record.version
@@ -788,7 +836,7 @@ class Orchestrator:
                     record.created_at if cached else None,
                 )
                 try:
-                    yield _Op("commit", (commit,))
+                    yield ("commit", (commit,), None)
                 except StaleVersionError as exc:
                     if cached:
                         # The cache fell behind: not a conflict of this event.
@@ -798,7 +846,11 @@ class Orchestrator:
                     conflicts += 1
                     if conflicts > self.max_retries:
                         break
-                    yield _Op("sleep", (random.uniform(0, self.retry_backoff * min(8, conflicts)),))
+                    yield (
+                        "sleep",
+                        (random.uniform(0, self.retry_backoff * min(8, conflicts)),),
+                        None,
+                    )
                     continue
                 # Kept right after the commit, before actions get the context. An entity that
                 # someone else wrote since this orchestrator's last commit (a refused cached
@@ -841,8 +893,10 @@ class Orchestrator:
         against the newer state (and, say, rejected) instead of replayed.
         """
         if idempotency_key is not None:
-            done: IdempotencyRecord | None = yield _Op(
-                "key", (self.machine_name, entity_id, idempotency_key)
+            done: IdempotencyRecord | None = yield (
+                "key",
+                (self.machine_name, entity_id, idempotency_key),
+                None,
             )
             if done is not None:
                 return self._replay(done, fp, idempotency_key)
@@ -870,15 +924,19 @@ class Orchestrator:
                 return timer_refused(record.state, timer_id, "it is not armed (stale)")
             if timer.due > self.clock.now() + self.timer_skew:
                 return timer_refused(record.state, timer_id, "it is not due yet", "timer_not_due")
-            fired: TransitionResult = yield _Op(
-                "fire", (record.state, timer.key, ctx), {"history": history}
+            fired: TransitionResult = yield (
+                "fire",
+                (record.state, timer.key, ctx),
+                {"history": history},
             )
             return fired
         invalid = self._validate(entity_id, record.state, trigger, ctx)
         if invalid is not None:
             return invalid
-        result: TransitionResult = yield _Op(
-            "process", (record.state, trigger, ctx), {"history": history}
+        result: TransitionResult = yield (
+            "process",
+            (record.state, trigger, ctx),
+            {"history": history},
         )
         return result
 
@@ -933,20 +991,20 @@ class Orchestrator:
 
         The machine hands out the same prebuilt result object for every event that takes a
         plain transition, so its JSON form is kept (by identity, the object pinned beside it)
-        and copied with ``marshal`` (C, several times cheaper than dumping again).
+        and copied: by ``_JsonCopy`` (a plain result), else with ``marshal`` (C, several
+        times cheaper than dumping again).
         """
         cache = self._dumped
         hit = cache.get(id(result))
         if hit is not None and hit[0] is result:
-            return marshal.loads(hit[1])  # type: ignore[no-any-return]
+            return hit[1]()
         data = result.model_dump(mode="json")
-        try:
-            blob = marshal.dumps(data)
-        except ValueError:  # a value marshal does not know: do not cache
-            return data
+        copy = _JsonCopy.of(data)
+        if copy is None:
+            return data  # a value neither copier knows: do not cache
         if len(cache) >= 512:
             cache.clear()
-        cache[id(result)] = (result, blob)
+        cache[id(result)] = (result, copy)
         return data
 
     def _commit_for(
@@ -1075,7 +1133,7 @@ class Orchestrator:
             error: str | None = None
             attempt = 0
             for attempt in range(1, policy.max_attempts + 1):
-                outcome = yield _Op("action", (spec, dict(item.context), item.id))
+                outcome = yield ("action", (spec, dict(item.context), item.id), None)
                 if outcome.success:
                     error = None
                     break
@@ -1084,8 +1142,8 @@ class Orchestrator:
                     "action %s (%s) failed on attempt %d: %s", item.name, item.id, attempt, error
                 )
                 if attempt < policy.max_attempts:
-                    yield _Op("sleep", (policy.delay(attempt),))
-            yield _Op(
+                    yield ("sleep", (policy.delay(attempt),), None)
+            yield (
                 "finish",
                 (item.id,),
                 {"success": error is None, "attempts": item.attempts + attempt, "error": error},
@@ -1100,7 +1158,7 @@ class Orchestrator:
             raise ValueError("entity_id must be a non-empty string")
         ctx = dict(context or {})
         invalid = None
-        entry: TransitionResult = yield _Op("start", (ctx,), {"initial_state": initial_state})
+        entry: TransitionResult = yield ("start", (ctx,), {"initial_state": initial_state})
         if self.machine._contract is not None and entry.target_state:
             invalid = self.machine.check_context(entry.target_state, "__create__", ctx)
         if invalid is not None:
@@ -1142,7 +1200,11 @@ class Orchestrator:
             at=now,
             result=entry.model_dump(mode="json"),
         )
-        yield _Op("commit", (Commit(entity=entity, expected_version=0, transition=transition),))
+        yield (
+            "commit",
+            (Commit(entity=entity, expected_version=0, transition=transition),),
+            None,
+        )
         if self._records is not None:
             self._records.put(entity)
         if timers:
@@ -1153,7 +1215,7 @@ class Orchestrator:
         self, entity_id: str, arm: list[TimerSnapshot], cancel: list[str]
     ) -> Procedure:
         try:
-            yield _Op("timers", (entity_id, arm, cancel))
+            yield ("timers", (entity_id, arm, cancel), None)
         except Exception:
             # The transition is committed and its timers are recorded on the entity: raising
             # now would report a committed event as failed (and skip its actions). A lost arm
@@ -1169,12 +1231,14 @@ class Orchestrator:
 
     def _recover(self, limit: int) -> Procedure:
         now = self.clock.now()
-        items: list[OutboxItem] = yield _Op(
-            "pending", (), {"now": now, "machine_name": self.machine_name, "limit": limit}
+        items: list[OutboxItem] = yield (
+            "pending",
+            (),
+            {"now": now, "machine_name": self.machine_name, "limit": limit},
         )
         ran = 0
         for item in items:
-            claimed = yield _Op("claim", (item.id,), {"now": now, "until": now + self.action_lease})
+            claimed = yield ("claim", (item.id,), {"now": now, "until": now + self.action_lease})
             if not claimed:
                 continue
             ran += yield from self._run_items([item])

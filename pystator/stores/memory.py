@@ -11,6 +11,9 @@ import copy
 import marshal
 import threading
 import typing
+from collections import namedtuple
+from collections.abc import Callable
+from operator import itemgetter
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -29,16 +32,10 @@ from pystator.models.entity import (
 R = TypeVar("R", bound=BaseModel)
 
 
-class _Head:
-    """The scalar fields of a kept record, as attributes (what the store filters on)."""
-
-    __slots__ = ("__dict__",)
-
-
 class _Kept(Generic[R]):
     """A record as the store keeps it: a private copy of all its fields as one ``marshal``
-    blob, and (``head=True``) its scalar fields as attributes of ``record`` for the store's
-    own look-ups (version, state, status...).
+    blob, and (``head=True``) its scalar fields as a named tuple in ``record``, for the
+    store's own look-ups (version, state, status...).
 
     ``marshal`` copies dicts, lists and scalars in C; ``copy.deepcopy`` of every record on the
     way in and out was most of the cost of an orchestrated event. Writing costs one
@@ -67,16 +64,13 @@ class _Kept(Generic[R]):
                     others[name] = _copy_other(value)
                     plain[name] = None  # a place holder: keeps the order of the fields
             blob = marshal.dumps(plain)
-        self.cls: type[R] = type(record)
+        cls = type(record)
+        self.cls: type[R] = cls
         self.blob = blob
         self.others = others
         if head:
-            scalars = _Head()
-            names = _SCALARS.get(self.cls)
-            if names is None:
-                names = _SCALARS[self.cls] = _scalar_fields(self.cls)
-            scalars.__dict__ = dict(zip(names, map(fields.__getitem__, names), strict=True))
-            self.record = scalars
+            shape = _HEADS.get(cls) or _head_shape(cls)
+            self.record = _new_tuple(shape[0], shape[1](fields))  # two C calls
         else:
             self.record = None
 
@@ -89,12 +83,7 @@ class _Kept(Generic[R]):
         new.cls = self.cls
         new.blob = marshal.dumps(fields)
         new.others = self.others  # copied again by every thaw(): safe to share
-        if self.record is None:
-            new.record = None
-        else:
-            head = _Head()
-            head.__dict__ = {**self.record.__dict__, **scalars}
-            new.record = head
+        new.record = None if self.record is None else self.record._replace(**scalars)
         return new
 
     def thaw(self) -> R:
@@ -106,12 +95,17 @@ class _Kept(Generic[R]):
         return build_record(self.cls, fields)
 
 
-_SCALARS: dict[type[Any], tuple[str, ...]] = {}
+_new_tuple = tuple.__new__
+# record class -> (its head's named tuple class, a getter of the head's values from fields)
+_HEADS: dict[type[Any], tuple[type[tuple[Any, ...]], Callable[[dict[str, Any]], Any]]] = {}
 
 
-def _scalar_fields(cls: type[BaseModel]) -> tuple[str, ...]:
-    """The fields of ``cls`` that hold strings, numbers, booleans or ``None`` (not lists,
-    dicts or models): the ones a kept record's ``record`` shows."""
+def _head_shape(
+    cls: type[BaseModel],
+) -> tuple[type[tuple[Any, ...]], Callable[[dict[str, Any]], Any]]:
+    """The named tuple of ``cls``'s scalar fields (strings, numbers, booleans or ``None``;
+    not lists, dicts or models) and a getter of their values, as a tuple, from a record's
+    fields."""
     scalar = (str, int, float, bool, type(None))
     names = []
     for name, info in cls.model_fields.items():
@@ -119,7 +113,13 @@ def _scalar_fields(cls: type[BaseModel]) -> tuple[str, ...]:
         options = typing.get_args(annotation) or (annotation,)
         if typing.get_origin(annotation) is typing.Literal or all(t in scalar for t in options):
             names.append(name)
-    return tuple(names)
+    head = namedtuple(f"{cls.__name__}Head", names)  # type: ignore[misc]  # a name per class
+    getter = itemgetter(*names)
+    values: Callable[[dict[str, Any]], Any] = (
+        getter if len(names) > 1 else (lambda fields: (getter(fields),))
+    )
+    _HEADS[cls] = (head, values)
+    return head, values
 
 
 def _copy_other(value: Any) -> Any:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import threading
 import weakref
 from typing import Any
@@ -200,14 +201,38 @@ return out
 
 class _Held:
     """A connection a thread keeps; back to ``pool`` when this holder is collected (its
-    thread ended) or ``release()`` is called, whichever comes first."""
+    thread ended) or ``release()`` is called, whichever comes first.
 
-    __slots__ = ("__weakref__", "conn", "release")
+    ``closed()`` tells whether the server closed the connection while it was idle, with one
+    ``poll`` of its socket (no data is read and the socket's mode is not changed).
+    """
+
+    __slots__ = ("__weakref__", "conn", "poller", "release", "sock")
 
     def __init__(self, conn: Any, pool: Any) -> None:
         self.conn = conn
         self.release = weakref.finalize(self, pool.release, conn)
         self.release.atexit = False  # nothing to give back at interpreter exit
+        self.sock: Any = None  # the socket ``poller`` watches
+        self.poller: Any = None
+
+    def closed(self) -> bool:
+        """Whether the idle connection has something to read: the server closed it (a
+        restart, its idle timeout) or sent something nobody asked for. Either way it cannot
+        carry the next command. ``False`` for a connection that is not connected yet."""
+        sock = getattr(self.conn, "_sock", None)
+        if sock is None:
+            return False  # not connected: sending a command connects
+        if sock is not self.sock:
+            if not _HAS_POLL:
+                return bool(self.conn.can_read())
+            self.sock = sock
+            self.poller = select.poll()
+            self.poller.register(sock, select.POLLIN)
+        return bool(self.poller.poll(0))
+
+
+_HAS_POLL = hasattr(select, "poll")
 
 
 class RedisStateStore(ThreadedAsyncStore):
@@ -263,7 +288,11 @@ class RedisStateStore(ThreadedAsyncStore):
 
     # ------------------------------------------------------------------ connection
     def _connection(self) -> Any:
-        """This thread's own connection from the client's pool.
+        """This thread's own connection from the client's pool."""
+        return self._holder().conn
+
+    def _holder(self) -> _Held:
+        """The holder of this thread's own connection from the client's pool.
 
         It is kept in a ``_Held`` in a ``threading.local``: when the thread ends, its entry
         and the holder go away and the connection goes back to the pool (a thread-per-request
@@ -286,17 +315,18 @@ class RedisStateStore(ThreadedAsyncStore):
             with self._held_lock:
                 self._held = [release for release in self._held if release.alive]
                 self._held.append(held.release)
-        return held.conn
+        return held
 
     def _run(self, *command: Any) -> Any:
         """One command on this thread's connection; its reply, as the client would give it
         without response callbacks (which ``HGET`` and ``EVALSHA`` do not have)."""
-        conn = self._connection()
+        held = self._holder()
+        conn = held.conn
         try:
-            # What the pool checks when it hands a connection out (about 2 µs): an idle
-            # connection with something to read was closed by the server (a restart, a
-            # timeout): connect again before sending, so the command is not lost with it.
-            if conn.can_read():
+            # What the pool checks when it hands a connection out, with one poll of the
+            # socket: an idle connection with something to read was closed by the server (a
+            # restart, a timeout): connect again before sending, so the command is not lost.
+            if held.closed():
                 raise RedisConnectionError("the connection has data: the server closed it")
         except (RedisConnectionError, RedisTimeoutError, OSError):
             conn.disconnect()

@@ -1,0 +1,128 @@
+"""The hot path's shortcuts give the same values as the slow ways they replace.
+
+``build_record`` (a record without validation, through the models' slot setters), the
+orchestrator's copies of a result's JSON and the in-memory store's heads of kept records.
+"""
+
+from __future__ import annotations
+
+import marshal
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from pystator.models.entity import (
+    EntityRecord,
+    OutboxItem,
+    _slot_setters,
+    build_record,
+)
+from pystator.runtime.orchestrator import _JsonCopy
+from pystator.stores.memory import _Kept
+
+
+def entity_fields(**changes: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "machine_name": "m",
+        "entity_id": "e-1",
+        "state": "A",
+        "context": {"n": 1, "nested": {"a": [1, 2]}},
+        "version": 3,
+        "history": {"P": ["P.X"]},
+        "timers": [],
+        "created_at": 10.0,
+        "updated_at": 11.0,
+    }
+    fields.update(changes)
+    return fields
+
+
+def test_build_record_equals_a_validated_record() -> None:
+    built = build_record(EntityRecord, entity_fields())
+    validated = EntityRecord.model_validate(entity_fields())
+    assert built == validated
+    assert built.model_fields_set == validated.model_fields_set
+    assert built.model_dump() == validated.model_dump()
+    # Its own set of fields: copying one record with an update leaves the other alone.
+    other = build_record(EntityRecord, entity_fields())
+    assert built.__pydantic_fields_set__ is not other.__pydantic_fields_set__
+    moved = built.model_copy(update={"state": "B"})
+    assert (moved.state, built.state) == ("B", "A")
+
+
+def test_the_fallback_slot_setters_build_the_same_record() -> None:
+    # A Pydantic that keeps the slots elsewhere: the setters go through object.__setattr__.
+    setters = _slot_setters({})
+    record = EntityRecord.__new__(EntityRecord)
+    fields = entity_fields()
+    for setter, value in zip(setters, (fields, set(fields), None, None), strict=True):
+        setter(record, value)
+    assert record == EntityRecord.model_validate(entity_fields())
+    with pytest.raises(Exception, match="frozen"):
+        record.state = "B"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        # a plain transition's result: scalars, and lists and dicts of scalars
+        {"success": True, "target_state": "A", "exited_states": ["A"], "metadata": {}, "n": None},
+        # deeper: actions with params, an error with details
+        {"success": True, "all_actions": [{"name": "a", "params": {"x": [1]}}], "error": None},
+        {"error": {"message": "no", "details": {"k": 1}}, "history": {"P": ["P.X"]}},
+    ],
+)
+def test_result_json_copies_are_equal_and_share_nothing(data: dict[str, Any]) -> None:
+    original = marshal.loads(marshal.dumps(data))
+    copy = _JsonCopy.of(data)
+    assert copy is not None
+    first, second = copy(), copy()
+    assert first == second == original
+    # Changing a copy (or the dict the copier was made from) changes no other copy.
+    for container in (first, data):
+        for value in container.values():
+            if isinstance(value, list):
+                value.append("changed")
+            elif isinstance(value, dict):
+                value["changed"] = True
+        container["added"] = 1
+    assert copy() == original == second
+
+
+def test_result_json_of_an_unknown_value_is_not_copied() -> None:
+    assert _JsonCopy.of({"when": object()}) is None
+    assert _JsonCopy.of({"items": [object()]}) is None
+
+
+def test_kept_heads_show_the_scalar_fields_and_follow_replace() -> None:
+    kept = _Kept(build_record(EntityRecord, entity_fields()), head=True)
+    assert (kept.record.version, kept.record.state, kept.record.created_at) == (3, "A", 10.0)
+    assert not hasattr(kept.record, "context")  # only scalars
+    item = OutboxItem(
+        id="m/e-1/3/0",
+        machine_name="m",
+        entity_id="e-1",
+        version=3,
+        position=0,
+        name="notify",
+        context={"n": 1},
+        created_at=1.0,
+    )
+    kept_item = _Kept(item, head=True)
+    claimed = kept_item.replace(claimed_until=99.0, status="done")
+    assert (claimed.record.claimed_until, claimed.record.status) == (99.0, "done")
+    assert kept_item.record.status == "pending"  # the original is unchanged
+    thawed = claimed.thaw()
+    assert (thawed.claimed_until, thawed.status, thawed.context) == (99.0, "done", {"n": 1})
+
+
+class OneScalar(BaseModel):
+    name: str
+    items: list[int]
+
+
+def test_a_head_of_one_scalar_field() -> None:
+    kept = _Kept(OneScalar(name="x", items=[1]), head=True)
+    assert kept.record.name == "x"
+    assert kept.thaw() == OneScalar(name="x", items=[1])
