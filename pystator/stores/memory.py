@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import marshal
 import threading
+import types
 import typing
 from collections import namedtuple
 from collections.abc import Callable
@@ -75,8 +76,9 @@ class _Kept(Generic[R]):
             self.record = None
 
     def replace(self, **scalars: Any) -> _Kept[R]:
-        """The same record with some scalar fields changed (the blob is rewritten in C,
-        without building a model)."""
+        """The same record with some of its head's (scalar) fields changed (the blob is
+        rewritten in C, without building a model). Only for records kept with ``head=True``;
+        another field is refused (``ValueError``)."""
         fields = marshal.loads(self.blob)
         fields.update(scalars)
         new: _Kept[R] = _Kept.__new__(_Kept)
@@ -110,14 +112,21 @@ def _head_shape(
     names = []
     for name, info in cls.model_fields.items():
         annotation = info.annotation
-        options = typing.get_args(annotation) or (annotation,)
-        if typing.get_origin(annotation) is typing.Literal or all(t in scalar for t in options):
+        origin = typing.get_origin(annotation)
+        # ``X | None`` and ``Optional[X]`` are scalar if their members are; ``list[int]`` not.
+        union = origin is typing.Union or origin is types.UnionType
+        options = typing.get_args(annotation) if union else (annotation,)
+        if origin is typing.Literal or all(t in scalar for t in options):
             names.append(name)
     head = namedtuple(f"{cls.__name__}Head", names)  # type: ignore[misc]  # a name per class
-    getter = itemgetter(*names)
-    values: Callable[[dict[str, Any]], Any] = (
-        getter if len(names) > 1 else (lambda fields: (getter(fields),))
-    )
+    values: Callable[[dict[str, Any]], Any]
+    if len(names) > 1:
+        values = itemgetter(*names)
+    elif names:
+        one = itemgetter(names[0])
+        values = lambda fields: (one(fields),)  # noqa: E731  # itemgetter of one: no tuple
+    else:
+        values = lambda fields: ()  # noqa: E731
     _HEADS[cls] = (head, values)
     return head, values
 

@@ -217,22 +217,31 @@ class _Held:
         self.poller: Any = None
 
     def closed(self) -> bool:
-        """Whether the idle connection has something to read: the server closed it (a
-        restart, its idle timeout) or sent something nobody asked for. Either way it cannot
-        carry the next command. ``False`` for a connection that is not connected yet."""
-        sock = getattr(self.conn, "_sock", None)
+        """Whether the idle connection has something to read on its socket: the server
+        closed it (a restart, its idle timeout) or sent something nobody asked for. Either way
+        it cannot carry the next command. ``False`` for a connection not connected yet.
+
+        Unlike redis-py's ``can_read``, it does not look into the parser's buffer: the kept
+        connection carries only ``_run``'s commands, each reading exactly its one reply (and
+        dropping the connection on anything unexpected), so nothing is ever left buffered.
+        """
+        conn = self.conn
+        sock = getattr(conn, "_sock", None)
         if sock is None:
             return False  # not connected: sending a command connects
         if sock is not self.sock:
-            if not _HAS_POLL:
-                return bool(self.conn.can_read())
-            self.sock = sock
-            self.poller = select.poll()
-            self.poller.register(sock, select.POLLIN)
+            make = getattr(select, "poll", None)  # looked up now: eventlet deletes it
+            poller = None
+            if make is not None:
+                try:
+                    poller = make()
+                    poller.register(sock, select.POLLIN)
+                except (ValueError, TypeError, OSError):  # closed under us, or no fileno()
+                    return True
+            self.sock, self.poller = sock, poller
+        if self.poller is None:
+            return bool(conn.can_read())  # no poll on this platform: the pool's own check
         return bool(self.poller.poll(0))
-
-
-_HAS_POLL = hasattr(select, "poll")
 
 
 class RedisStateStore(ThreadedAsyncStore):
@@ -324,8 +333,9 @@ class RedisStateStore(ThreadedAsyncStore):
         conn = held.conn
         try:
             # What the pool checks when it hands a connection out, with one poll of the
-            # socket: an idle connection with something to read was closed by the server (a
-            # restart, a timeout): connect again before sending, so the command is not lost.
+            # socket (``_Held.closed``): an idle connection with something to read was closed
+            # by the server (a restart, a timeout): connect again before sending, so the
+            # command is not lost.
             if held.closed():
                 raise RedisConnectionError("the connection has data: the server closed it")
         except (RedisConnectionError, RedisTimeoutError, OSError):

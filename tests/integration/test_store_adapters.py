@@ -235,13 +235,22 @@ def test_redis_commands_survive_a_flushed_script_cache_and_a_dropped_connection(
         store.close()
 
 
-def test_redis_reconnects_a_kept_connection_the_server_closed(redis_url: str) -> None:
+@pytest.mark.parametrize("poll", [True, False], ids=["poll", "no-poll"])
+def test_redis_reconnects_a_kept_connection_the_server_closed(
+    redis_url: str, poll: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # A restart or the server's idle timeout closes the connection a thread keeps: the next
     # load and commit connect again instead of failing (the pool's own check when it hands a
-    # connection out).
+    # connection out). Where there is no select.poll (or eventlet removed it after the store
+    # was imported), redis-py's can_read does the check.
+    import select
+
     import redis
 
     from pystator.stores import RedisStateStore
+
+    if not poll:
+        monkeypatch.delattr(select, "poll", raising=False)
 
     store = RedisStateStore(redis_url, prefix=unique("pystator-test:") + ":")
     admin = redis.Redis.from_url(redis_url)
@@ -267,6 +276,28 @@ def test_redis_reconnects_a_kept_connection_the_server_closed(redis_url: str) ->
         assert (again.version, again.context) == (2, {"n": 1})
     finally:
         admin.close()
+        store.clear()
+        store.close()
+
+
+def test_redis_reconnects_a_kept_connection_closed_under_it(redis_url: str) -> None:
+    # Another thread's pool.disconnect() (or anything else) may close the kept socket before
+    # the store ever polled it: the next command connects again.
+    from pystator.stores import RedisStateStore
+
+    store = RedisStateStore(redis_url, prefix=unique("pystator-test:") + ":")
+    try:
+        store.commit(Commit(entity=record(n=0), expected_version=0))
+        kept = store._connection()
+        kept.disconnect()
+        kept.connect()  # a new socket the store has not polled yet...
+        kept._sock.close()  # ...closed under it (its fileno() is now -1)
+        loaded = store.load("m", "e-1")
+        assert loaded is not None
+        assert loaded.version == 1
+        store.commit(Commit(entity=record(version=2, n=1), expected_version=1))
+        assert store._connection()._sock.fileno() >= 0
+    finally:
         store.clear()
         store.close()
 

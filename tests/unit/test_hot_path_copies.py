@@ -7,7 +7,7 @@ orchestrator's copies of a result's JSON and the in-memory store's heads of kept
 from __future__ import annotations
 
 import marshal
-from typing import Any
+from typing import Any, Optional
 
 import pytest
 from pydantic import BaseModel
@@ -119,10 +119,32 @@ def test_kept_heads_show_the_scalar_fields_and_follow_replace() -> None:
 
 class OneScalar(BaseModel):
     name: str
+    items: list[int]  # not a scalar: the head holds ``name`` only
+    tags: dict[str, int]
+
+
+class NoScalar(BaseModel):
     items: list[int]
 
 
-def test_a_head_of_one_scalar_field() -> None:
-    kept = _Kept(OneScalar(name="x", items=[1]), head=True)
+class Optionals(BaseModel):
+    a: int | None
+    b: Optional[str]  # noqa: UP045  # the spelling is what is tested
+    c: list[int] | None
+
+
+def test_heads_of_one_and_of_no_scalar_field() -> None:
+    kept = _Kept(OneScalar(name="x", items=[1], tags={"t": 1}), head=True)
+    assert kept.record == ("x",)
     assert kept.record.name == "x"
-    assert kept.thaw() == OneScalar(name="x", items=[1])
+    assert kept.thaw() == OneScalar(name="x", items=[1], tags={"t": 1})
+    empty = _Kept(NoScalar(items=[1]), head=True)
+    assert empty.record == ()
+    assert empty.thaw() == NoScalar(items=[1])
+
+
+def test_optional_scalars_are_in_the_head_and_optional_lists_are_not() -> None:
+    kept = _Kept(Optionals(a=None, b="s", c=[1]), head=True)
+    assert kept.record._fields == ("a", "b")
+    with pytest.raises(ValueError, match="unexpected field names"):
+        kept.replace(c=[2])  # not a head field
