@@ -8,7 +8,6 @@ references) is raised in one ``ConfigurationError`` whose issues carry a path su
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Mapping
@@ -249,6 +248,8 @@ def parse_json_text(text: str | bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) ->
     size = len(text.encode("utf-8", "surrogatepass")) if isinstance(text, str) else len(text)
     if size > max_bytes:
         raise ConfigurationError(f"JSON input is larger than the limit of {max_bytes} bytes")
+    import json  # not imported with pystator: only JSON definitions need it
+
     try:
         return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as exc:
@@ -295,6 +296,8 @@ def definition_to_dict(definition: MachineDefinition) -> dict[str, Any]:
 
 
 def definition_to_json(definition: MachineDefinition, *, indent: int | None = 2) -> str:
+    import json  # not imported with pystator
+
     return json.dumps(definition_to_dict(definition), indent=indent, ensure_ascii=False)
 
 

@@ -7,16 +7,26 @@ logged and never changes the outcome of an event.
 
 from __future__ import annotations
 
-import logging
 import math
 import threading
 from collections import deque
 from collections.abc import Mapping
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pystator.models.result import TransitionResult
 
-logger = logging.getLogger("pystator")
+if TYPE_CHECKING:
+    import logging
+
+_INFO = 20  # logging.INFO: logging is imported on first use, not with pystator
+
+
+def _logger() -> logging.Logger:
+    """The ``pystator`` logger (``logging`` is imported on first use: it costs about 2 ms of
+    ``import pystator``)."""
+    import logging
+
+    return logging.getLogger("pystator")
 
 
 @runtime_checkable
@@ -78,7 +88,7 @@ class TransitionObserver:
             try:
                 fn(*args)
             except Exception:
-                logger.exception("hook %s.%s failed", type(hook).__name__, method)
+                _logger().exception("hook %s.%s failed", type(hook).__name__, method)
 
     def before_process(self, state: str, trigger: str, context: Mapping[str, Any]) -> None:
         self._emit("on_before_process", state, trigger, context)
@@ -98,8 +108,8 @@ class TransitionObserver:
 class LoggingHook:
     """Logs every event to the ``pystator`` logger (or the one given)."""
 
-    def __init__(self, logger_: logging.Logger | None = None, level: int = logging.INFO) -> None:
-        self.logger = logger_ or logger
+    def __init__(self, logger_: logging.Logger | None = None, level: int = _INFO) -> None:
+        self.logger = logger_ or _logger()
         self.level = level
 
     def on_before_process(self, state: str, trigger: str, context: Mapping[str, Any]) -> None:

@@ -9,7 +9,6 @@ only difference between them is ``await``. Neither runs an action; ``EntitySessi
 from __future__ import annotations
 
 import inspect
-import json
 import time
 from collections.abc import Callable, Mapping
 from functools import cached_property
@@ -231,10 +230,12 @@ class StateMachine:
     @cached_property
     def definition_hash(self) -> str:
         """sha256 of the canonical JSON of the definition (snapshots carry it)."""
+        import hashlib  # only snapshots need these two: not imported with pystator
+        import json
+
         canonical = json.dumps(
             self._definition.model_dump(mode="json"), sort_keys=True, separators=(",", ":")
         )
-        import hashlib  # only snapshots need it
 
         return hashlib.sha256(canonical.encode()).hexdigest()
 

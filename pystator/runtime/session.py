@@ -13,7 +13,6 @@ timer armed on an earlier visit of a state never fires for a later visit.
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -276,6 +275,8 @@ class EntitySession:
                 step=rt.step if rt is not None else 0,
             )
             data = snap.model_dump(mode="json")
+            import json  # not imported with pystator: only snapshots need it
+
             json.dumps(data)
         except (TypeError, ValueError) as exc:
             raise FSMError(f"the context cannot be snapshotted as JSON: {exc}") from None
