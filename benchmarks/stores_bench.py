@@ -25,7 +25,8 @@ for the cache (one writer per entity); see docs/guides/orchestrator.md for when 
 pay. Its share of the ceiling is printed with the same target, marked as the opt-in's.
 
 Another figure is printed for reference, "minimum work per event": the same driver doing, with
-prepared values and no Python around it, exactly what the store must do for one event: the
+the rows made in the loop (a dict each; for Redis also encoded with ``json.dumps``) and no
+orchestrator or store code around it, exactly what the store must do for one event: the
 version-checked write of the entity and the append of its history row, atomically, with the
 store's own statements on a store's own tables or keys (SQLite: ``BEGIN IMMEDIATE``,
 ``UPDATE``, ``INSERT``, ``COMMIT``; PostgreSQL: the store's one-statement commit in
