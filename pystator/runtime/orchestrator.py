@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
+from functools import partial
 from itertools import repeat
 from operator import attrgetter
 from typing import Any
@@ -200,54 +201,37 @@ def _private_copy(record: EntityRecord) -> EntityRecord | None:
 _FLAT = (str, int, float, bool, type(None))
 
 
-class _JsonCopy:
-    """Makes private copies of one JSON dict (a result kept by ``_result_json``).
+def _json_copier(data: dict[str, Any]) -> Callable[[], dict[str, Any]] | None:
+    """A function that returns a new private copy of the JSON dict ``data`` (a result kept by
+    ``_result_json``) on each call, or ``None`` if ``data`` holds a value it cannot copy.
 
     A dict whose values are scalars, or lists and dicts of scalars (the result of a plain
     transition), is copied by copying the dict and each container in it: a third of the
     cost of ``marshal``. Anything deeper is copied by ``marshal``.
     """
+    containers: list[str] = []
+    for key, value in data.items():
+        kind = type(value)
+        if kind in _FLAT:
+            continue
+        items = value.values() if kind is dict else value if kind is list else None
+        if items is None or not all(type(v) in _FLAT for v in items):
+            try:
+                return partial(marshal.loads, marshal.dumps(data))
+            except ValueError:
+                return None
+        containers.append(key)
+    template = {**data}
+    for key in containers:
+        template[key] = data[key].copy()
 
-    __slots__ = ("blob", "containers", "data")
-
-    @classmethod
-    def of(cls, data: dict[str, Any]) -> Callable[[], dict[str, Any]] | None:
-        """The copier of ``data`` (a private copy of it, kept), or ``None`` if neither way
-        copies it."""
-        copier = cls()
-        copier.containers = []
-        for key, value in data.items():
-            kind = type(value)
-            if kind in _FLAT:
-                continue
-            items = value.values() if kind is dict else value if kind is list else None
-            if items is None or not all(type(v) in _FLAT for v in items):
-                copier.containers = None
-                break
-            copier.containers.append(key)
-        if copier.containers is not None:
-            copier.data = {**data}
-            for key in copier.containers:
-                copier.data[key] = data[key].copy()
-            return copier.flat
-        try:
-            copier.blob = marshal.dumps(data)
-        except ValueError:
-            return None
-        return copier.deep
-
-    containers: list[str] | None
-    data: dict[str, Any]
-    blob: bytes
-
-    def flat(self) -> dict[str, Any]:
-        out = self.data.copy()
-        for key in self.containers:  # type: ignore[union-attr]  # set by ``of`` for ``flat``
+    def flat() -> dict[str, Any]:
+        out = template.copy()
+        for key in containers:
             out[key] = out[key].copy()
         return out
 
-    def deep(self) -> dict[str, Any]:
-        return marshal.loads(self.blob)  # type: ignore[no-any-return]
+    return flat
 
 
 class _RecordCache:
@@ -991,7 +975,7 @@ class Orchestrator:
 
         The machine hands out the same prebuilt result object for every event that takes a
         plain transition, so its JSON form is kept (by identity, the object pinned beside it)
-        and copied: by ``_JsonCopy`` (a plain result), else with ``marshal`` (C, several
+        and copied: by ``_json_copier`` (a plain result), else with ``marshal`` (C, several
         times cheaper than dumping again).
         """
         cache = self._dumped
@@ -999,7 +983,7 @@ class Orchestrator:
         if hit is not None and hit[0] is result:
             return hit[1]()
         data = result.model_dump(mode="json")
-        copy = _JsonCopy.of(data)
+        copy = _json_copier(data)
         if copy is None:
             return data  # a value neither copier knows: do not cache
         if len(cache) >= 512:

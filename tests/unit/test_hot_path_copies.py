@@ -18,7 +18,7 @@ from pystator.models.entity import (
     _slot_setters,
     build_record,
 )
-from pystator.runtime.orchestrator import _JsonCopy
+from pystator.runtime.orchestrator import _json_copier
 from pystator.stores.memory import _Kept
 
 
@@ -75,7 +75,7 @@ def test_the_fallback_slot_setters_build_the_same_record() -> None:
 )
 def test_result_json_copies_are_equal_and_share_nothing(data: dict[str, Any]) -> None:
     original = marshal.loads(marshal.dumps(data))
-    copy = _JsonCopy.of(data)
+    copy = _json_copier(data)
     assert copy is not None
     first, second = copy(), copy()
     assert first == second == original
@@ -91,8 +91,8 @@ def test_result_json_copies_are_equal_and_share_nothing(data: dict[str, Any]) ->
 
 
 def test_result_json_of_an_unknown_value_is_not_copied() -> None:
-    assert _JsonCopy.of({"when": object()}) is None
-    assert _JsonCopy.of({"items": [object()]}) is None
+    assert _json_copier({"when": object()}) is None
+    assert _json_copier({"items": [object()]}) is None
 
 
 def test_kept_heads_show_the_scalar_fields_and_follow_replace() -> None:
