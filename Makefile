@@ -3,15 +3,23 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
+# make serve installs only what serving needs (the api extra), not the dev tool chain.
+SERVE_STAMP := $(VENV)/.installed-serve
 LINT_PATHS := pystator tests benchmarks examples scripts
 
 .PHONY: install test lint format schemas bench serve examples docs-api clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[dev]'
-	touch $(STAMP)
+	touch $(STAMP) $(SERVE_STAMP)
+
+$(SERVE_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[api]'
+	touch $(SERVE_STAMP)
 
 install: $(STAMP)
 
@@ -37,7 +45,7 @@ bench: install
 
 # The main job: the API and the web UI on http://127.0.0.1:8000 (SQLite file pystator.db),
 # with the example machines loaded.
-serve: install
+serve: $(SERVE_STAMP)
 	PYSTATOR_MACHINES_DIR=examples $(BIN)/python -m pystator api $(SERVE_ARGS)
 
 examples: install

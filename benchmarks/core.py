@@ -21,6 +21,8 @@ def _state_entry(shape: Shape, state: StateShape) -> dict[str, Any]:
     entry: dict[str, Any] = {"name": state.name}
     if state.parent is None and state.initial:
         entry["type"] = "initial"
+    if state.terminal:
+        entry["type"] = "terminal"
     if state.parallel:
         # Each region lists its direct children; deeper states join them with ``parent``.
         entry["type"] = "parallel"

@@ -79,7 +79,7 @@ def render_text(
     lines += [f"  {key}: {value}" for key, value in environment(libraries, load_at_start)]
     lines += [
         "  figures: best of the repeats (median in brackets); ratio: figure / fastest peer's "
-        "figure, lower is better",
+        "figure (rows 10: / the passing transition's), lower is better",
         "",
     ]
     width = max(len(f.library) for row in rows for f in row.figures)
@@ -103,7 +103,15 @@ def render_text(
 
 def render_markdown(rows: Sequence[Row], libraries: Sequence[Library]) -> str:
     names = [lib.name for lib in libraries]
-    header = ["#", "measure", "unit", *names, "pystator / fastest peer", "target", "result"]
+    header = [
+        "#",
+        "measure",
+        "unit",
+        *names,
+        "pystator / fastest peer (or reference)",
+        "target",
+        "result",
+    ]
     out = [
         "| " + " | ".join(header) + " |",
         "|" + "|".join("---" for _ in header) + "|",
@@ -118,11 +126,16 @@ def render_markdown(rows: Sequence[Row], libraries: Sequence[Library]) -> str:
         cells.append("" if row.target is None else row.target.text)
         cells.append(verdict(row))
         out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-    references = [f for row in rows for f in row.figures if f.role is Role.REFERENCE]
-    for figure in references:
-        owner = next(r for r in rows if figure in r.figures)
+    # A reference shared by several rows (the unhappy paths' passing transition) is listed
+    # once, with every row it belongs to.
+    owners: dict[Figure, list[Row]] = {}
+    for row in rows:
+        for figure in row.figures:
+            if figure.role is Role.REFERENCE:
+                owners.setdefault(figure, []).append(row)
+    for figure, owned in owners.items():
+        keys = ", ".join(row.key for row in owned)
+        value = f"{_value(owned[0], figure)} {owned[0].unit.label}"
         out.append("")
-        out.append(
-            f"Reference in {owner.key}: {figure.note}: {_value(owner, figure)} {owner.unit.label}."
-        )
+        out.append(f"Reference in {keys}: {figure.note}: {value}.")
     return "\n".join(out)

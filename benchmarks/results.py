@@ -68,6 +68,9 @@ class Row:
     """How the figure was obtained (what one operation is, the sample sizes)."""
     figures: list[Figure] = field(default_factory=list)
     target: Target | None = None
+    versus_reference: bool = False
+    """Ratios divide by the row's reference figure instead of the fastest peer's (the unhappy
+    paths: by the passing transition measured in the same run)."""
 
     def get(self, library: str) -> Figure | None:
         return next((f for f in self.figures if f.library == library), None)
@@ -82,12 +85,19 @@ class Row:
         measured = [f for f in self.figures if f.role is Role.PEER and f.best is not None]
         return min(measured, key=lambda f: f.best or 0.0, default=None)
 
+    @property
+    def baseline(self) -> Figure | None:
+        """What ratios divide by: the fastest peer, or the reference (``versus_reference``)."""
+        if self.versus_reference:
+            return next((f for f in self.figures if f.role is Role.REFERENCE), None)
+        return self.fastest_peer
+
     def ratio(self, figure: Figure) -> float | None:
-        """``figure.best`` divided by the fastest peer's ``best``."""
-        peer = self.fastest_peer
-        if figure.best is None or peer is None or not peer.best:
+        """``figure.best`` divided by the baseline's ``best``."""
+        base = self.baseline
+        if figure.best is None or base is None or not base.best:
             return None
-        return figure.best / peer.best
+        return figure.best / base.best
 
     def met(self) -> bool | None:
         return None if self.target is None else self.target.check(self)
@@ -116,5 +126,16 @@ def at_most_and_faster(limit: float, factor: float) -> Callable[[Row], bool | No
         if ok is None or ratio is None:
             return None
         return ok and ratio <= 1.0 / factor
+
+    return check
+
+
+def at_most_times_baseline(factor: float) -> Callable[[Row], bool | None]:
+    """The subject's best figure is at most ``factor`` times the baseline's best."""
+
+    def check(row: Row) -> bool | None:
+        subject = row.subject
+        ratio = row.ratio(subject) if subject is not None else None
+        return None if ratio is None else ratio <= factor
 
     return check

@@ -33,6 +33,7 @@ from benchmarks.timing import (
     time_each,
     time_ops,
 )
+from benchmarks.unhappy import unhappy_paths
 
 Progress = Callable[[str], None]
 
@@ -464,4 +465,5 @@ SCENARIOS: dict[str, Scenario] = {
     "enter": parallel_enter,
     "exit": parallel_exit,
     "roundtrip": parallel_round_trip,
+    "unhappy": unhappy_paths,
 }

@@ -18,6 +18,12 @@ GUARD_NAME = "has_quantity"
 GUARDED_CONTEXT: Mapping[str, Any] = {"q": 2}
 """The context the guarded scenario sends: the guard passes."""
 
+REJECTED_CONTEXT: Mapping[str, Any] = {"q": 0}
+"""The context of the unhappy-path scenario's rejections: the guard says no."""
+
+GUARD_EXPRESSION = "q >= 1"
+"""``has_quantity`` as an inline expression (PyStator's ``expr`` guard)."""
+
 SMALL_CONTEXT: Mapping[str, Any] = {"order_id": 1_000_001, "qty": 10}
 """The small context each live entity keeps in the memory scenario (copied per entity)."""
 
@@ -45,6 +51,8 @@ class StateShape:
     parent: str | None = None
     initial: bool = False
     parallel: bool = False
+    terminal: bool = False
+    """No event leaves the state."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,3 +224,24 @@ def parallel(regions: int = 3) -> Shape:
         ]
     transitions += [TransitionShape(ENTER, "OUTSIDE", "P"), TransitionShape(LEAVE, "P", "OUTSIDE")]
     return Shape(name="parallel", states=tuple(states), transitions=tuple(transitions))
+
+
+def order() -> Shape:
+    """The unhappy paths' machine: ``PENDING -> OPEN`` on ``ack``, ``OPEN -> FILLED`` on the
+    guarded ``fill``, ``FILLED`` terminal.
+
+    From ``OPEN``, ``fill`` passes or is rejected by its guard; ``ack`` is defined but not
+    from ``OPEN``; any event in ``FILLED`` meets a terminal state.
+    """
+    return Shape(
+        name="order",
+        states=(
+            StateShape("PENDING", initial=True),
+            StateShape("OPEN"),
+            StateShape("FILLED", terminal=True),
+        ),
+        transitions=(
+            TransitionShape("ack", "PENDING", "OPEN"),
+            TransitionShape("fill", "OPEN", "FILLED", guarded=True),
+        ),
+    )

@@ -7,9 +7,12 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pystator.errors import ConfigurationError, FSMError
+
+if TYPE_CHECKING:
+    from pystator.engine import MachineIndex
 
 
 class _UsageError(Exception):
@@ -49,11 +52,14 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from pystator.loaders import load_file
+    from pystator.runtime.validation import check_machine
 
     failed = 0
     for path in args.files:
         try:
+            # The same checks as StateMachine.from_*, the API and its machines directory.
             definition = load_file(path)
+            index = check_machine(definition).index
         except ConfigurationError as exc:
             failed += 1
             for issue in exc.issues:
@@ -61,9 +67,23 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             continue
         print(
             f"{path}: ok ({definition.meta.machine_name} v{definition.meta.version}, "
-            f"{len(definition.states)} states, {len(definition.transitions)} transitions)"
+            f"{_count_states(index)}, {_plural(len(definition.transitions), 'transition')})"
         )
     return 1 if failed else 0
+
+
+def _count_states(index: MachineIndex) -> str:
+    """``"16 states (4 top-level)"``: every state, nested ones and history states included
+    (regions are not states); ``"3 states"`` when none is nested."""
+    from pystator.engine import ROOT
+
+    nodes = [n for n in index.states.values() if n.kind != "region"]
+    top = sum(1 for n in nodes if n.parent == ROOT)
+    return _plural(len(nodes), "state") + (f" ({top} top-level)" if top != len(nodes) else "")
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _context_option(text: str | None) -> dict[str, Any]:
@@ -324,9 +344,11 @@ def _cmd_api(args: argparse.Namespace) -> int:
 def _cmd_diagram(args: argparse.Namespace) -> int:
     from pystator.diagram import render
     from pystator.loaders import load_file
+    from pystator.runtime.validation import check_machine
 
     try:
         definition = load_file(args.file)
+        check_machine(definition)  # draw only what every other command accepts
     except ConfigurationError as exc:
         more = f" (and {len(exc.issues) - 1} more; see pystator validate)" if exc.issues[1:] else ""
         raise _CommandFailed(f"{args.file}: {exc.issues[0]}{more}") from None

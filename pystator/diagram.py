@@ -21,6 +21,7 @@ from pystator.engine import ROOT, MachineIndex, StateNode, compile_machine
 from pystator.models.definition import ActionSpec, GuardSpec, MachineDefinition
 
 DiagramFormat = Literal["mermaid", "dot"]
+_MAX_INDENT = 16
 FORMATS: tuple[DiagramFormat, ...] = ("mermaid", "dot")
 
 
@@ -119,8 +120,7 @@ def to_mermaid(definition: MachineDefinition) -> str:
     version = _mermaid_text(definition.meta.version)
     lines = ["stateDiagram-v2", f"    %% {definition.meta.machine_name} v{version}"]
     lines.append(f"    [*] --> {index.initial_top}")
-    for node in tree.children(ROOT):
-        _mermaid_state(tree, node, lines, 1)
+    _mermaid_states(tree, lines)
     for node in tree.children(ROOT):
         if node.is_terminal:
             lines.append(f"    {node.name} --> [*]")
@@ -129,32 +129,50 @@ def to_mermaid(definition: MachineDefinition) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _mermaid_state(tree: _Tree, node: StateNode, lines: list[str], depth: int) -> None:
-    pad = "    " * depth
-    if node.kind == "history":
-        mark = "H*" if node.deep else "H"
-        lines.append(f'{pad}state "{mark}" as {node.name}')
-        return
-    children = tree.children(node.name)
-    if not children:
-        lines.append(f"{pad}{node.name}")
-        return
-    lines.append(f"{pad}state {node.name} {{")
-    if node.kind == "parallel":
-        regions = [c for c in children if c.kind == "region"] or children
-        for i, region in enumerate(regions):
-            if i:
-                lines.append(f"{pad}    --")
-            _mermaid_state(tree, region, lines, depth + 1)
-    else:
-        if node.initial_child is not None:
-            lines.append(f"{pad}    [*] --> {node.initial_child}")
-        for child in children:
-            _mermaid_state(tree, child, lines, depth + 1)
-        for child in children:
-            if child.is_terminal and not tree.children(child.name):
-                lines.append(f"{pad}    {child.name} --> [*]")
-    lines.append(f"{pad}}}")
+def _mermaid_states(tree: _Tree, lines: list[str]) -> None:
+    """Every state, composite states around their children, depth first in document order
+    (an explicit stack of nodes to draw and lines to copy: trees can be thousands deep)."""
+    todo: list[tuple[StateNode, int] | str] = [(n, 1) for n in reversed(tree.children(ROOT))]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, str):
+            lines.append(item)
+            continue
+        node, depth = item
+        pad = _pad(depth)
+        if node.kind == "history":
+            mark = "H*" if node.deep else "H"
+            lines.append(f'{pad}state "{mark}" as {node.name}')
+            continue
+        children = tree.children(node.name)
+        if not children:
+            lines.append(f"{pad}{node.name}")
+            continue
+        lines.append(f"{pad}state {node.name} {{")
+        inner: list[tuple[StateNode, int] | str] = []
+        if node.kind == "parallel":
+            regions = [c for c in children if c.kind == "region"] or children
+            for i, region in enumerate(regions):
+                if i:
+                    inner.append(f"{pad}    --")
+                inner.append((region, depth + 1))
+        else:
+            if node.initial_child is not None:
+                lines.append(f"{pad}    [*] --> {node.initial_child}")
+            inner.extend((child, depth + 1) for child in children)
+            inner.extend(
+                f"{pad}    {child.name} --> [*]"
+                for child in children
+                if child.is_terminal and not tree.children(child.name)
+            )
+        inner.append(f"{pad}}}")
+        todo.extend(reversed(inner))
+
+
+def _pad(depth: int) -> str:
+    # Indentation stops growing at _MAX_INDENT levels: a deep chain would otherwise make
+    # the text grow with the square of its depth (both formats ignore indentation).
+    return "    " * min(depth, _MAX_INDENT)
 
 
 # ----------------------------------------------------------------------------- DOT
@@ -178,8 +196,7 @@ def to_dot(definition: MachineDefinition) -> str:
         '    edge [fontname="Helvetica", fontsize=10];',
         '    "__start__" [shape=point, width=0.15, label=""];',
     ]
-    for node in tree.children(ROOT):
-        _dot_state(tree, node, lines, 1)
+    _dot_states(tree, lines)
     lines.append(
         f'    "__start__" -> {_dot_quote(index.initial_top)}{_dot_head(tree, index.initial_top)};'
     )
@@ -200,29 +217,49 @@ def _dot_head(tree: _Tree, target: str) -> str:
     return ""
 
 
-def _dot_state(tree: _Tree, node: StateNode, lines: list[str], depth: int) -> None:
-    pad = "    " * depth
+def _dot_states(tree: _Tree, lines: list[str]) -> None:
+    """Every state, compound ones as clusters around their children, depth first in document
+    order (an explicit stack, as for Mermaid)."""
+    todo: list[tuple[StateNode, int] | str] = [(n, 1) for n in reversed(tree.children(ROOT))]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, str):
+            lines.append(item)
+            continue
+        node, depth = item
+        pad = _pad(depth)
+        quoted = _dot_quote(node.name)
+        if node.kind == "history":
+            mark = "H*" if node.deep else "H"
+            lines.append(f"{pad}{quoted} [shape=circle, label={_dot_quote(mark)}, width=0.3];")
+            continue
+        children = tree.children(node.name)
+        if not children:
+            extra = ", peripheries=2" if node.is_terminal else ""
+            lines.append(f"{pad}{quoted} [label={quoted}{extra}];")
+            continue
+        lines.extend(_dot_cluster_head(tree, node, pad))
+        inner: list[tuple[StateNode, int] | str] = [(child, depth + 1) for child in children]
+        inner.append(f"{pad}}}")
+        todo.extend(reversed(inner))
+
+
+def _dot_cluster_head(tree: _Tree, node: StateNode, pad: str) -> list[str]:
+    """The opening lines of the cluster drawn for a compound, parallel state or region."""
     quoted = _dot_quote(node.name)
-    if node.kind == "history":
-        mark = "H*" if node.deep else "H"
-        lines.append(f"{pad}{quoted} [shape=circle, label={_dot_quote(mark)}, width=0.3];")
-        return
-    children = tree.children(node.name)
-    if not children:
-        extra = ", peripheries=2" if node.is_terminal else ""
-        lines.append(f"{pad}{quoted} [label={quoted}{extra}];")
-        return
     if node.kind == "parallel":
         style, label = '"rounded,bold"', f"{node.name} (parallel)"
     elif node.kind == "region":
         style, label = "dashed", node.name
     else:
         style, label = "rounded", node.name
-    lines.append(f"{pad}subgraph {_dot_quote('cluster_' + node.name)} {{")
-    lines.append(f"{pad}    label={_dot_quote(label)};")
-    lines.append(f"{pad}    style={style};")
-    # An invisible anchor named like the state: edges to and from the box attach to it.
-    lines.append(f'{pad}    {quoted} [shape=point, style=invis, width=0.01, label=""];')
+    lines = [
+        f"{pad}subgraph {_dot_quote('cluster_' + node.name)} {{",
+        f"{pad}    label={_dot_quote(label)};",
+        f"{pad}    style={style};",
+        # An invisible anchor named like the state: edges to and from the box attach to it.
+        f'{pad}    {quoted} [shape=point, style=invis, width=0.01, label=""];',
+    ]
     if node.kind != "parallel" and node.initial_child is not None:
         start = _dot_quote(f"__start__{node.name}")
         lines.append(f'{pad}    {start} [shape=point, width=0.1, label=""];')
@@ -230,6 +267,4 @@ def _dot_state(tree: _Tree, node: StateNode, lines: list[str], depth: int) -> No
             f"{pad}    {start} -> {_dot_quote(node.initial_child)}"
             f"{_dot_head(tree, node.initial_child)};"
         )
-    for child in children:
-        _dot_state(tree, child, lines, depth + 1)
-    lines.append(f"{pad}}}")
+    return lines

@@ -13,6 +13,7 @@ an invalid definition)::
     ├── GuardRejectedError        every candidate's guard said no; .guard_name         (result)
     ├── TerminalStateError        the entity is in a terminal state                    (result)
     ├── ContextValidationError    the context broke the machine's contract; .errors    (result)
+    │   └── ContextTooLargeError  the stored context would pass the size cap; .size   (result)
     ├── UndefinedStateError       the current state is not defined                     (raised)
     ├── GuardNotFoundError        a named guard is not registered (strict mode)        (raised)
     ├── GuardEvaluationError      a guard could not be evaluated (async guard in sync) (raised)
@@ -23,7 +24,10 @@ an invalid definition)::
     ├── LoopLimitError            eventless/done transitions kept firing (a cycle)     (result)
     ├── EntityNotFoundError       no stored entity with that id (orchestrator)         (raised)
     ├── IdempotencyConflictError  an idempotency key reused for another event          (raised)
-    └── StaleVersionError         optimistic locking lost after every retry            (raised)
+    ├── StaleVersionError         optimistic locking lost after every retry            (raised)
+    └── StoreUnavailableError     a store or scheduler backend is down; .target, .reason,
+        │                         .outcome_unknown (a write may have been applied)     (raised)
+        └── StoreTimeoutError     it did not connect or answer within its timeout      (raised)
 
 Every class has a stable ``code`` from ``ErrorCode``, which the API and the JSON form of a
 result use (``{"code", "type", "message"}``).
@@ -56,6 +60,7 @@ class ErrorCode(StrEnum):
     LOOP_LIMIT = "LOOP_LIMIT"
     ENTITY_NOT_FOUND = "ENTITY_NOT_FOUND"
     IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
+    STORE_UNAVAILABLE = "STORE_UNAVAILABLE"
 
 
 class FSMError(Exception):
@@ -182,6 +187,16 @@ class ContextValidationError(FSMError):
         self.errors = list(errors)
 
 
+class ContextTooLargeError(ContextValidationError):
+    """The entity's context would be larger than the orchestrator's ``max_context_bytes``
+    (its size as compact JSON, in bytes); ``size`` and ``limit`` say by how much."""
+
+    def __init__(self, message: str, *, size: int = 0, limit: int = 0) -> None:
+        super().__init__(message, errors=[message])
+        self.size = size
+        self.limit = limit
+
+
 class UndefinedStateError(FSMError):
     """A state name (or configuration) that the machine does not define."""
 
@@ -268,6 +283,46 @@ class StaleVersionError(FSMError):
         self.actual_version = actual_version
 
 
+_UNKNOWN_OUTCOME_ADVICE = (
+    "the write may or may not have been applied: retry it with the same idempotency key"
+)
+
+
+class StoreUnavailableError(FSMError):
+    """A store (or a scheduler's Redis) could not be reached or did not answer: retry later.
+
+    ``target`` names the backend without credentials (``"PostgreSQL at 127.0.0.1:5432"``) and
+    ``reason`` says what happened (``"refused the connection"``). ``outcome_unknown`` is true
+    when a write was sent and its answer was lost (a timeout or a dropped connection during a
+    commit): it may or may not have been applied. Retry such an event with the same
+    idempotency key: if it was applied, the retry returns the stored result instead of
+    applying it again. The message is one line and holds no password.
+    """
+
+    code = ErrorCode.STORE_UNAVAILABLE
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        target: str = "",
+        reason: str = "",
+        outcome_unknown: bool = False,
+    ) -> None:
+        if not message:
+            advice = _UNKNOWN_OUTCOME_ADVICE if outcome_unknown else "retry later"
+            message = f"store unavailable: {target or 'the store'} {reason or 'failed'}; {advice}"
+        super().__init__(message)
+        self.target = target
+        self.reason = reason
+        self.outcome_unknown = outcome_unknown
+
+
+class StoreTimeoutError(StoreUnavailableError):
+    """The store did not accept a connection or answer within its configured timeout (a
+    frozen or overloaded server, a network that drops packets)."""
+
+
 ERROR_TYPES: dict[str, type[FSMError]] = {
     cls.__name__: cls
     for cls in (
@@ -278,6 +333,7 @@ ERROR_TYPES: dict[str, type[FSMError]] = {
         GuardRejectedError,
         TerminalStateError,
         ContextValidationError,
+        ContextTooLargeError,
         UndefinedStateError,
         GuardNotFoundError,
         GuardEvaluationError,
@@ -289,5 +345,7 @@ ERROR_TYPES: dict[str, type[FSMError]] = {
         EntityNotFoundError,
         IdempotencyConflictError,
         StaleVersionError,
+        StoreUnavailableError,
+        StoreTimeoutError,
     )
 }

@@ -13,7 +13,7 @@ from pystator._version import __version__
 from pystator.api.docs_page import install_docs
 from pystator.api.limits import BodyLimitMiddleware, LoopbackOnlyMiddleware, strict_json_route
 from pystator.api.openapi import install_openapi
-from pystator.api.problems import install_handlers
+from pystator.api.problems import install_handlers, responses
 from pystator.api.routes import auth, entities, health, machines, stateless
 from pystator.api.services import Services, principal_dependency
 from pystator.api.settings import ApiSettings
@@ -35,14 +35,18 @@ bearer token (`POST /api/v1/auth/token`) when the server has an auth secret.
 """
 
 
-def _store_opener(url: str) -> Callable[[], StateStore]:
+def _store_opener(settings: ApiSettings) -> Callable[[], StateStore]:
     try:
         from pystator.stores.sql import SQLStateStore
     except ImportError as exc:
         raise ImportError(f"{exc}; the API needs: pip install 'pystator[api]'") from None
 
     def open_store() -> StateStore:
-        return SQLStateStore(url)
+        return SQLStateStore(
+            settings.database_url,
+            connect_timeout=settings.store_connect_timeout,
+            read_timeout=settings.store_read_timeout,
+        )
 
     return open_store
 
@@ -52,7 +56,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     ``.env``). Opens the database, creates the tables it needs and stores the definitions
     of ``settings.machines_dir`` that are not stored yet."""
     settings = settings if settings is not None else ApiSettings()
-    services = Services(settings, _store_opener(settings.database_url))
+    services = Services(settings, _store_opener(settings))
     catalog = services.catalog
     if settings.machines_dir is not None:
         if not settings.machines_dir.is_dir():
@@ -94,9 +98,15 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(health.build())
     app.include_router(auth.build(principal, route_class, settings))
     app.include_router(stateless.build(principal, route_class))
-    app.include_router(machines.build(principal, route_class))
-    app.include_router(entities.build(principal, route_class))
-    mount_ui(app, dependencies=[Depends(principal)], route_class=route_class)
+    # Every route of these two reads or writes the database: each may answer 503.
+    app.include_router(machines.build(principal, route_class), responses=responses(503))
+    app.include_router(entities.build(principal, route_class), responses=responses(503))
+    mount_ui(
+        app,
+        dependencies=[Depends(principal)],
+        route_class=route_class,
+        parse_slot=services.parses.slot,
+    )
 
     # Middleware added last runs first: the body limit sees every request before anything.
     if settings.cors_origins:

@@ -30,6 +30,9 @@ from pystator.models.definition import MachineDefinition
 from pystator.runtime.machine import StateMachine
 from pystator.runtime.orchestrator import Orchestrator
 from pystator.runtime.ports import StateStore
+from pystator.runtime.validation import check_machine
+from pystator.stores.availability import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
+from pystator.stores.sql_faults import SQLFaults
 
 TABLE_NAME = "pystator_api_machines"
 
@@ -71,23 +74,40 @@ class MachineRenameError(Exception):
     """A PUT tried to change ``meta.machine_name``."""
 
 
-def _engine(url: str) -> sa.Engine:
+def _engine(url: str, connect_timeout: float | None, read_timeout: float | None) -> sa.Engine:
     parsed = sa.engine.make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database in (None, "", ":memory:"):
-            return sa.create_engine(
+            engine = sa.create_engine(
                 url, poolclass=StaticPool, connect_args={"check_same_thread": False}
             )
-        return sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-    return sa.create_engine(url, pool_pre_ping=True)
+        else:
+            engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    else:
+        engine = sa.create_engine(url, pool_pre_ping=True)
+    # Timeouts, and a database that is down raises StoreUnavailableError (a 503), as the store.
+    faults = SQLFaults(
+        parsed, connect_timeout=connect_timeout, read_timeout=read_timeout, busy_timeout=30
+    )
+    faults.install(engine)
+    return engine
 
 
 class Catalog:
     """Machines stored in the database, and their compiled forms."""
 
-    def __init__(self, url: str, store: Callable[[], StateStore]) -> None:
-        self.engine = _engine(url)
+    def __init__(
+        self,
+        url: str,
+        store: Callable[[], StateStore],
+        *,
+        max_context_bytes: int | None = None,
+        connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
+        read_timeout: float | None = DEFAULT_READ_TIMEOUT,
+    ) -> None:
+        self.engine = _engine(url, connect_timeout, read_timeout)
         self._store = store
+        self._max_context_bytes = max_context_bytes
         self._memory = isinstance(self.engine.pool, StaticPool)
         self._serial = threading.RLock()
         self._cache: OrderedDict[str, Served] = OrderedDict()
@@ -142,6 +162,7 @@ class Catalog:
             use_initial_state_when_missing=False,
             # Actions wait in the outbox for `pystator worker`: the API has no action code.
             run_actions=False,
+            max_context_bytes=self._max_context_bytes,
         )
         served = Served(row, definition, machine, orchestrator)
         with self._cache_lock:
@@ -212,7 +233,10 @@ class Catalog:
     def load_directory(self, directory: Path) -> tuple[list[str], list[str]]:
         """Store every valid definition of ``directory`` that is not stored yet.
 
-        Returns (stored names, problems as readable lines).
+        Returns (stored names, problems: one line per refused file, naming it and every
+        problem). A file is refused when any other way in would refuse it (the checks of
+        ``check_machine``), and when it is not a regular file (a FIFO, a device, a link to
+        one): nothing is read from those, so nothing there can stop the server starting.
         """
         stored: list[str] = []
         problems: list[str] = []
@@ -222,8 +246,9 @@ class Catalog:
         for path in paths:
             try:
                 definition = load_file(path)
+                check_machine(definition)
             except ConfigurationError as exc:
-                problems.append(f"{path.name}: {exc.issues[0]}")
+                problems.append(refusal_line(path.name, exc))
                 continue
             if self.get(definition.meta.machine_name) is not None:
                 continue
@@ -239,6 +264,15 @@ class Catalog:
         with self._cache_lock:
             self._cache.clear()
         self.engine.dispose()
+
+
+def refusal_line(name: str, exc: ConfigurationError, *, most: int = 5) -> str:
+    """``"bad.yaml: 2 problems: transitions[0].dest: ...; states[3].parent: ..."``, on one line."""
+    issues = [" ".join(str(issue).split()) for issue in exc.issues]
+    shown = "; ".join(issues[:most])
+    more = f"; and {len(issues) - most} more" if len(issues) > most else ""
+    count = "1 problem" if len(issues) == 1 else f"{len(issues)} problems"
+    return f"{name}: {count}: {shown}{more}"
 
 
 class _NoLock:

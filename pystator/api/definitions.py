@@ -1,11 +1,21 @@
-"""Turning request bodies into definitions, with problems reported under the body's paths."""
+"""Turning request bodies into definitions, with problems reported under the body's paths.
+
+Parsing a large definition takes memory and CPU (a 1 MiB body can take a few hundred MB and a
+second), so ``ParseSlots`` lets only a few large ones be parsed at once: a burst of big bodies
+waits its turn instead of taking the process's memory (``docs/tutorial-api.md``, "Settings").
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+from fastapi import Request
 
 from pystator.api.problems import ApiError, issue_items
 from pystator.api.schemas import AnyConfigInput, ConfigInput, ErrorItem, YamlInput
+from pystator.api.settings import ApiSettings
 from pystator.api.supplied_guards import named_guards
 from pystator.errors import ConfigurationError
 from pystator.loaders import definition_from_data, load_yaml_string
@@ -15,6 +25,74 @@ from pystator.runtime.machine import StateMachine
 Body = ConfigInput | AnyConfigInput | YamlInput
 
 
+class ParseSlots:
+    """At most ``slots`` definitions of ``large_bytes`` or more parsed at once.
+
+    A request for a large definition waits up to ``wait_seconds`` for a free slot, then gets
+    a 503 with ``Retry-After``; smaller definitions never wait. ``in_flight`` and ``peak``
+    count the large parses running now and at most so far, ``waiting`` the requests waiting
+    for a slot.
+    """
+
+    def __init__(self, slots: int, large_bytes: int, wait_seconds: float) -> None:
+        self.slots = slots
+        self.large_bytes = large_bytes
+        self.wait_seconds = wait_seconds
+        self._free = threading.BoundedSemaphore(slots)
+        self._count = threading.Lock()
+        self.in_flight = 0
+        self.peak = 0
+        self.waiting = 0
+
+    @classmethod
+    def from_settings(cls, settings: ApiSettings) -> ParseSlots:
+        return cls(
+            settings.max_concurrent_parses,
+            settings.large_definition_bytes,
+            settings.parse_wait_seconds,
+        )
+
+    @contextmanager
+    def slot(self, size: int) -> Iterator[None]:
+        """Hold a slot while a definition of ``size`` bytes is parsed (none if it is small).
+
+        Blocks the calling thread while it waits: call it from a worker thread (a sync
+        route), never from the event loop.
+        """
+        if size < self.large_bytes:
+            yield
+            return
+        with self._count:
+            self.waiting += 1
+        try:
+            acquired = self._free.acquire(timeout=self.wait_seconds)
+        finally:
+            with self._count:
+                self.waiting -= 1
+        if not acquired:
+            retry = min(max(1, round(self.wait_seconds)), 30)
+            raise ApiError(
+                503,
+                f"the server is busy parsing {self.slots} large machine definitions: "
+                f"retry in {retry} s",
+                headers={"Retry-After": str(retry)},
+            )
+        with self._count:
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+        try:
+            yield
+        finally:
+            with self._count:
+                self.in_flight -= 1
+            self._free.release()
+
+
+async def body_size(request: Request) -> int:
+    """The size of the request's body in bytes (already read and kept by the route)."""
+    return len(await request.body())
+
+
 def parse_definition(body: Body) -> MachineDefinition:
     """The definition in ``body`` (``config`` or ``yaml``); ``ConfigurationError`` if invalid."""
     if isinstance(body, YamlInput):
@@ -22,16 +100,15 @@ def parse_definition(body: Body) -> MachineDefinition:
     return definition_from_data(body.config)
 
 
-def checked_definition(body: Body) -> MachineDefinition:
-    """The definition in ``body``, compiled once to be sure it is usable; a 422 otherwise."""
+def checked_machine(body: Body) -> StateMachine:
+    """The machine in ``body``, through every check of ``check_machine`` (the same as
+    ``pystator validate`` and ``StateMachine.from_*``); a 422 naming every problem otherwise."""
     where = "body.yaml" if isinstance(body, YamlInput) else "body.config"
     try:
-        definition = parse_definition(body)
-        StateMachine.from_definition(definition)
+        return StateMachine.from_definition(parse_definition(body))
     except ConfigurationError as exc:
         items = issue_items(exc.issues, where)
         raise ApiError(422, f"invalid machine definition: {exc.issues[0]}", items) from None
-    return definition
 
 
 def unknown_guards_error(unknown: Iterable[str], definition: MachineDefinition) -> ApiError:

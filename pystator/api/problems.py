@@ -7,12 +7,19 @@ remote client while auth is off                 403
 unknown machine or entity                       404
 version conflict past the retries, idempotency
 key reused for another event, entity exists     409
-body over the limit                             413
+body over the limit, or an entity's context
+that would pass PYSTATOR_MAX_CONTEXT_BYTES      413
 wrong types, unknown fields, invalid
 definition, missing guard outcome, bad state    422
+too many failed logins (with Retry-After)       429
+the database (a store) is down, frozen or
+past its timeout (with Retry-After)             503
 =============================================  ======
 
-Anything else is a bug: it is logged with its traceback and answered with a bare 500.
+A store that is unavailable is not a bug: its ``StoreUnavailableError`` is answered 503 with
+``Retry-After`` (``PYSTATOR_STORE_RETRY_AFTER``) and its one-line message, and logged once per
+outage by the store, not once per request. Anything else is a bug: it is logged with its
+traceback and answered with a bare 500.
 """
 
 from __future__ import annotations
@@ -31,14 +38,19 @@ from pystator.api.supplied_guards import MissingGuardOutcome
 from pystator.errors import (
     ConfigIssue,
     ConfigurationError,
+    ContextTooLargeError,
     EntityNotFoundError,
     FSMError,
     IdempotencyConflictError,
     IncompatibleSnapshotError,
     StaleVersionError,
+    StoreUnavailableError,
 )
 
 logger = logging.getLogger("pystator.api")
+
+DEFAULT_RETRY_AFTER = 5
+"""Retry-After of a 503 when the app has no settings (``ApiSettings.store_retry_after``)."""
 
 
 class ApiError(StarletteHTTPException):
@@ -150,6 +162,10 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
 def fsm_error_status(exc: FSMError) -> int:
     if isinstance(exc, EntityNotFoundError):
         return 404
+    if isinstance(exc, StoreUnavailableError):
+        return 503
+    if isinstance(exc, ContextTooLargeError):
+        return 413
     if isinstance(exc, StaleVersionError | IdempotencyConflictError | IncompatibleSnapshotError):
         return 409
     return 422
@@ -162,6 +178,14 @@ async def _on_fsm_error(request: Request, exc: Exception) -> JSONResponse:
         items = issue_items(exc.issues, "body.config")
         return error_response(status, f"invalid machine definition: {exc.issues[0]}", items)
     return error_response(status, exc.message)
+
+
+async def _on_store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # Logged by the store, once per outage: nothing to log per request.
+    assert isinstance(exc, StoreUnavailableError)
+    settings = getattr(request.app.state, "settings", None)
+    seconds = getattr(settings, "store_retry_after", DEFAULT_RETRY_AFTER)
+    return error_response(503, exc.message, headers={"Retry-After": str(seconds)})
 
 
 async def _on_missing_guard(request: Request, exc: Exception) -> JSONResponse:
@@ -182,6 +206,7 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(FSMError, _on_fsm_error)
+    app.add_exception_handler(StoreUnavailableError, _on_store_unavailable)
     app.add_exception_handler(MissingGuardOutcome, _on_missing_guard)
     app.add_exception_handler(Exception, _on_unexpected)
 
@@ -195,9 +220,15 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "No such machine or entity.",
         409: "Conflict: the entity changed under every retry, exists already, or the "
         "idempotency key was used for another event.",
-        413: "Request body larger than the configured limit.",
+        413: "Request body larger than the configured limit, or an entity's context that "
+        "would pass PYSTATOR_MAX_CONTEXT_BYTES.",
         422: "Well-formed but invalid: wrong types, unknown fields, invalid definition, "
         "missing guard outcome, undefined state.",
-        503: "A dependency is not available.",
+        429: "Too many failed logins from this client or for this user name: wait for "
+        "the Retry-After header's seconds.",
+        503: "The database (or Redis) is unavailable, frozen or past its timeout: the "
+        "detail says which and why; retry after the Retry-After header's seconds. An event "
+        "whose write may or may not have been applied says so: retry it with the same "
+        "Idempotency-Key.",
     }
     return {status: {"model": ErrorBody, "description": words[status]} for status in statuses}

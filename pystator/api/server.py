@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from pystator.api.settings import ApiSettings, is_loopback
+from pystator.errors import StoreUnavailableError
 
 
 class ServeError(Exception):
@@ -106,6 +107,8 @@ def serve(
             app = create_app(settings)
         except ImportError as exc:
             raise ServeError(str(exc)) from None
+        except StoreUnavailableError as exc:  # one line, no password
+            raise ServeError(f"cannot start: {exc.message}") from None
         except Exception as exc:  # the database or machines directory cannot be used
             raise ServeError(f"cannot start: {type(exc).__name__}: {exc}".splitlines()[0]) from None
         bound_host, bound_port = sock.getsockname()[:2]

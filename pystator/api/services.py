@@ -13,6 +13,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from pystator.api.auth import ANONYMOUS, InvalidTokenError, Principal, verify_token
 from pystator.api.catalog import Catalog
+from pystator.api.definitions import ParseSlots
+from pystator.api.login_limits import LoginLimiter
 from pystator.api.problems import ApiError
 from pystator.api.settings import ApiSettings
 from pystator.api.supplied_guards import machine_with_supplied_guards
@@ -50,15 +52,28 @@ class CompiledConfigs:
 
 class Services:
     """Settings, the state store (opened on first use, again after ``close``), the
-    machine catalog and the compiled configs of ``/process``."""
+    machine catalog, the compiled configs of ``/process`` and the failed-login counters."""
 
     def __init__(self, settings: ApiSettings, open_store: Callable[[], StateStore]) -> None:
         self.settings = settings
         self._open_store = open_store
         self._store: StateStore | None = None
         self._lock = threading.Lock()
-        self.catalog = Catalog(settings.database_url, lambda: self.store)
+        self.catalog = Catalog(
+            settings.database_url,
+            lambda: self.store,
+            max_context_bytes=settings.max_context_bytes,
+            connect_timeout=settings.store_connect_timeout,
+            read_timeout=settings.store_read_timeout,
+        )
         self.compiled = CompiledConfigs()
+        self.parses = ParseSlots.from_settings(settings)  # large definitions parsed at once
+        self.logins = LoginLimiter(
+            window=settings.login_window_seconds,
+            client_failures=settings.login_client_failures,
+            user_failures=settings.login_user_failures,
+            user_ceiling=settings.login_user_ceiling,
+        )
         # SQLite has one writer at a time; its busy handler makes waiting writers sleep and
         # poll. Queueing this process's event writers on a lock instead keeps the latency
         # of concurrent events flat. Other databases take writers in parallel.

@@ -39,6 +39,29 @@ class ApiSettings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="Redis URL, reported by the readiness check when set."
     )
+    # Store outages and timeouts (issue 12, items 6 and 7): see docs/configuration.md.
+    store_connect_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="Seconds to wait for a connection to the database (PostgreSQL counts whole "
+        "seconds, at least 2) and to Redis; past it, requests are answered 503.",
+    )
+    store_read_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="Seconds a database statement may run (PostgreSQL's statement_timeout; a "
+        "server that does not answer is given up on one second later) and Redis may take to "
+        "answer; past it, 503.",
+    )
+    store_retry_after: int = Field(
+        default=5,
+        ge=1,
+        le=3600,
+        description="Seconds in the Retry-After header of a 503 answered while the database is "
+        "unavailable.",
+    )
     auth_secret: SecretStr | None = Field(
         default=None,
         description="HS256 key of the bearer tokens (at least 32 characters). Without it "
@@ -63,6 +86,64 @@ class ApiSettings(BaseSettings):
     )
     max_json_depth: int = Field(
         default=32, ge=2, le=200, description="Deepest nesting of arrays and objects accepted."
+    )
+    # Context cap and failed-login limits (issue 12, items 8 and 9): see docs/api.md.
+    max_context_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        le=1 << 30,
+        description="Largest context an entity may store, as compact JSON in UTF-8 bytes. An "
+        "event or a creation that would pass it is refused with 413 and nothing is stored.",
+    )
+    login_window_seconds: int = Field(
+        default=900,
+        ge=1,
+        le=86_400,
+        description="Failed logins are counted over this many seconds; a limited client waits "
+        "until the window that limited it ends (Retry-After).",
+    )
+    login_client_failures: int = Field(
+        default=20,
+        ge=1,
+        le=1_000_000,
+        description="Failed logins one client (IP address) may make per window, whatever the "
+        "user names; past it, its logins are 429.",
+    )
+    login_user_failures: int = Field(
+        default=5,
+        ge=1,
+        le=1_000_000,
+        description="Failed logins for one user name from one client per window; past it, that "
+        "client's logins as that user are 429 (other clients are not affected).",
+    )
+    login_user_ceiling: int = Field(
+        default=100,
+        ge=1,
+        le=1_000_000,
+        description="Failed logins for one user name from all clients together per window; "
+        "past it, only clients with no failed login for that user in the window may try.",
+    )
+    # Large definitions parsed at once (issue 12, item 5): see docs/tutorial-api.md, "Settings".
+    max_concurrent_parses: int = Field(
+        default=2,
+        ge=1,
+        le=256,
+        description="Large machine definitions (see large_definition_bytes) parsed at once; "
+        "more wait for a free slot, then get 503 with Retry-After.",
+    )
+    large_definition_bytes: int = Field(
+        default=65_536,
+        ge=0,
+        le=1 << 30,
+        description="Request bodies of this many bytes or more that carry a definition count "
+        "against max_concurrent_parses; smaller ones never wait.",
+    )
+    parse_wait_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=600,
+        description="How long a large definition waits for a parse slot before the answer is "
+        "503 with Retry-After.",
     )
     machines_dir: Path | None = Field(
         default=None,

@@ -53,21 +53,39 @@ def serialize(index: MachineIndex, leaves: Iterable[str]) -> str:
         return leaves[0]
     active = active_of(states, leaves)
 
-    def below(node: StateNode) -> str:
+    def below(node: StateNode) -> StateNode:
         # Descend through the active child of each compound state (or region) until a leaf
         # or a parallel state is reached.
-        while node.kind in {"compound", "region"}:
+        while node.kind == "compound" or node.kind == "region":
             child = next((c for c in node.children if c in active), None)
             if child is None:
-                return node.name
+                return node
             node = states[child]
-        if node.kind == "parallel":
-            inner = ", ".join(f"{r}={below(states[r])}" for r in node.children)
-            return f"{node.name}({inner})"
-        return node.name
+        return node
 
-    top = next(n for n in active if states[n].parent == ROOT)
-    return below(states[top])
+    top = below(states[next(n for n in active if states[n].parent == ROOT)])
+    if top.kind != "parallel":
+        return top.name
+    # Text and parallel states still to write, on a stack (parallel states can nest deeper
+    # than Python would recurse); a region whose active state is not parallel is written at
+    # once.
+    out: list[str] = []
+    todo: list[StateNode | str] = [top]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, str):
+            out.append(item)
+            continue
+        parts: list[StateNode | str] = [f"{item.name}("]
+        for i, region in enumerate(item.children):
+            inner = below(states[region])
+            if inner.kind == "parallel":
+                parts += (f", {region}=" if i else f"{region}=", inner)
+            else:
+                parts.append(f", {region}={inner.name}" if i else f"{region}={inner.name}")
+        parts.append(")")
+        todo.extend(reversed(parts))
+    return "".join(out)
 
 
 def _tokens(text: str) -> list[str]:
@@ -99,77 +117,106 @@ def parse(index: MachineIndex, text: str) -> Configuration:
         raise UndefinedStateError(
             f"'{text}' is not a state or configuration of machine '{machine}': {exc}"
         ) from None
-    pos = 0
-    leaves: list[str] = []
-
-    def fail(message: str) -> UndefinedStateError:
-        return UndefinedStateError(
-            f"'{text}' is not a valid configuration of '{machine}': {message}"
-        )
-
-    def name_at() -> str:
-        nonlocal pos
-        if pos >= len(tokens) or not tokens[pos][0].isalpha():
-            raise fail("expected a state name")
-        pos += 1
-        return tokens[pos - 1]
-
-    def expect(token: str) -> None:
-        nonlocal pos
-        if pos >= len(tokens) or tokens[pos] != token:
-            raise fail(f"expected '{token}'")
-        pos += 1
-
-    def config_within(container: str) -> None:
-        name = name_at()
-        node = states.get(name)
-        if node is None:
-            raise UndefinedStateError(
-                f"state '{name}' is not defined in machine '{machine}'{suggest(name, states)}"
-            )
-        # The path from the container down to the named state may not cross a parallel
-        # state: that one must be written with its regions.
-        if container and container not in node.ancestors:
-            raise fail(f"'{name}' is not inside '{container}'")
-        path = node.ancestors[: node.ancestors.index(container)] if container else node.ancestors
-        if any(states[a].kind == "parallel" for a in path):
-            crossing = next(a for a in path if states[a].kind == "parallel")
-            raise fail(f"'{name}' is inside parallel state '{crossing}': write {crossing}(...)")
-        if node.kind == "history":
-            raise fail(f"'{name}' is a history pseudo-state, never active")
-        if node.kind == "parallel":
-            expect("(")
-            seen: list[str] = []
-            while True:
-                region = name_at()
-                if region not in node.children:
-                    raise fail(f"'{region}' is not a region of '{name}'")
-                if region in seen:
-                    raise fail(f"region '{region}' is given twice")
-                seen.append(region)
-                expect("=")
-                config_within(region)
-                if pos < len(tokens) and tokens[pos] == ",":
-                    pos_advance()
-                    continue
-                break
-            expect(")")
-            missing = [r for r in node.children if r not in seen]
-            if missing:
-                raise fail(f"region(s) {', '.join(missing)} of '{name}' missing")
-            return
-        leaves.append(name)
-
-    def pos_advance() -> None:
-        nonlocal pos
-        pos += 1
-
-    config_within(ROOT)
-    if pos != len(tokens):
-        raise fail("unexpected text after the configuration")
+    leaves = _ConfigParser(index, text, tokens).leaves()
     ordered = tuple(sorted(leaves, key=lambda n: states[n].order))
     config = Configuration(serialize(index, ordered), ordered, active_of(states, ordered))
     if len(index.configs) >= _MAX_CONFIG_CACHE:
         index.configs.clear()
     index.configs[text] = config
     return config
+
+
+class _ConfigParser:
+    """Reads ``NAME`` or ``NAME(region=CONFIG, ...)`` with an explicit stack of the parallel
+    states still open (they can nest deeper than Python would recurse)."""
+
+    def __init__(self, index: MachineIndex, text: str, tokens: list[str]) -> None:
+        self.states = index.states
+        self.machine = index.definition.meta.machine_name
+        self.text = text
+        self.tokens = tokens
+        self.pos = 0
+
+    def fail(self, message: str) -> UndefinedStateError:
+        return UndefinedStateError(
+            f"'{self.text}' is not a valid configuration of '{self.machine}': {message}"
+        )
+
+    def take(self, token: str | None = None) -> str:
+        """The next token: a state name, or exactly ``token``."""
+        tokens, pos = self.tokens, self.pos
+        if token is None and (pos >= len(tokens) or not tokens[pos][0].isalpha()):
+            raise self.fail("expected a state name")
+        if token is not None and (pos >= len(tokens) or tokens[pos] != token):
+            raise self.fail(f"expected '{token}'")
+        self.pos += 1
+        return tokens[pos]
+
+    def leaves(self) -> list[str]:
+        """The leaves named by the whole text."""
+        leaves: list[str] = []
+        # Open parallel states, each with the regions given so far.
+        open_: list[tuple[StateNode, list[str]]] = []
+        container = ROOT
+        while True:
+            node = self.state_within(container)
+            if node.kind == "parallel":
+                self.take("(")
+                open_.append((node, []))
+                container = self.region(open_[-1])
+                continue
+            leaves.append(node.name)
+            # Close every parallel state whose last region this was; go on with the next
+            # region of the innermost one still open.
+            while open_:
+                if self.pos < len(self.tokens) and self.tokens[self.pos] == ",":
+                    self.pos += 1
+                    container = self.region(open_[-1])
+                    break
+                self.take(")")
+                parallel, seen = open_.pop()
+                missing = [r for r in parallel.children if r not in seen]
+                if missing:
+                    raise self.fail(f"region(s) {', '.join(missing)} of '{parallel.name}' missing")
+            if not open_:
+                break
+        if self.pos != len(self.tokens):
+            raise self.fail("unexpected text after the configuration")
+        return leaves
+
+    def region(self, frame: tuple[StateNode, list[str]]) -> str:
+        """``region=``: the next region of the open parallel state ``frame``."""
+        parallel, seen = frame
+        region = self.take()
+        if region not in parallel.children:
+            raise self.fail(f"'{region}' is not a region of '{parallel.name}'")
+        if region in seen:
+            raise self.fail(f"region '{region}' is given twice")
+        seen.append(region)
+        self.take("=")
+        return region
+
+    def state_within(self, container: str) -> StateNode:
+        """The next state name, checked to sit in ``container`` without crossing a parallel
+        state."""
+        name = self.take()
+        states = self.states
+        node = states.get(name)
+        if node is None:
+            raise UndefinedStateError(
+                f"state '{name}' is not defined in machine '{self.machine}'{suggest(name, states)}"
+            )
+        # The path from the container down to the named state may not cross a parallel
+        # state: that one must be written with its regions.
+        ancestors = node.ancestors
+        if container and container not in ancestors:
+            raise self.fail(f"'{name}' is not inside '{container}'")
+        path = ancestors[: ancestors.index(container)] if container else ancestors
+        crossing = next((a for a in path if states[a].kind == "parallel"), None)
+        if crossing is not None:
+            raise self.fail(
+                f"'{name}' is inside parallel state '{crossing}': write {crossing}(...)"
+            )
+        if node.kind == "history":
+            raise self.fail(f"'{name}' is a history pseudo-state, never active")
+        return node

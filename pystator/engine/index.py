@@ -40,10 +40,12 @@ class CompiledGuard:
     """A guard reference resolved as far as the definition allows.
 
     ``name`` is the registry key of a named guard; ``evaluate`` is set for an inline
-    expression. ``label`` is how results name the guard.
+    expression. ``label`` is how results name the guard. ``why_not``, set by
+    ``engine.step.compile_machine`` for an expression, answers in one call whether the guard
+    holds (``None``) or why not, so a rejection needs no second evaluation for its detail.
     """
 
-    __slots__ = ("evaluate", "expr", "label", "name", "params")
+    __slots__ = ("evaluate", "expr", "label", "name", "params", "why_not")
 
     def __init__(
         self,
@@ -57,6 +59,7 @@ class CompiledGuard:
         self.expr = expr
         self.evaluate = evaluate
         self.label = name if name is not None else f"expr: {expr}"
+        self.why_not: Callable[[Mapping[str, Any]], str | None] | None = None
 
 
 class Rejection:
@@ -184,6 +187,10 @@ class MachineIndex:
     by trigger and sorted by priority in ``state_table``, on the state's first event."""
     guards: dict[int, tuple[CompiledGuard, ...]] = field(default_factory=dict)
     """transition index -> its compiled guards (absent: the transition has none)."""
+    failures: dict[tuple[Any, ...], TransitionResult] = field(default_factory=dict)
+    """Cache of the results of events that do not move the entity (a guard said no, a
+    trigger that does not apply, a terminal state), keyed by everything each is built from;
+    filled and bounded by ``engine.outcomes``."""
 
 
 def _action_specs(refs: tuple[str | ActionSpec, ...]) -> tuple[ActionSpec, ...]:
@@ -246,6 +253,20 @@ def default_entry(states: Mapping[str, StateNode], name: str) -> tuple[str, ...]
     return tuple(path)
 
 
+def _document_order(kids: Mapping[str, list[str]]) -> dict[str, int]:
+    """Position of every state in document order (parents before children), by a depth-first
+    walk with an explicit stack: parent chains can be thousands of states long."""
+    order: dict[str, int] = {}
+    todo = list(reversed(kids.get(ROOT, ())))
+    while todo:
+        name = todo.pop()
+        order[name] = len(order)
+        below = kids.get(name)
+        if below:
+            todo.extend(reversed(below))
+    return order
+
+
 def timer_trigger(transition: TransitionDefinition, index: int) -> str:
     """The event a delayed transition's timer sends: its trigger, or ``after:<index>``."""
     return transition.trigger if transition.trigger is not None else f"after:{index}"
@@ -273,15 +294,7 @@ def build_index(
             else:
                 kinds[node.name] = "compound" if node.name in kids else "atomic"
 
-    order: dict[str, int] = {}
-
-    def visit(name: str) -> None:
-        for child in kids.get(name, ()):
-            order[child] = len(order)
-            if child in kids:
-                visit(child)
-
-    visit(ROOT)
+    order = _document_order(kids)
 
     # One pass over the transitions: guards compiled, delayed transitions become timers of
     # their source states, the others are listed by source state ("own" transitions; grouped
@@ -362,14 +375,21 @@ def build_index(
                 description=f"timeout of {tree_node.name}",
             )
 
+    # Parents before children (tree order): the ancestors of a state are its parent followed
+    # by the parent's ancestors, one tuple built in C per compound state (no Python loop per
+    # level of a deep chain), shared by all its children.
+    above: dict[str, tuple[str, ...]] = {ROOT: ()}
+    in_parallel_below: dict[str, bool] = {ROOT: False}
+    for name in order:
+        parent = by_name[name].parent or ROOT
+        if name in kids:
+            above[name] = (name, *above[parent]) if parent != ROOT else (name,)
+            in_parallel_below[name] = in_parallel_below[parent] or kinds[name] == "parallel"
     states: dict[str, StateNode] = {}
     for tree_node in nodes:
         name = tree_node.name
-        ancestors: list[str] = []
-        current = tree_node.parent
-        while current is not None:
-            ancestors.append(current)
-            current = by_name[current].parent
+        parent = tree_node.parent or ROOT
+        ancestors = above[parent]
         kind = kinds[name]
         below = kids.get(name)
         children: tuple[str, ...] = ()
@@ -393,7 +413,7 @@ def build_index(
                     initial_child = typed[0] if typed else children[0]
         state_def = tree_node.state
         timer_specs = timers.get(name)
-        in_parallel = bool(ancestors) and any(kinds[a] == "parallel" for a in ancestors)
+        in_parallel = in_parallel_below[parent]
         states[name] = StateNode(
             name=name,
             kind=kind,
@@ -401,7 +421,7 @@ def build_index(
             parent=tree_node.parent or ROOT,
             children=children,
             history_children=history_children,
-            ancestors=tuple(ancestors),
+            ancestors=ancestors,
             order=order[name],
             on_enter=_action_specs(state_def.on_enter) if state_def else (),
             on_exit=_action_specs(state_def.on_exit) if state_def else (),

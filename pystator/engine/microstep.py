@@ -13,11 +13,14 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from pystator.engine.config import active_of, serialize
-from pystator.engine.index import ROOT, Candidate, MachineIndex
+from pystator.engine.index import ROOT, Candidate, MachineIndex, StateNode
 from pystator.models.definition import ActionSpec
 from pystator.models.result import TimerSpec
 
 History = Mapping[str, tuple[str, ...]]
+
+# The pending calls of ``entry_leaves``.
+_DESCENDANTS, _ANCESTORS, _REGION = 0, 1, 2
 
 
 class Microstep:
@@ -50,17 +53,21 @@ def transition_domain(index: MachineIndex, source: str, dest: str, internal: boo
     """The state whose descendants a transition exits and enters (SCXML's domain)."""
     states = index.states
     dest_node = states[dest]
+    dest_above: tuple[str, ...] | frozenset[str] = dest_node.ancestors
     if (
         internal
         and dest != source
-        and source in dest_node.ancestors
+        and source in dest_above
         and states[source].kind in {"compound", "region"}
     ):
         return source
+    if len(dest_above) > 16:
+        # A deep target: membership in a set, not a scan per ancestor of the source.
+        dest_above = frozenset(dest_above)
     # Least common compound ancestor: the innermost proper ancestor of the source that is a
     # compound state (or a region, or the root) and contains the target.
     for ancestor in states[source].ancestors:
-        if states[ancestor].kind in {"compound", "region"} and (ancestor in dest_node.ancestors):
+        if states[ancestor].kind in {"compound", "region"} and (ancestor in dest_above):
             return ancestor
     return ROOT
 
@@ -82,6 +89,74 @@ def exit_set(
     return domain, frozenset(s for s in active if domain in states[s].ancestors)
 
 
+class _EntrySet:
+    """SCXML's addDescendantStatesToEnter and addAncestorStatesToEnter, with an explicit stack
+    of pending calls popped in the order the recursive algorithm makes them (history and
+    parallel states can nest deeper than Python recurses)."""
+
+    __slots__ = ("covered", "history", "states", "to_enter", "todo")
+
+    def __init__(self, states: dict[str, StateNode], history: History | None) -> None:
+        self.states = states
+        self.history = history
+        self.to_enter: set[str] = set()
+        # Every state of ``to_enter`` and all its ancestors: "a region already has a state to
+        # enter" is one lookup. Kept upward closed, so each state is added to it once.
+        self.covered: set[str] = set()
+        self.todo: list[tuple[int, str, str]] = []
+
+    def run(self, calls: list[tuple[int, str, str]]) -> None:
+        todo = self.todo
+        todo.extend(reversed(calls))
+        while todo:
+            call, name, upto = todo.pop()
+            if call == _DESCENDANTS:
+                self.add_descendants(name)
+            elif call == _ANCESTORS:
+                self.add_ancestors(name, upto)
+            elif name not in self.covered:  # _REGION: a region with nothing to enter yet
+                self.add_descendants(name)
+
+    def enter(self, name: str) -> None:
+        self.to_enter.add(name)
+        covered = self.covered
+        if name not in covered:
+            covered.add(name)
+            for ancestor in self.states[name].ancestors:
+                if ancestor in covered:
+                    break
+                covered.add(ancestor)
+
+    def add_descendants(self, name: str) -> None:
+        node = self.states[name]
+        if node.kind == "history":
+            parent = node.parent
+            memory = self.history.get(name) if self.history else None
+            restore = memory if memory else (node.default or self.states[parent].initial_child,)
+            for target in reversed(restore):
+                if target is not None:
+                    self.todo.append((_ANCESTORS, target, parent))
+                    self.todo.append((_DESCENDANTS, target, ""))
+            return
+        self.enter(name)
+        if node.kind == "compound" or node.kind == "region":
+            assert node.initial_child is not None
+            self.todo.append((_DESCENDANTS, node.initial_child, ""))
+        elif node.kind == "parallel":
+            self.todo.extend((_REGION, region, "") for region in reversed(node.children))
+
+    def add_ancestors(self, name: str, upto: str) -> None:
+        states = self.states
+        regions: list[str] = []
+        for ancestor in states[name].ancestors:
+            if ancestor == upto:
+                break
+            self.enter(ancestor)
+            if states[ancestor].kind == "parallel":
+                regions.extend(states[ancestor].children)
+        self.todo.extend((_REGION, region, "") for region in reversed(regions))
+
+
 def entry_leaves(
     index: MachineIndex,
     remaining: tuple[str, ...] | frozenset[str],
@@ -93,48 +168,13 @@ def entry_leaves(
     With no targets, the machine's initial configuration is entered from nothing.
     """
     states = index.states
-    to_enter: set[str] = set()
-
-    def has_descendant_in(region: str) -> bool:
-        return any(region == s or region in states[s].ancestors for s in to_enter)
-
-    def add_descendants(name: str) -> None:
-        node = states[name]
-        if node.kind == "history":
-            parent = node.parent
-            memory = history.get(name) if history else None
-            restore = memory if memory else (node.default or states[parent].initial_child,)
-            for target in restore:
-                if target is None:
-                    continue
-                add_descendants(target)
-                add_ancestors(target, parent)
-            return
-        to_enter.add(name)
-        if node.kind in {"compound", "region"}:
-            assert node.initial_child is not None
-            add_descendants(node.initial_child)
-        elif node.kind == "parallel":
-            for region in node.children:
-                if not has_descendant_in(region):
-                    add_descendants(region)
-
-    def add_ancestors(name: str, upto: str) -> None:
-        for ancestor in states[name].ancestors:
-            if ancestor == upto:
-                break
-            to_enter.add(ancestor)
-            if states[ancestor].kind == "parallel":
-                for region in states[ancestor].children:
-                    if not has_descendant_in(region):
-                        add_descendants(region)
-
+    entry = _EntrySet(states, history)
     if not targets:
-        add_descendants(index.initial_top)
-        add_ancestors(index.initial_top, ROOT)
+        top = index.initial_top
+        entry.run([(_DESCENDANTS, top, ""), (_ANCESTORS, top, ROOT)])
     for target, domain in targets:
-        add_descendants(target)
-        add_ancestors(target, domain)
+        entry.run([(_DESCENDANTS, target, ""), (_ANCESTORS, target, domain)])
+    to_enter = entry.to_enter
     remaining_set = set(remaining)
     entered = tuple(
         sorted((s for s in to_enter if s not in remaining_set), key=lambda n: states[n].order)
@@ -223,10 +263,17 @@ def done_events_of(
 
 
 def in_final(index: MachineIndex, name: str, active: frozenset[str]) -> bool:
-    node = index.states[name]
-    if node.kind == "parallel":
-        return all(in_final(index, r, active) for r in node.children)
-    return any(c in active and index.states[c].is_terminal for c in node.children)
+    """SCXML's isInFinalState: a compound state (or region) whose active child is final, or
+    a parallel state whose regions all are (walked with a stack: they can nest deeply)."""
+    states = index.states
+    todo = [name]
+    while todo:
+        node = states[todo.pop()]
+        if node.kind == "parallel":
+            todo.extend(node.children)
+        elif not any(c in active and states[c].is_terminal for c in node.children):
+            return False
+    return True
 
 
 def timer_changes(

@@ -2,11 +2,23 @@
 
 A guard that said no, a trigger that does not apply, a terminal state, a context that breaks
 the contract. Results, not exceptions: only an undefined state raises.
+
+Like a successful result, the result of a rejection (``reject``) or of a trigger that does
+not apply (``no_transition``) depends only on what it is built from: the state as the caller
+spelled it, the trigger and, for a rejection, the guard, the candidates tried and the guard's
+detail. So it is built once, by ``build_rejection`` or ``build_no_transition`` (the plain
+builders, which the unit tests compare it with field for field), kept in
+``MachineIndex.failures`` and shared: a rejection costs a dictionary lookup instead of a
+Pydantic validation, an exception and a message (benchmark rows 10a to 10h). The error in
+a shared result is shared too. ``TransitionResult.raise_for_error`` raises a fresh copy of
+it, and an error that was raised anyway (``raise result.error``: its traceback is set) is
+never handed out again, so no call sees another's traceback.
 """
 
 from __future__ import annotations
 
 from types import MappingProxyType
+from typing import Any
 
 from pystator.engine.config import Configuration, parse
 from pystator.engine.index import CompiledGuard, MachineIndex, allowed_of
@@ -23,6 +35,10 @@ from pystator.errors import (
 from pystator.models.checks import suggest
 from pystator.models.result import TransitionResult
 
+_MAX_FAILURES = 4_096
+"""Entries kept in ``MachineIndex.failures`` before it is cleared: its keys hold the
+caller's triggers (and guard details), so the definition alone does not bound them."""
+
 
 def reject(
     index: MachineIndex,
@@ -35,7 +51,55 @@ def reject(
     """Every candidate had a guard that said no; ``guard`` is the first candidate's.
 
     ``detail`` says why when the driver knows (an ``expr`` guard names a missing key).
+    Built once per distinct set of arguments by ``build_rejection``, then shared (the sync
+    driver's fast path, ``StateMachine._select``, reads the same key before calling this).
     """
+    key = (state, trigger, guard, tried, detail)
+    result = index.failures.get(key)
+    if result is None or _was_raised(result):
+        result = _keep(index, key, build_rejection(index, state, trigger, guard, tried, detail))
+    return result
+
+
+def no_transition(
+    index: MachineIndex, state: str, trigger: str, config: Configuration | None = None
+) -> TransitionResult:
+    """No candidate at all: terminal, undefined trigger or not from here (strict or lenient).
+
+    Raises ``UndefinedStateError`` when ``state`` is not a legal configuration. Built once
+    per (state, trigger) by ``build_no_transition``, then shared.
+    """
+    key = (state, trigger)
+    result = index.failures.get(key)
+    if result is None or _was_raised(result):
+        result = _keep(index, key, build_no_transition(index, state, trigger, config))
+    return result
+
+
+def _was_raised(result: TransitionResult) -> bool:
+    # Someone raised the shared error itself: it now holds their traceback (and raising it
+    # again would lengthen it), so it is not handed out again.
+    error = result.error
+    return error is not None and error.__traceback__ is not None
+
+
+def _keep(index: MachineIndex, key: tuple[Any, ...], result: TransitionResult) -> TransitionResult:
+    failures = index.failures
+    if len(failures) >= _MAX_FAILURES:
+        failures.clear()
+    failures[key] = result
+    return result
+
+
+def build_rejection(
+    index: MachineIndex,
+    state: str,
+    trigger: str,
+    guard: CompiledGuard,
+    tried: int,
+    detail: str | None = None,
+) -> TransitionResult:
+    """``reject``'s result, built afresh."""
     message = f"guard '{guard.label}' rejected trigger '{trigger}' in state '{state}'"
     if detail:
         message += f": {detail}"
@@ -88,13 +152,10 @@ def configuration(index: MachineIndex, state: str) -> Configuration:
         raise  # the parser's message says what is wrong with a configuration string
 
 
-def no_transition(
+def build_no_transition(
     index: MachineIndex, state: str, trigger: str, config: Configuration | None = None
 ) -> TransitionResult:
-    """No candidate at all: terminal, undefined trigger or not from here (strict or lenient).
-
-    Raises ``UndefinedStateError`` when ``state`` is not a legal configuration.
-    """
+    """``no_transition``'s result, built afresh (raises ``UndefinedStateError`` likewise)."""
     if config is None:
         config = configuration(index, state)
     states = index.states

@@ -15,7 +15,7 @@ Everything here is pure and deterministic.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from functools import partial
 from types import MappingProxyType
 from typing import Any
@@ -77,9 +77,29 @@ def compile_machine(
     if compile_expr is expression_language and definition.meta.expr_on_missing == "error":
         compile_expr = partial(expression_language, on_missing="error")
     index = build_index(definition, compile_expr=compile_expr)
+    for guards in index.guards.values():
+        for guard in guards:
+            guard.why_not = _why_not_of(guard.evaluate)
     leaves = entry_leaves(index, (), [], None)[0]
     index.initial_state = serialize(index, leaves)
     return index
+
+
+def _why_not_of(evaluate: ExprFn | None) -> Callable[[Mapping[str, Any]], str | None] | None:
+    """One function saying whether an ``expr`` guard holds (``None``) and, if not, why.
+
+    The expression language's ``explain`` is that function when a missing context key makes
+    the guard false; with ``on_missing="error"`` the guard must raise instead, so it is
+    evaluated first and explained only when it says no. ``None`` for a named guard, or an
+    expression compiled without ``explain``.
+    """
+    explain = getattr(evaluate, "explain", None)
+    if evaluate is None or explain is None:
+        return None
+    if getattr(evaluate, "on_missing", None) == "false":
+        return explain  # type: ignore[no-any-return]
+    fn = evaluate
+    return lambda ctx: None if fn(ctx) else explain(ctx)
 
 
 def accept(index: MachineIndex, candidate: Candidate) -> TransitionResult:

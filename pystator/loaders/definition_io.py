@@ -11,15 +11,21 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from pystator.errors import ConfigIssue, ConfigurationError
-from pystator.loaders.safe_yaml import DEFAULT_MAX_BYTES, LoadedYAML, YAMLFloat, load_yaml_text
-from pystator.models.checks import collect_issues
+from pystator.loaders.files import read_text
+from pystator.loaders.safe_yaml import (
+    DEFAULT_MAX_BYTES,
+    MAX_DEPTH,
+    LoadedYAML,
+    YAMLFloat,
+    load_yaml_text,
+)
+from pystator.models.checks import MAX_REGION_NESTING, REGIONS_TOO_DEEP, collect_issues
 from pystator.models.definition import (
     DURATION_PATTERN,
     TRIGGER_PATTERN,
@@ -31,7 +37,10 @@ from pystator.models.names import CALLABLE_NAME_PATTERN, NAME_RE
 
 PathLike = str | os.PathLike[str]
 
-_UNION_TAGS = {"str", "int", "float", "bool", "none", "constrained-str", "ActionSpec", "GuardSpec"}
+_UNION_TAGS = {
+    *("str", "int", "float", "bool", "none", "constrained-str"),
+    *("ActionSpec", "GuardSpec", "StateDefinition"),
+}
 _UNION_TAG_PREFIXES = ("literal[", "tuple[", "list[", "dict[", "function-", "nullable[")
 
 
@@ -138,6 +147,31 @@ def _partial_cross_check(data: Mapping[str, Any]) -> list[ConfigIssue]:
     return collect_issues(states, transitions, partial_names=partial)
 
 
+def _regions_too_deep(data: Mapping[str, Any]) -> ConfigIssue | None:
+    """The first region (in document order) written inside more than ``MAX_REGION_NESTING``
+    regions, in plain data; ``None`` when there is none. Walks with a stack."""
+    states = data.get("states")
+    if not isinstance(states, list):
+        return None
+    todo: list[tuple[str, Any, int]] = [(f"states[{i}]", s, 0) for i, s in enumerate(states)]
+    todo.reverse()
+    while todo:
+        path, state, nesting = todo.pop()
+        regions = state.get("regions") if isinstance(state, Mapping) else None
+        if not isinstance(regions, list):
+            continue
+        below: list[tuple[str, Any, int]] = []
+        for r, region in enumerate(regions):
+            where = f"{path}.regions[{r}]"
+            if nesting >= MAX_REGION_NESTING:
+                return ConfigIssue(where, REGIONS_TOO_DEEP)
+            inner = region.get("states") if isinstance(region, Mapping) else None
+            if isinstance(inner, list):
+                below += [(f"{where}.states[{k}]", s, nesting + 1) for k, s in enumerate(inner)]
+        todo.extend(reversed(below))
+    return None
+
+
 def definition_from_data(
     data: Any, *, source: str | None = None, document: LoadedYAML | None = None
 ) -> MachineDefinition:
@@ -157,6 +191,11 @@ def definition_from_data(
         # Field validation passed; the cross-reference checks found problems.
         raise _with_lines(exc.issues, document, source) from None
     except ValidationError as exc:
+        too_deep = _regions_too_deep(data)
+        if too_deep is not None:
+            # Past Pydantic's own depth limit its message would be a path thousands of
+            # characters long: say what the checks would have said.
+            raise _with_lines([too_deep], document, source) from None
         issues = [
             ConfigIssue(format_path(loc), message) for loc, message in issues_from_validation(exc)
         ]
@@ -188,28 +227,6 @@ def _with_lines(
     return ConfigurationError(issues, source=source)
 
 
-def _read_text(path: PathLike, max_bytes: int) -> str:
-    p = Path(path)
-    try:
-        size = p.stat().st_size
-    except FileNotFoundError:
-        raise ConfigurationError(f"file not found: {p}") from None
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read {p}: {exc.strerror}") from None
-    if p.is_dir():
-        raise ConfigurationError(f"{p} is a directory, not a definition file")
-    if size > max_bytes:
-        raise ConfigurationError(
-            f"{p} is {size} bytes, over the limit of {max_bytes} bytes", source=str(p)
-        )
-    try:
-        return p.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ConfigurationError(f"{p} is not UTF-8 text", source=str(p)) from None
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read {p}: {exc.strerror}") from None
-
-
 def load_yaml_string(
     text: str, *, source: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES
 ) -> MachineDefinition:
@@ -227,7 +244,7 @@ def load_yaml_string(
 
 def load_yaml_file(path: PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES) -> MachineDefinition:
     """Read, parse and validate a YAML definition file."""
-    return load_yaml_string(_read_text(path, max_bytes), source=str(path), max_bytes=max_bytes)
+    return load_yaml_string(read_text(path, max_bytes), source=str(path), max_bytes=max_bytes)
 
 
 def _reject_constant(name: str) -> Any:
@@ -243,12 +260,56 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')  # "unrolled": no backtracking
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+
+
+def _too_deep_at(text: str, limit: int) -> int | None:
+    """Where the JSON ``text`` first nests deeper than ``limit`` (brackets outside strings),
+    or ``None``. One pass over the brackets alone; the offset is found only for a refusal."""
+    brackets = _NOT_BRACKETS.sub("", _JSON_STRING.sub("", text))
+    depth = 0
+    for char in brackets:
+        if char == "[" or char == "{":
+            depth += 1
+            if depth > limit:
+                break
+        else:
+            depth -= 1
+    else:
+        return None
+    depth = 0
+    for match in _JSON_TOKEN.finditer(text):
+        char = match.group()
+        if char == "[" or char == "{":
+            depth += 1
+            if depth > limit:
+                return match.start()
+        elif char == "]" or char == "}":
+            depth -= 1
+    return 0
+
+
 def parse_json_text(text: str | bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
     """Parse JSON strictly: no NaN/Infinity, no duplicate keys, bounded size and depth."""
     size = len(text.encode("utf-8", "surrogatepass")) if isinstance(text, str) else len(text)
     if size > max_bytes:
         raise ConfigurationError(f"JSON input is larger than the limit of {max_bytes} bytes")
     import json  # not imported with pystator: only JSON definitions need it
+
+    if isinstance(text, bytes):
+        try:  # as json.loads decodes bytes (UTF-8, -16 or -32)
+            text = text.decode(json.detect_encoding(text), "surrogatepass")
+        except UnicodeDecodeError as exc:
+            raise ConfigurationError(f"invalid JSON: {exc}") from None
+    too_deep = _too_deep_at(text, MAX_DEPTH)
+    if too_deep is not None:
+        # Checked before parsing: ``json`` recurses once per level (the same limit as YAML).
+        line = text.count("\n", 0, too_deep) + 1
+        raise ConfigurationError(
+            [ConfigIssue(f"line {line}", f"JSON nested too deeply (more than {MAX_DEPTH} levels)")]
+        )
 
     try:
         return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
@@ -258,8 +319,6 @@ def parse_json_text(text: str | bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) ->
         ) from None
     except ValueError as exc:
         raise ConfigurationError(f"invalid JSON: {exc}") from None
-    except RecursionError:
-        raise ConfigurationError("invalid JSON: nested too deeply") from None
 
 
 def load_json_string(
@@ -275,7 +334,7 @@ def load_json_string(
 
 def load_json_file(path: PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES) -> MachineDefinition:
     """Read, parse and validate a JSON definition file."""
-    return load_json_string(_read_text(path, max_bytes), source=str(path), max_bytes=max_bytes)
+    return load_json_string(read_text(path, max_bytes), source=str(path), max_bytes=max_bytes)
 
 
 def load_file(path: PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES) -> MachineDefinition:

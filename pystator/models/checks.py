@@ -21,6 +21,21 @@ if TYPE_CHECKING:
     )
 
 
+MAX_STATE_DEPTH = 1000
+"""Levels a state may be nested: a top-level state is level 1, its child level 2; regions
+count as a level. The engine keeps every state's ancestors, so deeper trees cost memory that
+grows with the square of the depth (``docs/configuration.md``, "Limits")."""
+MAX_REGION_NESTING = 10
+"""Regions a state may sit in as written (``regions[].states[].regions[]...``): each level
+nests the document four levels deeper, and a definition must stay a document every loader
+reads back."""
+REGIONS_TOO_DEEP = (
+    f"regions nested more than {MAX_REGION_NESTING} deep: put the states of inner parallel "
+    "states in the flat 'states' list with 'parent' instead"
+)
+_LOOP = -1
+
+
 def suggest(name: str, known: Iterable[str]) -> str:
     """Return ``"; did you mean 'X'?"`` for the closest known name, or ``""``."""
     candidates = list(known)
@@ -46,6 +61,12 @@ class _Checker:
             else:
                 self.nodes[node.name] = node
         self.children: dict[str | None, list[TreeNode]] = {}
+        self.depth: dict[str, int] = {}
+        """Level of each node (top level: 1), ``_LOOP`` in or below a parent cycle."""
+        self.spans: dict[str, tuple[int, int]] | None = None
+        self.too_deep = False
+        """The tree passes a depth limit: the per-state checks are skipped (their cost
+        would grow with the depth)."""
 
     def add(self, path: str, message: str) -> None:
         self.issues.append(ConfigIssue(path, message))
@@ -64,16 +85,49 @@ class _Checker:
         assert node.state is not None
         return node.state.type
 
-    def ancestors(self, name: str) -> list[str]:
-        out: list[str] = []
-        current = self.nodes[name].parent
-        while current is not None and current in self.nodes and current not in out:
-            out.append(current)
-            current = self.nodes[current].parent
-        return out
-
     def is_self_or_descendant(self, name: str, ancestor: str) -> bool:
-        return name == ancestor or ancestor in self.ancestors(name)
+        """``name`` is ``ancestor`` or inside it; O(1) with the numbering of the tree."""
+        if name == ancestor:
+            return True
+        if self.spans is None:
+            self.spans = _spans(self)
+        inner = self.spans.get(name)
+        outer = self.spans.get(ancestor)
+        if inner is not None and outer is not None:
+            return outer[0] < inner[0] < outer[1]
+        # A node in or below a parent cycle (reported on its own): walk, once round at most.
+        seen: set[str] = set()
+        current = self.nodes[name].parent if name in self.nodes else None
+        while current is not None and current in self.nodes and current not in seen:
+            if current == ancestor:
+                return True
+            seen.add(current)
+            current = self.nodes[current].parent
+        return False
+
+
+def _spans(c: _Checker) -> dict[str, tuple[int, int]]:
+    """Each node (outside parent cycles) -> (its number, the number after its subtree) in a
+    depth-first numbering of the tree: X is inside Y when Y's span holds X's number."""
+    below: dict[str | None, list[str]] = {}
+    for node in c.nodes.values():
+        if c.depth.get(node.name, _LOOP) != _LOOP:
+            parent = node.parent if node.parent in c.nodes else None
+            below.setdefault(parent, []).append(node.name)
+    spans: dict[str, tuple[int, int]] = {}
+    first: dict[str, int] = {}
+    count = 0
+    todo: list[tuple[str, bool]] = [(name, False) for name in reversed(below.get(None, []))]
+    while todo:
+        name, finished = todo.pop()
+        if finished:
+            spans[name] = (first[name], count)
+            continue
+        first[name] = count
+        count += 1
+        todo.append((name, True))
+        todo.extend((child, False) for child in reversed(below.get(name, [])))
+    return spans
 
 
 def collect_issues(
@@ -91,7 +145,8 @@ def collect_issues(
     """
     c = _Checker(flatten(state_list), set(partial_names))
     _check_tree(c)
-    _check_states(c)
+    if not c.too_deep:
+        _check_states(c)
     if meta is not None and meta.initial is not None:
         if not c.known(meta.initial):
             c.add("meta.initial", c.undefined(meta.initial))
@@ -154,24 +209,13 @@ def _check_tree(c: _Checker) -> None:
                 )
             elif parent_type == "history":
                 c.add(f"{node.path}.parent", f"'{parent}' is a history state and has no children")
-            elif node.path.count(".regions[") and node.state.parent != parent:
+            elif node.nesting and node.state.parent != parent:
                 c.add(
                     f"{node.path}.parent", "a state listed in a region takes the region as parent"
                 )
         c.children.setdefault(parent, []).append(node)
 
-    # Parent chains must end at the top level; a cycle would make ancestry infinite.
-    for node in c.nodes.values():
-        if node.parent == node.name:
-            continue  # reported above
-        seen = {node.name}
-        current = node.parent
-        while current is not None and current in c.nodes:
-            if current in seen:
-                c.add(f"{node.path}.parent", f"parent chain of '{node.name}' loops")
-                break
-            seen.add(current)
-            current = c.nodes[current].parent
+    _check_depth(c)
 
     top = c.children.get(None, [])
     top_initials = [n.name for n in top if n.state is not None and n.state.type == "initial"]
@@ -183,6 +227,76 @@ def _check_tree(c: _Checker) -> None:
     # With no valid state at all, the field errors already say what is wrong.
     if not top and c.nodes and not c.partial:
         c.add("states", "no top-level state (every state has a parent)")
+
+
+def _depths(c: _Checker) -> dict[str, int]:
+    """The level of every node (a top-level state is 1), or ``_LOOP`` when its parent chain
+    runs into a cycle. Linear: each chain is walked once, up to the first node already known
+    (no recursion: chains can be thousands long)."""
+    nodes = c.nodes
+    depth: dict[str, int] = {}
+    for name, node in nodes.items():
+        if name in depth:
+            continue
+        parent = node.parent
+        if parent is None or parent not in nodes:
+            depth[name] = 1  # top level, or an undefined parent (reported on its own)
+            continue
+        known = depth.get(parent)
+        if known is not None:
+            depth[name] = known + 1 if known != _LOOP else _LOOP
+            continue
+        chain = [name]
+        on_chain = {name}
+        while True:
+            if parent is None or parent not in nodes:
+                level = 0
+                break
+            if parent in depth:
+                level = depth[parent]
+                break
+            if parent in on_chain:
+                level = _LOOP
+                break
+            chain.append(parent)
+            on_chain.add(parent)
+            parent = nodes[parent].parent
+        for name in reversed(chain):
+            if level != _LOOP:
+                level += 1
+            depth[name] = level
+    return depth
+
+
+def _check_depth(c: _Checker) -> None:
+    """Parent chains must end at the top level (a cycle would make ancestry infinite), and a
+    state may not sit deeper than ``MAX_STATE_DEPTH`` levels or inside more than
+    ``MAX_REGION_NESTING`` regions as written."""
+    depth = c.depth = _depths(c)
+    too_deep: TreeNode | None = None
+    regions_too_deep: TreeNode | None = None
+    for name, node in c.nodes.items():
+        level = depth[name]
+        if level == _LOOP:
+            if node.parent != name:  # a state that is its own parent is reported above
+                c.add(f"{node.path}.parent", f"parent chain of '{name}' loops")
+        elif level == MAX_STATE_DEPTH + 1 and too_deep is None:
+            too_deep = node
+        if node.nesting > MAX_REGION_NESTING and regions_too_deep is None:
+            regions_too_deep = node
+    if too_deep is not None:
+        c.too_deep = True
+        # One problem, where the chain first passes the limit (not one per deeper state).
+        where = too_deep.path + (".parent" if too_deep.state and too_deep.state.parent else "")
+        c.add(
+            where,
+            f"'{too_deep.name}' is nested {MAX_STATE_DEPTH + 1} levels deep: a state may be "
+            f"nested at most {MAX_STATE_DEPTH} levels (parents and regions count)",
+        )
+    if regions_too_deep is not None:
+        # The first node past the limit is a region (regions come before their states).
+        c.too_deep = True
+        c.add(regions_too_deep.path, REGIONS_TOO_DEEP)
 
 
 def _check_states(c: _Checker) -> None:

@@ -17,10 +17,11 @@ contract as a JSON Schema.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from pystator.models.data import JSONValue, json_data
 from pystator.models.names import NAME_PATTERN
 
 ContextType = Literal["string", "integer", "number", "boolean", "object", "array", "any"]
@@ -43,12 +44,14 @@ class ContextField(BaseModel):
 
     type: ContextType = Field(default="any", description="JSON type of the value.")
     required: bool = Field(default=False, description="The key must always be present.")
-    default: Any = Field(
+    default: JSONValue = Field(
         default=None, description="Documented default (the engine never writes it)."
     )
     nullable: bool = Field(default=False, description="null is allowed as a value.")
     description: str | None = Field(default=None, description="What the key means.")
-    enum: tuple[Any, ...] | None = Field(default=None, description="The allowed values.")
+    enum: Annotated[tuple[Any, ...], AfterValidator(json_data)] | None = Field(
+        default=None, description="The allowed values."
+    )
     minimum: float | None = Field(default=None, description="Smallest allowed number.")
     maximum: float | None = Field(default=None, description="Largest allowed number.")
     min_length: int | None = Field(

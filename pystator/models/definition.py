@@ -10,12 +10,10 @@ loaded one.
 
 from __future__ import annotations
 
-import math
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -24,33 +22,11 @@ from pydantic import (
 )
 
 from pystator.models.context import ContextSpec
+from pystator.models.data import JSONDict
 from pystator.models.names import (
     CallableName,
     Name,
 )
-
-
-def _json_data(value: dict[str, Any]) -> dict[str, Any]:
-    """Refuse what JSON cannot carry as is: NaN and infinities (YAML ``.nan``, JSON ``1e400``)
-    and non-JSON objects. Serialised, they would become ``null`` or fail: the round trips
-    would lose data and different definitions would share one hash."""
-    todo: list[Any] = [value]
-    while todo:
-        item = todo.pop()
-        if isinstance(item, dict):
-            if not all(isinstance(k, str) for k in item):
-                raise ValueError("keys must be strings")
-            todo.extend(item.values())
-        elif isinstance(item, list):
-            todo.extend(item)
-        elif isinstance(item, float) and not math.isfinite(item):
-            raise ValueError(f"{item} is not a JSON number")
-        elif item is not None and not isinstance(item, str | int | float):
-            raise ValueError(f"a {type(item).__name__} is not JSON data")
-    return value
-
-
-JSONDict = Annotated[dict[str, Any], AfterValidator(_json_data)]
 
 TRIGGER_PATTERN = r"^(?:[A-Za-z][A-Za-z0-9_]*|done\.state\.[A-Za-z][A-Za-z0-9_]*)$"
 """Triggers are names; ``done.state.X`` names the event raised when state ``X`` completes."""

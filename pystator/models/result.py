@@ -51,6 +51,16 @@ def _error_from_json(value: Any) -> Any:
     raise ValueError("error must be null or an object with 'code', 'type' and 'message'")
 
 
+def fresh_error(error: FSMError) -> FSMError:
+    """A new exception equal to ``error``: same type, arguments and attributes (lists copied),
+    with no traceback, cause or context."""
+    clone = type(error).__new__(type(error), *error.args)
+    clone.__dict__.update(
+        {key: list(value) if type(value) is list else value for key, value in vars(error).items()}
+    )
+    return clone
+
+
 def _error_to_json(error: FSMError | None) -> dict[str, Any] | None:
     if error is None:
         return None
@@ -194,9 +204,14 @@ class TransitionResult(BaseModel):
         return (*self.on_exit_actions, *self.actions_to_execute, *self.on_enter_actions)
 
     def raise_for_error(self) -> TransitionResult:
-        """Raise the carried error if the event failed; return ``self`` otherwise."""
+        """Raise a copy of the carried error if the event failed; return ``self`` otherwise.
+
+        The copy is equal to ``error`` (same type, code, message and attributes) but its own
+        object: a failed result is shared like a successful one, so raising ``error`` itself
+        would hang this call's traceback on the object every other caller sees.
+        """
         if self.error is not None:
-            raise self.error
+            raise fresh_error(self.error)
         return self
 
     def __bool__(self) -> bool:

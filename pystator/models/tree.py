@@ -26,7 +26,28 @@ class TreeNode:
     state: StateDefinition | None
     region: RegionDefinition | None
     parent: str | None
-    path: str
+    step: str
+    """Where it is written inside ``inside`` (``.regions[0]``, ``.states[2]``); the whole
+    path (``states[3]``) for an entry of the top-level list."""
+    inside: TreeNode | None = None
+    """The node it is written in; ``None`` for an entry of the top-level list."""
+    nesting: int = 0
+    """How many regions it is written in."""
+
+    @property
+    def path(self) -> str:
+        """Where it is written: ``states[3].regions[0].states[1]``.
+
+        Built on demand (for messages): stored paths would cost memory that grows with the
+        square of the nesting depth.
+        """
+        steps = [self.step]
+        node = self.inside
+        while node is not None:
+            steps.append(node.step)
+            node = node.inside
+        steps.reverse()
+        return "".join(steps)
 
 
 _last: tuple[Sequence[StateDefinition | None], list[TreeNode]] | None = None
@@ -67,10 +88,46 @@ def _add_state(
     path: str,
     model: type[StateDefinition],
 ) -> None:
-    nodes.append(TreeNode(state.name, "state", state, None, parent, path))
-    for r, region in enumerate(state.regions):
-        rpath = f"{path}.regions[{r}]"
-        nodes.append(TreeNode(region.name, "region", None, region, state.name, rpath))
-        for k, item in enumerate(region.states):
-            child = model(name=item) if isinstance(item, str) else item
-            _add_state(nodes, child, region.name, f"{rpath}.states[{k}]", model)
+    """Add ``state``, then each region followed by the states inside it, depth first.
+
+    Iterative (an explicit stack): a definition built in Python can nest parallel states in
+    regions to any depth, and no walk over a definition may recurse on its depth.
+    """
+    # Nodes not added yet; each node's children are pushed in reverse, so they pop in order.
+    todo = [TreeNode(state.name, "state", state, None, parent, path)]
+    while todo:
+        node = todo.pop()
+        nodes.append(node)
+        below: list[TreeNode] = []
+        if node.state is not None:
+            nesting = node.nesting + 1
+            for r, region in enumerate(node.state.regions):
+                below.append(
+                    TreeNode(
+                        region.name,
+                        "region",
+                        None,
+                        region,
+                        node.name,
+                        f".regions[{r}]",
+                        node,
+                        nesting,
+                    )
+                )
+        elif node.region is not None:
+            for k, item in enumerate(node.region.states):
+                child = model(name=item) if isinstance(item, str) else item
+                below.append(
+                    TreeNode(
+                        child.name,
+                        "state",
+                        child,
+                        None,
+                        node.name,
+                        f".states[{k}]",
+                        node,
+                        node.nesting,
+                    )
+                )
+        below.reverse()
+        todo.extend(below)

@@ -58,9 +58,12 @@ def _annotation(field: ContextField) -> Any:
 def model_from_spec(spec: ContextSpec) -> type[BaseModel]:
     """A strict Pydantic model equivalent to ``spec`` (state-independent part)."""
     fields: dict[str, Any] = {}
-    for key, field in spec.fields.items():
+    # Context keys are data, not Python names: each field gets a neutral attribute name and
+    # the key as its alias, so keys like "model_fields", "_x" or "order-id" validate too.
+    for position, (key, field) in enumerate(spec.fields.items()):
         annotation = _annotation(field)
-        fields[key] = (annotation, ...) if field.required else (annotation, None)
+        default = ... if field.required else None
+        fields[f"field_{position}"] = (annotation, Field(default, alias=key))
     config = ConfigDict(strict=True, extra="allow" if spec.additional_keys else "forbid")
     model: type[BaseModel] = create_model("MachineContext", __config__=config, **fields)
     return model

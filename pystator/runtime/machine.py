@@ -25,7 +25,6 @@ from pystator.engine import (
     Rejection,
     accept,
     allowed_triggers,
-    compile_machine,
     configuration,
     context_invalid,
     entry_configuration,
@@ -36,8 +35,6 @@ from pystator.engine import (
 )
 from pystator.engine import start as engine_start
 from pystator.errors import (
-    ConfigIssue,
-    ConfigurationError,
     GuardEvaluationError,
     GuardNotFoundError,
     UndefinedStateError,
@@ -63,6 +60,7 @@ from pystator.runtime.executor import ActionExecutor
 from pystator.runtime.hooks import TransitionObserver
 from pystator.runtime.registry import ActionRegistry, GuardRegistry
 from pystator.runtime.session import new_session
+from pystator.runtime.validation import check_machine
 
 if TYPE_CHECKING:
     from pystator.runtime.session import EntitySession
@@ -117,24 +115,11 @@ class StateMachine:
         self, definition: MachineDefinition, *, context_model: type[BaseModel] | None = None
     ) -> None:
         self._definition = definition
-        self._index: MachineIndex = compile_machine(definition)
-        self._contract: ContextContract | None = None
-        if context_model is not None and not (
-            isinstance(context_model, type) and issubclass(context_model, BaseModel)
-        ):
-            raise TypeError("context_model must be a Pydantic model class")
-        if definition.meta.validate_context or context_model is not None:
-            if definition.context is None and context_model is None:
-                raise ConfigurationError(
-                    [
-                        ConfigIssue(
-                            "meta.validate_context",
-                            "is true but there is no contract to check: add a 'context' "
-                            "section or pass context_model=YourModel",
-                        )
-                    ]
-                )
-            self._contract = ContextContract(definition.context, context_model)
+        # The checks every way of loading a machine shares (pystator validate, the API, the
+        # machines directory): what one accepts, all accept.
+        checked = check_machine(definition, context_model=context_model)
+        self._index: MachineIndex = checked.index
+        self._contract: ContextContract | None = checked.contract
         self.guard_registry = GuardRegistry()
         self.action_registry = ActionRegistry()
         self._guards = self.guard_registry._items
@@ -355,26 +340,39 @@ class StateMachine:
             return no_transition(index, state, trigger)
         guards = self._guards
         first_no: CompiledGuard | None = None
+        detail: str | None = None
         for cand in cands:
             for g in cand.guards:
-                if g.evaluate is not None:
-                    ok = g.evaluate(ctx)
-                else:
+                why: str | None = None
+                if g.evaluate is None:
                     fn = guards.get(g.name)  # type: ignore[arg-type]
                     if fn is None:
                         ok = _missing_guard(self, g)
                     else:
                         value = fn(ctx) if g.params is None else fn(ctx, **g.params)
                         ok = value if value is True or value is False else _not_a_bool(g, value)
+                elif g.why_not is not None:
+                    why = g.why_not(ctx)  # an ``expr`` guard: ``None`` when it holds
+                    ok = why is None
+                else:
+                    ok = g.evaluate(ctx)
+                    if not ok:
+                        why = _why_not(g, ctx)
                 if not ok:
                     if first_no is None:
-                        first_no = g
+                        first_no, detail = g, why
                     break
             else:
                 result = cand.result
                 return accept(index, cand) if result is None else result
         assert first_no is not None
-        return reject(index, state, trigger, first_no, len(cands), _why_not(first_no, ctx))
+        tried = len(cands)
+        # Rejections are built once and shared (``engine.outcomes.reject``): read the shared
+        # one here, as a successful result is read from its candidate above.
+        shared = index.failures.get((state, trigger, first_no, tried, detail))
+        if shared is not None and shared.error.__traceback__ is None:  # type: ignore[union-attr]
+            return shared
+        return reject(index, state, trigger, first_no, tried, detail)
 
     def _guard(self, guard: CompiledGuard, ctx: Context) -> Any:
         """Evaluate one guard; the value may be awaitable (the async driver awaits it)."""

@@ -56,6 +56,7 @@ from pystator.models.entity import (
 from pystator.models.result import TransitionResult
 from pystator.models.snapshot import TimerSnapshot
 from pystator.runtime.clock import SYSTEM_CLOCK, Clock
+from pystator.runtime.context_limit import check_limit, too_large, too_large_error
 from pystator.runtime.hooks import TransitionObserver
 from pystator.runtime.machine import StateMachine
 from pystator.runtime.ports import StateStore
@@ -65,6 +66,21 @@ logger = logging.getLogger("pystator.orchestrator")
 
 ContextValidatorFn = Callable[[str, str, str, dict[str, Any]], tuple[bool, list[str]]]
 """``(entity_id, state, trigger, context) -> (ok, errors)``; runs before guards."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventOutcome:
+    """What one event did: its result, and the entity exactly as the event left it.
+
+    ``entity`` is the record this event committed when it fired; the record it was processed
+    against when it was refused or a lenient no-op (nothing written); the entity as read by
+    this call when an idempotency key replayed an earlier result (nothing applied again);
+    ``None`` when no such entity is stored. Never a later read: another event committed in
+    between is not in it.
+    """
+
+    result: TransitionResult
+    entity: EntityRecord | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,6 +341,11 @@ class Orchestrator:
         record_cache: opt-in: how many entities' last committed records to keep, so that
             the next event for one of them skips the load (one round trip instead of two on
             SQL and Redis). ``0`` (the default): no cache, every event loads the entity.
+        max_context_bytes: opt-in: the largest context an entity may store, as compact JSON
+            in UTF-8 bytes (see ``pystator.runtime.context_limit``). An event that would
+            grow the context past it is a failed result (reason ``context_too_large``,
+            ``ContextTooLargeError``, nothing written); ``create_entity`` raises
+            ``ContextTooLargeError``. ``None`` (the default): no cap, and no cost.
 
     The record cache (``record_cache > 0``) pays off when this orchestrator is the usual
     writer of its entities (one process, or replicas with entity affinity); when replicas
@@ -365,6 +386,7 @@ class Orchestrator:
         clock: Clock | None = None,
         timer_skew: float = 1.0,
         record_cache: int = 0,
+        max_context_bytes: int | None = None,
     ) -> None:
         if not isinstance(machine, StateMachine):
             raise TypeError(f"machine must be a StateMachine, got {type(machine).__name__}")
@@ -376,6 +398,14 @@ class Orchestrator:
             raise TypeError(f"record_cache must be an int >= 0, got {type(record_cache).__name__}")
         if record_cache < 0:
             raise ValueError("record_cache must be an int >= 0")
+        if max_context_bytes is not None and (
+            not isinstance(max_context_bytes, int)
+            or isinstance(max_context_bytes, bool)
+            or max_context_bytes < 1
+        ):
+            raise ValueError(
+                f"max_context_bytes must be None or an int >= 1, got {max_context_bytes!r}"
+            )
         self.machine = machine
         self.store = state_store
         if guards is not None:
@@ -393,6 +423,7 @@ class Orchestrator:
         self.run_actions = run_actions
         self.clock = clock or SYSTEM_CLOCK
         self.timer_skew = timer_skew
+        self.max_context_bytes = max_context_bytes
         self._dumped: dict[int, tuple[TransitionResult, Callable[[], dict[str, Any]]]] = {}
         self._records = _RecordCache(record_cache) if record_cache else None
         if scheduler is not None and hasattr(scheduler, "register"):
@@ -417,7 +448,7 @@ class Orchestrator:
         """Load, process, commit and run actions for one event; returns its result."""
         result: TransitionResult = self._drive(
             self._procedure(entity_id, trigger, context, idempotency_key, None)
-        )
+        )[0]
         return result
 
     async def async_process_event(
@@ -429,23 +460,55 @@ class Orchestrator:
         idempotency_key: str | None = None,
     ) -> TransitionResult:
         """``process_event`` for asyncio (async guards and actions are awaited)."""
-        result: TransitionResult = await self._adrive(
+        result: TransitionResult = (
+            await self._adrive(self._procedure(entity_id, trigger, context, idempotency_key, None))
+        )[0]
+        return result
+
+    def process_event_outcome(
+        self,
+        entity_id: str,
+        trigger: str,
+        context: Mapping[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> EventOutcome:
+        """``process_event``, returning the result AND the entity as this event left it.
+
+        Read the entity from here, not with a later ``get_entity``: another event for the
+        same entity may commit in between (see ``EventOutcome``).
+        """
+        result, entity = self._drive(
             self._procedure(entity_id, trigger, context, idempotency_key, None)
         )
-        return result
+        return EventOutcome(result, entity)
+
+    async def async_process_event_outcome(
+        self,
+        entity_id: str,
+        trigger: str,
+        context: Mapping[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> EventOutcome:
+        """``process_event_outcome`` for asyncio."""
+        result, entity = await self._adrive(
+            self._procedure(entity_id, trigger, context, idempotency_key, None)
+        )
+        return EventOutcome(result, entity)
 
     def fire_timer(self, entity_id: str, timer_id: str) -> TransitionResult:
         """Fire an armed timer of an entity (schedulers call this); a timer whose state was
         left, or left and entered again, is a no-op with reason ``stale_timer``."""
         result: TransitionResult = self._drive(
             self._procedure(entity_id, timer_id, None, None, timer_id)
-        )
+        )[0]
         return result
 
     async def async_fire_timer(self, entity_id: str, timer_id: str) -> TransitionResult:
-        result: TransitionResult = await self._adrive(
-            self._procedure(entity_id, timer_id, None, None, timer_id)
-        )
+        result: TransitionResult = (
+            await self._adrive(self._procedure(entity_id, timer_id, None, None, timer_id))
+        )[0]
         return result
 
     def create_entity(
@@ -618,7 +681,8 @@ class Orchestrator:
         idempotency_key: str | None,
         timer_id: str | None,
     ) -> Procedure:
-        """The procedure of one event: with the hooks around it if there are any."""
+        """The procedure of one event, with the hooks around it if there are any; it returns
+        ``(result, entity)`` as ``EventOutcome`` describes them."""
         if self.observer:
             return self._observed(entity_id, trigger, context, idempotency_key, timer_id)
         return self._event(entity_id, trigger, context, idempotency_key, timer_id)
@@ -636,7 +700,7 @@ class Orchestrator:
         observer.before_process(entity_id, trigger, context or {})
         started = time.perf_counter()
         try:
-            result: TransitionResult = yield from self._event(
+            done: tuple[TransitionResult, EntityRecord | None] = yield from self._event(
                 entity_id, trigger, context, idempotency_key, timer_id
             )
         except Exception as exc:
@@ -644,8 +708,8 @@ class Orchestrator:
                 entity_id, trigger, exc, (time.perf_counter() - started) * 1e3
             )
             raise
-        observer.transition_complete(result, (time.perf_counter() - started) * 1e3)
-        return result
+        observer.transition_complete(done[0], (time.perf_counter() - started) * 1e3)
+        return done
 
     def _created_at(self, entity_id: str, now: float) -> float:
         """The ``created_at`` of a new entity: the clock's reading (made unique per entity
@@ -713,11 +777,12 @@ class Orchestrator:
                 loaded, entity_id, context, idempotency_key, fp, timer_id
             )
             if isinstance(begun, TransitionResult):
-                return begun  # replayed, or a timer of an entity that does not exist
+                return begun, loaded  # replayed, or a timer of an entity that does not exist
             record, ctx = begun
             result = yield from self._decide(record, trigger, ctx, entity_id, timer_id)
             if not result.success or "reason" in result.metadata:
-                return result  # rejected, or a lenient no-op: nothing to write
+                # Rejected, or a lenient no-op: nothing to write.
+                return result, record if record.version else None
             if self.observer:
                 self.observer.transition_start(result)  # before anything is persisted
             commit, outbox = self._commit_for(record, result, ctx, idempotency_key, fp, timer_id)
@@ -733,7 +798,7 @@ class Orchestrator:
                     )
                 continue
             yield from self._after_commit(entity_id, record, commit, outbox)
-            return result
+            return result, commit.entity
         raise self._gave_up(entity_id, last_error)
 
     def _cached_event(
@@ -778,7 +843,7 @@ class Orchestrator:
                     record, entity_id, context, idempotency_key, fp, timer_id
                 )
                 if isinstance(begun, TransitionResult):
-                    return begun  # replayed, or a timer of an entity that does not exist
+                    return begun, record  # replayed, or a timer of an entity that does not exist
                 record, ctx = begun
                 result: TransitionResult | None = None
                 error: Exception | None = None
@@ -791,7 +856,8 @@ class Orchestrator:
                 if result is None or not result.success or "reason" in result.metadata:
                     if not cached:
                         assert result is not None
-                        return result  # rejected, or a lenient no-op: nothing to write
+                        # Rejected, or a lenient no-op: nothing to write.
+                        return result, record if record.version else None
                     # Computed on the cached record: it stands if the entity is unchanged.
                     fresh: EntityRecord | None = yield ("load", (machine_name, entity_id), None)
                     if (
@@ -803,7 +869,9 @@ class Orchestrator:
                             raise error
                         assert result is not None
                         cache.keep(fresh)
-                        return result
+                        # ``record`` (taken from the cache) equals ``fresh``; the cache
+                        # keeps ``fresh``, so the caller gets the one nobody else holds.
+                        return result, record
                     record, cached, loaded, behind = fresh, False, True, True
                     continue
                 if self.observer:
@@ -851,7 +919,7 @@ class Orchestrator:
                 else:
                     cache.put(entity)
                 yield from self._after_commit(entity_id, record, commit, outbox)
-                return result
+                return result, commit.entity
             raise self._gave_up(entity_id, last_error)
         except Exception:
             # Whatever failed, the cached record may be behind (or the commit's fate unknown).
@@ -900,28 +968,27 @@ class Orchestrator:
         entity_id: str,
         timer_id: str | None,
     ) -> Procedure:
-        """The engine's result for the event on ``record`` (nothing written yet)."""
+        """The engine's result for the event on ``record`` (nothing written yet), or the
+        refusal of a context over ``max_context_bytes``."""
         history = {k: tuple(v) for k, v in record.history.items()} if record.history else None
+        result: TransitionResult
         if timer_id is not None:
             timer = next((t for t in record.timers if t.id == timer_id), None)
             if timer is None:
                 return timer_refused(record.state, timer_id, "it is not armed (stale)")
             if timer.due > self.clock.now() + self.timer_skew:
                 return timer_refused(record.state, timer_id, "it is not due yet", "timer_not_due")
-            fired: TransitionResult = yield (
-                "fire",
-                (record.state, timer.key, ctx),
-                {"history": history},
-            )
-            return fired
-        invalid = self._validate(entity_id, record.state, trigger, ctx)
-        if invalid is not None:
-            return invalid
-        result: TransitionResult = yield (
-            "process",
-            (record.state, trigger, ctx),
-            {"history": history},
-        )
+            result = yield ("fire", (record.state, timer.key, ctx), {"history": history})
+        else:
+            invalid = self._validate(entity_id, record.state, trigger, ctx)
+            if invalid is not None:
+                return invalid
+            result = yield ("process", (record.state, trigger, ctx), {"history": history})
+        limit = self.max_context_bytes
+        if limit is not None and result.success and "reason" not in result.metadata:
+            size = check_limit(limit, ctx, record.context)
+            if size is not None:
+                return too_large(record.state, result.trigger, entity_id, size, limit)
         return result
 
     def _after_commit(
@@ -1150,6 +1217,11 @@ class Orchestrator:
             raise ContextValidationError(
                 invalid.error.message, errors=list(invalid.metadata.get("errors", []))
             )
+        limit = self.max_context_bytes
+        if limit is not None:
+            size = check_limit(limit, ctx, None)
+            if size is not None:
+                raise too_large_error(entity_id, size, limit)
         now = self.clock.now()
         created = self._created_at(entity_id, now)
         target = entry.target_state or self.machine.get_initial_state()
@@ -1229,4 +1301,4 @@ class Orchestrator:
         return ran
 
 
-__all__ = ["ContextValidatorFn", "Orchestrator", "RetryPolicy", "fingerprint"]
+__all__ = ["ContextValidatorFn", "EventOutcome", "Orchestrator", "RetryPolicy", "fingerprint"]

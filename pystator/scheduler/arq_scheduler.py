@@ -50,6 +50,7 @@ from pystator.scheduler.redis_timers import (
     member_of,
 )
 from pystator.scheduler.targets import RedisTimerScheduler
+from pystator.stores.availability import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
 
 logger = logging.getLogger("pystator.scheduler")
 
@@ -96,6 +97,9 @@ class ArqScheduler(RedisTimerScheduler):
             hash.
         retry_delay: seconds before the second try, doubled for each further try.
         reconcile_grace: how overdue a record must be before ``reconcile()`` checks its job.
+        connect_timeout: seconds to wait for a connection to Redis (``None``: no limit).
+        read_timeout: seconds to wait for Redis to answer a command (``None``: no limit).
+            Past either, ``schedule`` raises ``StoreTimeoutError``.
     """
 
     def __init__(
@@ -109,11 +113,22 @@ class ArqScheduler(RedisTimerScheduler):
         max_attempts: int = 10,
         retry_delay: float = 1.0,
         reconcile_grace: float = 10.0,
+        connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
+        read_timeout: float | None = DEFAULT_READ_TIMEOUT,
     ) -> None:
         self._arq = import_arq("ArqScheduler")
         if job_timeout <= 0 or retry_delay < 0 or reconcile_grace < 0:
             raise ValueError("job_timeout must be > 0; retry_delay, reconcile_grace >= 0")
-        super().__init__("ArqScheduler", url, prefix, clock, max_attempts, retry_delay)
+        super().__init__(
+            "ArqScheduler",
+            url,
+            prefix,
+            clock,
+            max_attempts,
+            retry_delay,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+        )
         self.queue_name = queue_name
         self.job_timeout = job_timeout
         self.reconcile_grace = reconcile_grace
@@ -130,7 +145,9 @@ class ArqScheduler(RedisTimerScheduler):
         """The ``ArqRedis`` client of the running event loop (created on first use)."""
         loop = asyncio.get_running_loop()
         if self._pool is None or self._pool_loop is not loop:
-            connections = self._redis.asyncio.ConnectionPool.from_url(self.url)
+            connections = self._redis.asyncio.ConnectionPool.from_url(
+                self.url, **self.client_options()
+            )
             self._pool = self._arq.connections.ArqRedis(
                 connections, default_queue_name=self.queue_name
             )
@@ -153,19 +170,20 @@ class ArqScheduler(RedisTimerScheduler):
         if not (arm or cancel):
             return
         pool = self.pool()
-        await self._scripts["arm"](
-            keys=self.book.keys(machine_name).main,
-            args=self.book.arm_args(machine_name, entity_id, arm, cancel),
-        )
-        if cancel:
-            async with pool.pipeline(transaction=False) as pipe:
-                for timer_id in cancel:
-                    job_id = self.job_id(machine_name, entity_id, timer_id)
-                    pipe.zrem(self.queue_name, job_id)
-                    pipe.delete(_ARQ_JOB + job_id)
-                await pipe.execute()
-        for timer in arm:
-            await self._enqueue(pool, machine_name, entity_id, timer.id, timer.due)
+        with self.translating():
+            await self._scripts["arm"](
+                keys=self.book.keys(machine_name).main,
+                args=self.book.arm_args(machine_name, entity_id, arm, cancel),
+            )
+            if cancel:
+                async with pool.pipeline(transaction=False) as pipe:
+                    for timer_id in cancel:
+                        job_id = self.job_id(machine_name, entity_id, timer_id)
+                        pipe.zrem(self.queue_name, job_id)
+                        pipe.delete(_ARQ_JOB + job_id)
+                    await pipe.execute()
+            for timer in arm:
+                await self._enqueue(pool, machine_name, entity_id, timer.id, timer.due)
 
     async def _enqueue(
         self, pool: Any, machine_name: str, entity_id: str, timer_id: str, due: float
@@ -195,16 +213,17 @@ class ArqScheduler(RedisTimerScheduler):
         """
         if not (arm or cancel):
             return
-        client = self._write_records_sync(machine_name, entity_id, arm, cancel)
-        if cancel:
-            with client.pipeline(transaction=False) as pipe:
-                for timer_id in cancel:
-                    job_id = self.job_id(machine_name, entity_id, timer_id)
-                    pipe.zrem(self.queue_name, job_id)
-                    pipe.delete(_ARQ_JOB + job_id)
-                pipe.execute()
-        for timer in arm:
-            self._enqueue_sync(client, machine_name, entity_id, timer.id, timer.due)
+        with self.translating():
+            client = self._write_records_sync(machine_name, entity_id, arm, cancel)
+            if cancel:
+                with client.pipeline(transaction=False) as pipe:
+                    for timer_id in cancel:
+                        job_id = self.job_id(machine_name, entity_id, timer_id)
+                        pipe.zrem(self.queue_name, job_id)
+                        pipe.delete(_ARQ_JOB + job_id)
+                    pipe.execute()
+            for timer in arm:
+                self._enqueue_sync(client, machine_name, entity_id, timer.id, timer.due)
 
     def _enqueue_sync(
         self, client: Any, machine_name: str, entity_id: str, timer_id: str, due: float
@@ -361,7 +380,9 @@ class ArqScheduler(RedisTimerScheduler):
         settings: dict[str, Any] = {
             "functions": [self.arq_function()],
             "queue_name": self.queue_name,
-            "redis_settings": self._arq.connections.RedisSettings.from_dsn(self.url),
+            # arq's own pool has a connect timeout only; ``pystator worker`` (build_worker)
+            # passes a pool with both timeouts instead.
+            "redis_settings": self._redis_settings(),
             "on_startup": on_startup,
             "job_timeout": self.job_timeout,
             "keep_result": 0,
@@ -369,6 +390,12 @@ class ArqScheduler(RedisTimerScheduler):
             "max_jobs": 50,
         }
         settings.update(overrides)
+        return settings
+
+    def _redis_settings(self) -> Any:
+        settings = self._arq.connections.RedisSettings.from_dsn(self.url)
+        if self.connect_timeout is not None:
+            settings.conn_timeout = self.connect_timeout
         return settings
 
     # ------------------------------------------------------------------ inspection

@@ -34,6 +34,7 @@ from pystator.scheduler.redis_timers import (
     score,
 )
 from pystator.scheduler.targets import RedisTimerScheduler
+from pystator.stores.availability import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
 
 logger = logging.getLogger("pystator.scheduler")
 
@@ -68,6 +69,10 @@ class RedisScheduler(RedisTimerScheduler):
         max_attempts: a timer whose firing raised this many times is moved to the dead
             hash (``dead_timers()``) and logged.
         retry_delay: seconds before a failed timer is tried again (doubled per attempt).
+        connect_timeout: seconds to wait for a connection to Redis (``None``: no limit).
+        read_timeout: seconds to wait for Redis to answer a command (``None``: no limit).
+            Past either, ``schedule`` raises ``StoreTimeoutError`` and the polling loop logs
+            one line and tries again.
     """
 
     def __init__(
@@ -83,10 +88,21 @@ class RedisScheduler(RedisTimerScheduler):
         concurrency: int = 100,
         max_attempts: int = 10,
         retry_delay: float = 1.0,
+        connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
+        read_timeout: float | None = DEFAULT_READ_TIMEOUT,
     ) -> None:
         if poll_interval <= 0 or lease <= 0 or batch < 1 or concurrency < 1:
             raise ValueError("poll_interval and lease must be > 0, batch and concurrency >= 1")
-        super().__init__("RedisScheduler", url, prefix, clock, max_attempts, retry_delay)
+        super().__init__(
+            "RedisScheduler",
+            url,
+            prefix,
+            clock,
+            max_attempts,
+            retry_delay,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+        )
         self.poll_interval = poll_interval
         self.lease = lease
         self.batch = batch
@@ -107,7 +123,9 @@ class RedisScheduler(RedisTimerScheduler):
         # A redis.asyncio client belongs to the loop that created its connections.
         loop = asyncio.get_running_loop()
         if self._aclient is None or self._aclient_loop is not loop:
-            self._aclient = self._redis.asyncio.Redis.from_url(self.url, decode_responses=True)
+            self._aclient = self._redis.asyncio.Redis.from_url(
+                self.url, decode_responses=True, **self.client_options()
+            )
             self._aclient_loop = loop
             self._ascripts = {
                 name: self._aclient.register_script(lua)
@@ -131,10 +149,11 @@ class RedisScheduler(RedisTimerScheduler):
         """Arm ``arm`` and cancel ``cancel`` (timer ids) for one entity, atomically."""
         if arm or cancel:
             self._async_client()
-            await self._ascripts["arm"](
-                keys=self.book.keys(machine_name).main,
-                args=self.book.arm_args(machine_name, entity_id, arm, cancel),
-            )
+            with self.translating():
+                await self._ascripts["arm"](
+                    keys=self.book.keys(machine_name).main,
+                    args=self.book.arm_args(machine_name, entity_id, arm, cancel),
+                )
         if self.autostart:
             self._ensure_task()
 
@@ -148,7 +167,8 @@ class RedisScheduler(RedisTimerScheduler):
         """``schedule`` for sync callers, with a blocking client (any thread)."""
         if not (arm or cancel):
             return
-        self._write_records_sync(machine_name, entity_id, arm, cancel)
+        with self.translating():
+            self._write_records_sync(machine_name, entity_id, arm, cancel)
 
     # ------------------------------------------------------------------ firing
     async def run_due(self) -> int:
@@ -294,12 +314,15 @@ class RedisScheduler(RedisTimerScheduler):
                 claimed, asked = await self._poll_once()
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
                 failures += 1
-                if failures == 1 or failures % 50 == 0:
+                # Redis down or frozen: one line per outage (``unavailable`` logs it).
+                if self.unavailable(exc) is None and (failures == 1 or failures % 50 == 0):
                     logger.exception("polling timers in Redis failed (%d in a row)", failures)
                 await asyncio.sleep(min(5.0, self.poll_interval * 2 ** min(failures, 6)))
                 continue
+            if failures:
+                self.answered()
             failures = 0
             if len(self._inflight) >= self.concurrency:
                 # Every slot is busy: wait for one (claiming more would only hold leases).

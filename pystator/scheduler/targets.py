@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+from pystator.errors import StoreUnavailableError
 from pystator.models.snapshot import TimerSnapshot
 from pystator.runtime.clock import SYSTEM_CLOCK, Clock
 from pystator.runtime.ports import TimerTarget
+from pystator.stores.availability import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_READ_TIMEOUT,
+    check_timeout,
+)
 
 
 class TargetRegistry:
@@ -34,8 +41,10 @@ class TargetRegistry:
 
 class RedisTimerScheduler(TargetRegistry):
     """What the Redis-backed schedulers share: the timer records in Redis (a ``TimerBook``),
-    the clock due times are read from, the retry policy of firings that raise, and a blocking
-    client for sync callers.
+    the clock due times are read from, the retry policy of firings that raise, a blocking
+    client for sync callers, and the connect and read timeouts of every client they make
+    (a Redis that is down or does not answer in time is a ``StoreUnavailableError`` or
+    ``StoreTimeoutError`` from ``schedule``, not a hang).
     """
 
     decode_responses = True
@@ -48,10 +57,14 @@ class RedisTimerScheduler(TargetRegistry):
         clock: Clock | None,
         max_attempts: int,
         retry_delay: float,
+        connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
+        read_timeout: float | None = DEFAULT_READ_TIMEOUT,
     ) -> None:
         from pystator.scheduler.redis_timers import TimerBook, import_redis
 
         self._redis = import_redis(feature)
+        self.connect_timeout = check_timeout("connect_timeout", connect_timeout)
+        self.read_timeout = check_timeout("read_timeout", read_timeout)
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         if retry_delay < 0:
@@ -64,6 +77,45 @@ class RedisTimerScheduler(TargetRegistry):
         self.retry_delay = retry_delay
         self._sclient: Any = None
         self._sscripts: dict[str, Any] = {}
+        self._faults: Any = None
+
+    def client_options(self) -> dict[str, Any]:
+        """The timeouts of every redis-py client or pool this scheduler makes."""
+        from pystator.stores.redis_faults import client_options
+
+        return client_options(self.connect_timeout, self.read_timeout)
+
+    def unavailable(self, exc: BaseException) -> StoreUnavailableError | None:
+        """``exc`` as ``StoreUnavailableError`` if it says Redis is down or did not answer in
+        time (reported once per outage), else ``None``."""
+        from pystator.stores.redis_faults import REDIS_DOWN, RedisFaults
+
+        if not isinstance(exc, REDIS_DOWN):
+            return None
+        if self._faults is None:
+            self._faults = RedisFaults.of_client(
+                self._redis.Redis.from_url(self.url, **self.client_options())
+            )
+        error: StoreUnavailableError = self._faults.fail(exc)
+        return error
+
+    def answered(self) -> None:
+        """A call to Redis succeeded: the end of an outage, if there was one."""
+        if self._faults is not None:
+            self._faults.availability.answered()
+
+    @contextlib.contextmanager
+    def translating(self) -> Iterator[None]:
+        """Redis calls (sync or awaited) whose connection errors and timeouts come out as
+        ``StoreUnavailableError`` / ``StoreTimeoutError``."""
+        try:
+            yield
+        except Exception as exc:
+            error = self.unavailable(exc)
+            if error is None:
+                raise
+            raise error from exc
+        self.answered()
 
     @property
     def prefix(self) -> str:
@@ -74,7 +126,7 @@ class RedisTimerScheduler(TargetRegistry):
             from pystator.scheduler.redis_timers import ARM_LUA
 
             self._sclient = self._redis.Redis.from_url(
-                self.url, decode_responses=self.decode_responses
+                self.url, decode_responses=self.decode_responses, **self.client_options()
             )
             self._sscripts = {"arm": self._sclient.register_script(ARM_LUA)}
         return self._sclient

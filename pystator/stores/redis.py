@@ -23,6 +23,10 @@ Keys, under the configurable ``prefix`` (default ``pystator:``); ``{m}`` is the 
     pending                   zset  pending outbox ids by created_at
     pending:{m}               zset  the same, per machine
 
+Every client this store makes has a connect and a read timeout; a server that is down or does
+not answer in time raises ``StoreUnavailableError`` (``StoreTimeoutError``), see
+``pystator.stores.redis_faults``.
+
 The sync methods use one thread-safe ``redis.Redis`` connection pool (``load`` and
 ``commit`` run on a connection each thread keeps until it ends, see ``_connection``). The
 async methods run the sync ones in a worker thread (``ThreadedAsyncStore``): one
@@ -32,12 +36,15 @@ the cost of a thread hop per call.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
 import threading
 import weakref
-from typing import Any
+from collections import deque
+from collections.abc import Iterator
+from typing import Any, NoReturn
 
 try:
     import redis
@@ -57,6 +64,12 @@ from pystator.models.entity import (
     TransitionRecord,
 )
 from pystator.runtime.ports import ThreadedAsyncStore
+from pystator.stores.availability import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_READ_TIMEOUT,
+    check_timeout,
+)
+from pystator.stores.redis_faults import REDIS_DOWN, RedisFaults, client_options
 
 # KEYS: entity, history, idempotency, entities index, pending, pending of the machine,
 #       outbox ids of the entity
@@ -200,8 +213,13 @@ return out
 
 
 class _Held:
-    """A connection a thread keeps; back to ``pool`` when this holder is collected (its
+    """A connection a thread keeps; handed to ``returns`` when this holder is collected (its
     thread ended) or ``release()`` is called, whichever comes first.
+
+    The finalizer only appends to a deque: it may run inside the garbage collector at any
+    allocation, including one made while this very thread holds the pool's lock (inside
+    ``get_connection``), so taking that lock there would deadlock. The store gives what is
+    in ``returns`` back to the pool at safe points (``RedisStateStore._give_back``).
 
     ``closed()`` tells whether the server closed the connection while it was idle, with one
     ``poll`` of its socket (no data is read and the socket's mode is not changed).
@@ -209,9 +227,9 @@ class _Held:
 
     __slots__ = ("__weakref__", "conn", "poller", "release", "sock")
 
-    def __init__(self, conn: Any, pool: Any) -> None:
+    def __init__(self, conn: Any, returns: deque[Any]) -> None:
         self.conn = conn
-        self.release = weakref.finalize(self, pool.release, conn)
+        self.release = weakref.finalize(self, returns.append, conn)
         self.release.atexit = False  # nothing to give back at interpreter exit
         self.sock: Any = None  # the socket ``poller`` watches
         self.poller: Any = None
@@ -251,7 +269,12 @@ class RedisStateStore(ThreadedAsyncStore):
         url: a redis-py URL, e.g. ``redis://127.0.0.1:6379/0`` (``rediss://`` for TLS).
         prefix: prepended to every key this store writes.
         client: an existing ``redis.Redis`` to use instead of ``url`` (it must not decode
-            responses); the store does not close a client it was given.
+            responses); the store does not close a client it was given, and uses it with
+            the timeouts and retries it has.
+        connect_timeout: seconds to wait for a connection (``socket_connect_timeout``);
+            ``None``: no limit.
+        read_timeout: seconds to wait for the answer to a command (``socket_timeout``);
+            ``None``: no limit. Past either, ``StoreTimeoutError``.
     """
 
     def __init__(
@@ -260,15 +283,25 @@ class RedisStateStore(ThreadedAsyncStore):
         *,
         prefix: str = "pystator:",
         client: redis.Redis | None = None,
+        connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
+        read_timeout: float | None = DEFAULT_READ_TIMEOUT,
     ) -> None:
         if not isinstance(prefix, str):
             raise TypeError("prefix must be a string")
+        timeouts = client_options(
+            check_timeout("connect_timeout", connect_timeout),
+            check_timeout("read_timeout", read_timeout),
+        )
         self.url = url
         self.prefix = prefix
         self._owns_client = client is None
         self._redis: redis.Redis = (
-            client if client is not None else redis.Redis.from_url(url, decode_responses=False)
+            client
+            if client is not None
+            else redis.Redis.from_url(url, decode_responses=False, **timeouts)
         )
+        self._faults = RedisFaults.of_client(self._redis)
+        self._availability = self._faults.availability
         # redis-py types every command as "value or awaitable of it" (one signature for the
         # sync and async clients); this client is sync, so calls go through an untyped alias.
         self._r: Any = self._redis
@@ -286,6 +319,7 @@ class RedisStateStore(ThreadedAsyncStore):
         self._pid = os.getpid()
         self._held: list[weakref.finalize[Any, Any]] = []  # one per holder: releases its conn
         self._held_lock = threading.Lock()
+        self._returns: deque[Any] = deque()  # connections of ended holders, for the pool
 
     def __repr__(self) -> str:
         return f"RedisStateStore(prefix={self.prefix!r})"
@@ -316,48 +350,90 @@ class RedisStateStore(ThreadedAsyncStore):
                 self._held = []
             self._pid = os.getpid()
             self._local = threading.local()
+            self._returns.clear()
+        if self._returns:
+            self._give_back()
         held: _Held | None = getattr(self._local, "held", None)
         if held is None:
-            pool = self._redis.connection_pool
-            held = _Held(pool.get_connection(), pool)
+            held = _Held(self._redis.connection_pool.get_connection(), self._returns)
             self._local.held = held
             with self._held_lock:
                 self._held = [release for release in self._held if release.alive]
                 self._held.append(held.release)
         return held
 
-    def _run(self, *command: Any) -> Any:
+    def _run(self, *command: Any, write: bool = False) -> Any:
         """One command on this thread's connection; its reply, as the client would give it
-        without response callbacks (which ``HGET`` and ``EVALSHA`` do not have)."""
-        held = self._holder()
-        conn = held.conn
+        without response callbacks (which ``HGET`` and ``EVALSHA`` do not have).
+
+        ``write``: a command that changes data; if its answer is lost after it was sent,
+        the ``StoreUnavailableError`` says its outcome is unknown.
+        """
         try:
-            # What the pool checks when it hands a connection out, with one poll of the
-            # socket (``_Held.closed``): an idle connection with something to read was closed
-            # by the server (a restart, a timeout): connect again before sending, so the
-            # command is not lost.
-            if held.closed():
-                raise RedisConnectionError("the connection has data: the server closed it")
-        except (RedisConnectionError, RedisTimeoutError, OSError):
-            conn.disconnect()
-            conn.connect()
+            held = self._holder()
+            conn = held.conn
+            try:
+                # What the pool checks when it hands a connection out, with one poll of the
+                # socket (``_Held.closed``): an idle connection with something to read was
+                # closed by the server (a restart, a timeout): connect again before sending,
+                # so the command is not lost.
+                if held.closed():
+                    raise RedisConnectionError("the connection has data: the server closed it")
+            except (RedisConnectionError, RedisTimeoutError, OSError):
+                conn.disconnect()
+                conn.connect()
+            try:
+                conn.send_command(*command)
+            except BaseException:
+                conn.disconnect()  # Redis drops an incomplete command with the connection
+                raise
+        except REDIS_DOWN as exc:
+            self._fail(exc)  # not sent: nothing happened
         try:
-            conn.send_command(*command)
-            return conn.read_response()
+            reply = conn.read_response()
         except ResponseError:
             raise  # an error reply: the connection is in order
-        except BaseException:
+        except BaseException as exc:
             # Anything else (a lost or timed out connection, an interrupt) may leave a reply
             # unread: drop the socket, the next command connects again.
             conn.disconnect()
+            if isinstance(exc, REDIS_DOWN):
+                self._fail(exc, write=write)
             raise
+        if self._availability.down:
+            self._availability.answered()
+        return reply
+
+    def _fail(self, exc: BaseException, *, write: bool = False) -> NoReturn:
+        raise self._faults.fail(exc, write=write) from exc
+
+    @contextlib.contextmanager
+    def _guarded(self, *, write: bool = False) -> Iterator[None]:
+        """Commands through the client's pool: its errors as ``StoreUnavailableError``."""
+        try:
+            yield
+        except REDIS_DOWN as exc:
+            self._fail(exc, write=write)
+        if self._availability.down:
+            self._availability.answered()
 
     def _evalsha(self, script: Any, keys: list[Any], args: list[Any]) -> Any:
         try:
-            return self._run("EVALSHA", script.sha, len(keys), *keys, *args)
+            return self._run("EVALSHA", script.sha, len(keys), *keys, *args, write=True)
         except NoScriptError:  # a restarted or flushed server: load it again
-            script.sha = self._r.script_load(script.script)
-            return self._run("EVALSHA", script.sha, len(keys), *keys, *args)
+            with self._guarded():
+                script.sha = self._r.script_load(script.script)
+            return self._run("EVALSHA", script.sha, len(keys), *keys, *args, write=True)
+
+    def _give_back(self) -> None:
+        """Return the connections of ended holders to the pool (never from a finalizer)."""
+        pool = self._redis.connection_pool
+        while True:
+            try:
+                conn = self._returns.popleft()
+            except IndexError:
+                return
+            pool.release(conn)
 
     def _release_held(self) -> None:
         with self._held_lock:
@@ -365,6 +441,7 @@ class RedisStateStore(ThreadedAsyncStore):
         for release in held:
             release()  # a no-op if its thread already ended
         self._local = threading.local()
+        self._give_back()
 
     # ------------------------------------------------------------------ keys
     def _key(self, kind: str, machine_name: str, entity_id: str) -> str:
@@ -380,7 +457,8 @@ class RedisStateStore(ThreadedAsyncStore):
     def get_idempotency(
         self, machine_name: str, entity_id: str, key: str
     ) -> IdempotencyRecord | None:
-        data = self._r.hget(self._key("idempotency", machine_name, entity_id), key)
+        with self._guarded():
+            data = self._r.hget(self._key("idempotency", machine_name, entity_id), key)
         if data is None:
             return None
         return IdempotencyRecord.model_validate_json(data)
@@ -390,9 +468,10 @@ class RedisStateStore(ThreadedAsyncStore):
     ) -> list[TransitionRecord]:
         if limit <= 0:
             return []
-        rows = self._r.lrange(
-            self._key("history", machine_name, entity_id), offset, offset + limit - 1
-        )
+        with self._guarded():
+            rows = self._r.lrange(
+                self._key("history", machine_name, entity_id), offset, offset + limit - 1
+            )
         return [TransitionRecord.model_validate_json(row) for row in rows]
 
     def list_entities(
@@ -403,9 +482,10 @@ class RedisStateStore(ThreadedAsyncStore):
             if state is None
             else self._key("state", machine_name, state)
         )
-        out = self._list_script(
-            keys=[index], args=[offset, limit, f"{self.prefix}entity:{machine_name}:"]
-        )
+        with self._guarded():
+            out = self._list_script(
+                keys=[index], args=[offset, limit, f"{self.prefix}entity:{machine_name}:"]
+            )
         items = [EntityRecord.model_validate_json(d) for d in out[1:]]
         return Page(items=items, total=int(out[0]), limit=limit, offset=offset)
 
@@ -415,7 +495,10 @@ class RedisStateStore(ThreadedAsyncStore):
         if limit <= 0:
             return []
         zset = f"{self.prefix}pending" + (f":{machine_name}" if machine_name is not None else "")
-        out = self._pending_script(keys=[zset], args=[repr(now), limit, f"{self.prefix}outbox:"])
+        with self._guarded():
+            out = self._pending_script(
+                keys=[zset], args=[repr(now), limit, f"{self.prefix}outbox:"]
+            )
         items: list[OutboxItem] = []
         for j in range(0, len(out), 5):
             data = json.loads(out[j])
@@ -484,40 +567,43 @@ class RedisStateStore(ThreadedAsyncStore):
         )
 
     def claim_action(self, item_id: str, *, now: float, until: float) -> bool:
-        claimed = self._claim_script(
-            keys=[f"{self.prefix}outbox:{item_id}"], args=[repr(now), repr(until)]
-        )
+        with self._guarded(write=True):
+            claimed = self._claim_script(
+                keys=[f"{self.prefix}outbox:{item_id}"], args=[repr(now), repr(until)]
+            )
         return bool(claimed)
 
     def finish_action(
         self, item_id: str, *, success: bool, attempts: int, error: str | None = None
     ) -> None:
-        self._finish_script(
-            keys=[f"{self.prefix}outbox:{item_id}", f"{self.prefix}pending"],
-            args=[
-                item_id,
-                "done" if success else "failed",
-                attempts,
-                "1" if error is not None else "0",
-                error or "",
-                f"{self.prefix}pending:",
-            ],
-        )
+        args = [
+            item_id,
+            "done" if success else "failed",
+            attempts,
+            "1" if error is not None else "0",
+            error or "",
+            f"{self.prefix}pending:",
+        ]
+        with self._guarded(write=True):
+            self._finish_script(
+                keys=[f"{self.prefix}outbox:{item_id}", f"{self.prefix}pending"], args=args
+            )
 
     def delete_entity(self, machine_name: str, entity_id: str) -> bool:
         m, e = machine_name, entity_id
-        deleted = self._delete_script(
-            keys=[
-                self._key("entity", m, e),
-                self._key("history", m, e),
-                self._key("idempotency", m, e),
-                f"{self.prefix}entities:{m}",
-                self._key("outbox-of", m, e),
-                f"{self.prefix}pending",
-                f"{self.prefix}pending:{m}",
-            ],
-            args=[f"{self.prefix}state:{m}:", e, f"{self.prefix}outbox:"],
-        )
+        keys = [
+            self._key("entity", m, e),
+            self._key("history", m, e),
+            self._key("idempotency", m, e),
+            f"{self.prefix}entities:{m}",
+            self._key("outbox-of", m, e),
+            f"{self.prefix}pending",
+            f"{self.prefix}pending:{m}",
+        ]
+        with self._guarded(write=True):
+            deleted = self._delete_script(
+                keys=keys, args=[f"{self.prefix}state:{m}:", e, f"{self.prefix}outbox:"]
+            )
         return bool(deleted)
 
     def clear(self) -> int:
@@ -529,13 +615,14 @@ class RedisStateStore(ThreadedAsyncStore):
         pattern = _glob_escape(self.prefix) + "*"
         removed = 0
         batch: list[bytes] = []
-        for key in r.scan_iter(match=pattern, count=500):
-            batch.append(key)
-            if len(batch) >= 500:
+        with self._guarded(write=True):
+            for key in r.scan_iter(match=pattern, count=500):
+                batch.append(key)
+                if len(batch) >= 500:
+                    removed += int(r.delete(*batch))
+                    batch.clear()
+            if batch:
                 removed += int(r.delete(*batch))
-                batch.clear()
-        if batch:
-            removed += int(r.delete(*batch))
         return removed
 
     def close(self) -> None:

@@ -27,6 +27,11 @@ SQLite runs in WAL mode with a busy timeout, so several processes can share one 
 what the orchestrator's guarantees are about; after a power loss or an OS crash the last
 commits may roll back. Pass ``sqlite_synchronous="FULL"`` to fsync every commit (much slower).
 
+PostgreSQL connections time out (``connect_timeout``, ``read_timeout``), a kept connection is
+checked before use (a restarted server closed it), and a database that is down, frozen or
+locked past the busy timeout raises ``StoreUnavailableError`` (``StoreTimeoutError``): see
+``pystator.stores.sql_faults``.
+
 The async methods run the sync ones in a worker thread (``ThreadedAsyncStore``).
 """
 
@@ -56,7 +61,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 from pydantic_core import to_jsonable_python
 
 from pystator._json import compact_iterencode
-from pystator.errors import StaleVersionError
+from pystator.errors import StaleVersionError, StoreTimeoutError
 from pystator.models.entity import (
     Commit,
     EntityRecord,
@@ -66,6 +71,12 @@ from pystator.models.entity import (
     TransitionRecord,
 )
 from pystator.runtime.ports import ThreadedAsyncStore
+from pystator.stores.availability import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_READ_TIMEOUT,
+    check_timeout,
+)
+from pystator.stores.sql_faults import SQLFaults, closed_while_idle, watch_socket
 
 _PREFIX_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,40}$")
 _SYNCHRONOUS = {"OFF", "NORMAL", "FULL", "EXTRA"}
@@ -454,8 +465,15 @@ class SQLStateStore(ThreadedAsyncStore):
         echo: log the schema creation SQL (SQLAlchemy's ``echo``).
         table_prefix: prepended to the four table names (letters, digits, ``_``).
         sqlite_synchronous: SQLite's ``PRAGMA synchronous`` (``NORMAL`` or ``FULL``).
-        busy_timeout: seconds a SQLite writer waits for another one before failing.
+        busy_timeout: seconds a SQLite writer waits for another one before failing
+            (``StoreTimeoutError``).
         engine_options: more keyword arguments for ``sqlalchemy.create_engine``.
+        connect_timeout: PostgreSQL: seconds to wait for a new connection (libpq counts
+            whole seconds, at least 2; a ``connect_timeout`` in the URL wins). ``None``: no
+            limit.
+        read_timeout: PostgreSQL: seconds a statement may run (the server's
+            ``statement_timeout``); a server that does not answer is given up on one second
+            later (``StoreTimeoutError``). ``None``: no limit.
 
     Each thread that uses the store gets its own database connection (kept until
     ``close()``); a store is meant to be shared by the threads of a process.
@@ -470,6 +488,8 @@ class SQLStateStore(ThreadedAsyncStore):
         sqlite_synchronous: str = "NORMAL",
         busy_timeout: float = 30.0,
         engine_options: Mapping[str, Any] | None = None,
+        connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
+        read_timeout: float | None = DEFAULT_READ_TIMEOUT,
     ) -> None:
         if not _PREFIX_RE.match(table_prefix):
             raise ValueError(
@@ -494,13 +514,26 @@ class SQLStateStore(ThreadedAsyncStore):
             options["connect_args"] = {"check_same_thread": False}
         elif backend == "sqlite":
             options["connect_args"] = {"timeout": busy_timeout, "check_same_thread": False}
+        else:
+            # A connection the pool kept (the schema's) is checked before it is handed out.
+            options["pool_pre_ping"] = True
         options.update(engine_options or {})
         self._engine = sa.create_engine(url, **options)
+        self._faults = SQLFaults(
+            parsed,
+            connect_timeout=check_timeout("connect_timeout", connect_timeout),
+            read_timeout=check_timeout("read_timeout", read_timeout),
+            busy_timeout=busy_timeout,
+        )
+        self._faults.install(self._engine)
+        self._availability = self._faults.availability
         self._dialect = self._engine.dialect.name
         if self._dialect not in ("sqlite", "postgresql"):
             raise ValueError(f"SQLStateStore supports SQLite and PostgreSQL, not {self._dialect}")
         self._sqlite = self._dialect == "sqlite"
-        self._errors: Any = self._engine.dialect.dbapi  # the driver module (PEP 249 errors)
+        errors: Any = self._engine.dialect.dbapi  # the driver module (PEP 249 errors)
+        self._errors = errors
+        self._operational: type[Exception] = errors.OperationalError
         # The single in-memory connection must not be used by two threads at once.
         self._serial: threading.RLock | None = threading.RLock() if memory else None
         self._lock: contextlib.AbstractContextManager[Any] = (
@@ -571,10 +604,11 @@ class SQLStateStore(ThreadedAsyncStore):
                             )
                         self._t.metadata.create_all(conn, checkfirst=True)
                     break
-                except sa.exc.DBAPIError:
+                except (sa.exc.DBAPIError, StoreTimeoutError) as exc:
                     # SQLite: another process created a table between the check and the
-                    # CREATE; the next round sees it.
-                    if attempt == 4:
+                    # CREATE (or held the new file's lock); the next round sees it. A server
+                    # that is down is reported at once.
+                    if attempt == 4 or (isinstance(exc, StoreTimeoutError) and not self._sqlite):
                         raise
             self._ready = True
 
@@ -588,13 +622,22 @@ class SQLStateStore(ThreadedAsyncStore):
             self._opened = []
             self._engine.dispose(close=False)
         conn: Any = getattr(self._local, "conn", None)
-        if conn is not None and not self._sqlite and (conn.closed or conn.broken):
-            conn = None  # the server went away: reconnect
+        if (
+            conn is not None
+            and not self._sqlite
+            and (conn.closed or conn.broken or closed_while_idle(self._local.poller))
+        ):
+            self._discard()  # the server went away (a restart): connect again
+            conn = None
         if conn is None:
             if self._closed:
                 raise RuntimeError("this SQLStateStore is closed")
             self._ensure_schema()
-            proxy = self._engine.raw_connection()
+            try:
+                proxy = self._engine.raw_connection()
+            except self._operational as exc:
+                self._faults.fail(exc, sent=False)
+                raise
             conn = proxy.dbapi_connection
             if self._serial is None:
                 proxy.detach()  # ours until close(), not the pool's
@@ -602,10 +645,30 @@ class SQLStateStore(ThreadedAsyncStore):
                 conn.isolation_level = None  # we say BEGIN and COMMIT ourselves
             else:
                 conn.autocommit = True
+                self._local.poller = watch_socket(conn)
             self._local.conn = conn
+            self._local.proxy = proxy
             with self._opened_lock:
                 self._opened.append(proxy)
         return conn
+
+    def _discard(self) -> None:
+        """Close this thread's connection (lost, or in an unknown state after a timeout)."""
+        local = self._local
+        conn, proxy = getattr(local, "conn", None), getattr(local, "proxy", None)
+        local.conn = local.cursor = local.poller = local.proxy = None
+        with self._opened_lock:
+            self._opened = [p for p in self._opened if p is not proxy]
+        if conn is not None and self._serial is None:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    def _failed(self, exc: BaseException, *, write: bool) -> None:
+        """A statement raised ``exc``: raise ``StoreUnavailableError`` if the database is
+        unavailable (dropping a connection that may be in any state), else return."""
+        if not self._sqlite:
+            self._discard()
+        self._faults.fail(exc, write=write)
 
     def _cursor(self, conn: Any) -> Any:
         """A cursor of ``conn`` kept for the thread (psycopg makes a cursor, with its own
@@ -616,27 +679,41 @@ class SQLStateStore(ThreadedAsyncStore):
         return cursor
 
     @contextlib.contextmanager
-    def _use(self) -> Iterator[Any]:
+    def _use(self, *, write: bool = False) -> Iterator[Any]:
         with self._lock:
-            yield self._connection()
+            conn = self._connection()
+            try:
+                yield conn
+            except self._operational as exc:
+                self._failed(exc, write=write)
+                raise
+        if self._availability.down:
+            self._availability.answered()
 
     @contextlib.contextmanager
     def _transaction(self, conn: Any, *, read_only: bool = False) -> Iterator[None]:
         """One transaction on ``conn``: committed at the end, rolled back on any error."""
-        if not self._sqlite:
-            with conn.transaction():
-                if read_only:
-                    # Several reads that must agree (a count and its page).
-                    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                yield
-            return
-        # IMMEDIATE takes the write lock up front (waiting up to the busy timeout), so a
-        # writer never fails half-way on a lock another writer holds.
-        conn.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        if self._sqlite:
+            # IMMEDIATE takes the write lock up front (waiting up to the busy timeout), so a
+            # writer never fails half-way on a lock another writer holds.
+            begin = "BEGIN" if read_only else "BEGIN IMMEDIATE"
+        else:
+            # Several reads that must agree (a count and its page) see one snapshot.
+            begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" if read_only else "BEGIN"
+        conn.execute(begin)
         try:
             yield
-        except BaseException:
-            conn.execute("ROLLBACK")
+        except BaseException as exc:
+            if (
+                not self._sqlite
+                and isinstance(exc, self._operational)
+                and self._faults.translate(exc, write=False) is not None
+            ):
+                # Lost or timed out: no ROLLBACK over a connection in an unknown state; the
+                # server rolls back a transaction whose connection is gone.
+                conn.close()
+            else:
+                conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
 
@@ -707,7 +784,6 @@ class SQLStateStore(ThreadedAsyncStore):
 
     # ------------------------------------------------------------------ writes
     def commit(self, commit: Commit) -> None:
-        sql = self._sql
         entity = commit.entity
         expected = commit.expected_version
         # Rows are encoded before the transaction starts: the write lock is held for the
@@ -724,6 +800,19 @@ class SQLStateStore(ThreadedAsyncStore):
         if not self._sqlite:
             self._commit_in_one_statement(commit, row, transition, outbox, key)
             return
+        self._commit_sqlite(commit, row, transition, outbox, key, checked)
+
+    def _commit_sqlite(
+        self,
+        commit: Commit,
+        row: dict[str, Any],
+        transition: dict[str, Any] | None,
+        outbox: list[dict[str, Any]],
+        key: dict[str, Any] | None,
+        checked: bool,
+    ) -> None:
+        sql = self._sql
+        expected = commit.expected_version
         # SQLite: BEGIN IMMEDIATE ... COMMIT, written out (``_use`` and ``_transaction`` cost
         # a few microseconds per event as context managers).
         serial = self._serial
@@ -757,12 +846,17 @@ class SQLStateStore(ThreadedAsyncStore):
                     serial.release()
         except _Lost:
             raise self._stale(commit, refused=True) from None
+        except self._operational as exc:  # locked past the busy timeout: nothing written
+            self._faults.fail(exc, write=True)
+            raise
         except self._errors.IntegrityError:
             # A duplicate entity (someone created it first) or an idempotency key applied
             # meanwhile is a lost race; any other integrity error is a real failure.
             if self._lost_race(commit):
                 raise self._stale(commit) from None
             raise
+        if self._availability.down:
+            self._availability.answered()
 
     def _commit_in_one_statement(
         self,
@@ -790,7 +884,7 @@ class SQLStateStore(ThreadedAsyncStore):
             "incarnation" in params,
         )
         try:
-            with self._use() as conn:
+            with self._use(write=True) as conn:
                 cursor = self._cursor(conn)
                 cursor.execute(sql, params)
                 (written,) = cursor.fetchone()
@@ -844,7 +938,7 @@ class SQLStateStore(ThreadedAsyncStore):
 
     def claim_action(self, item_id: str, *, now: float, until: float) -> bool:
         # One conditional UPDATE: atomic on its own, exclusive between runners.
-        with self._use() as conn:
+        with self._use(write=True) as conn:
             claimed = conn.execute(self._sql.claim, {"i": item_id, "now": now, "until": until})
             return bool(claimed.rowcount == 1)
 
@@ -853,12 +947,12 @@ class SQLStateStore(ThreadedAsyncStore):
     ) -> None:
         status = "done" if success else "failed"
         params = {"i": item_id, "status": status, "attempts": attempts, "error": error}
-        with self._use() as conn:
+        with self._use(write=True) as conn:
             conn.execute(self._sql.finish, params)
 
     def delete_entity(self, machine_name: str, entity_id: str) -> bool:
         params = {"m": machine_name, "e": entity_id}
-        with self._use() as conn, self._transaction(conn):
+        with self._use(write=True) as conn, self._transaction(conn):
             for statement in self._sql.delete[:-1]:
                 conn.execute(statement, params)
             deleted = conn.execute(self._sql.delete[-1], params)

@@ -17,7 +17,7 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from pystator.ui.routes import build_router
+from pystator.ui.routes import ParseSlot, build_router, no_parse_slot
 
 ASSETS_DIR = Path(__file__).resolve().parent / "static"
 """The UI's files: ``index.html``, ``css/``, ``js/`` (plain ES modules, no build step)."""
@@ -63,12 +63,14 @@ def mount_ui(
     *,
     dependencies: Sequence[Depends] = (),
     route_class: type[APIRoute] = APIRoute,
+    parse_slot: ParseSlot = no_parse_slot,
 ) -> None:
     """Serve the web UI from ``app``.
 
     ``dependencies`` guard the helper endpoints exactly like the API's own routes (pass the
     API's authentication dependency); the page and its assets are public, since they hold no
-    data and the page asks for a token when the API needs one.
+    data and the page asks for a token when the API needs one. ``parse_slot`` bounds how
+    many large definitions the helpers parse at once (pass the API's parse slots).
     """
     index = (ASSETS_DIR / "index.html").read_text(encoding="utf-8")
 
@@ -77,5 +79,5 @@ def mount_ui(
 
     app.add_api_route("/", ui_index, methods=["GET", "HEAD"], include_in_schema=False)
     app.add_api_route("/ui", ui_index, methods=["GET", "HEAD"], include_in_schema=False)
-    app.include_router(build_router(dependencies, route_class))
+    app.include_router(build_router(dependencies, route_class, parse_slot))
     app.mount(ASSETS_PATH, _AssetFiles(directory=ASSETS_DIR), name="ui-assets")

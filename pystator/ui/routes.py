@@ -21,7 +21,8 @@ import json
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Annotated, Any, Literal
 
 import yaml
@@ -37,6 +38,14 @@ from pystator.runtime.machine import StateMachine
 
 MAX_TEXT = 1_048_576
 JSONObject = dict[str, Any]
+ParseSlot = Callable[[int], AbstractContextManager[None]]
+"""Held while a definition of the given size in bytes is parsed or compiled (the API's
+bounded parse slots, so the UI's helpers cannot parse more large definitions at once than
+``/api/v1/validate`` may)."""
+
+
+def no_parse_slot(size: int) -> AbstractContextManager[None]:
+    return nullcontext()
 
 
 class _In(BaseModel):
@@ -254,9 +263,14 @@ def inspect_state(machine: StateMachine, state: str | None) -> InspectResponse:
 
 
 def build_router(
-    dependencies: Sequence[Depends] = (), route_class: type[APIRoute] = APIRoute
+    dependencies: Sequence[Depends] = (),
+    route_class: type[APIRoute] = APIRoute,
+    parse_slot: ParseSlot = no_parse_slot,
 ) -> APIRouter:
-    """The ``/ui/api`` router, guarded by ``dependencies`` (the API's authentication)."""
+    """The ``/ui/api`` router, guarded by ``dependencies`` (the API's authentication).
+
+    Parsing text and compiling a definition hold ``parse_slot`` for the request body's size.
+    """
     router = APIRouter(
         prefix="/ui/api",
         tags=["ui"],
@@ -268,29 +282,33 @@ def build_router(
 
     @router.post("/parse", response_model=ParseResponse)
     def parse(body: ParseRequest) -> ParseResponse:
-        return parse_text(body.text, body.format)
+        with parse_slot(len(body.text.encode())):
+            return parse_text(body.text, body.format)
 
     @router.post("/dump", response_model=DumpResponse)
     def dump(body: DumpRequest) -> DumpResponse:
         return DumpResponse(text=dump_text(body.config, body.format))
+
+    def compiled(config: JSONObject) -> StateMachine:
+        # Every check of StateMachine.from_* (and `pystator validate`), in a parse slot.
+        size = len(json.dumps(config, separators=(",", ":"), ensure_ascii=False).encode())
+        try:
+            with parse_slot(size):
+                return machines.get(config)
+        except ConfigurationError as exc:
+            raise HTTPException(422, f"invalid machine definition: {exc.issues[0]}") from None
 
     @router.post("/diagram", response_model=DiagramResponse)
     def diagram(body: DiagramRequest) -> DiagramResponse:
         # The same text as `pystator diagram --format mermaid|dot`.
         from pystator.diagram import render
 
-        try:
-            definition = definition_from_data(body.config)
-        except ConfigurationError as exc:
-            raise HTTPException(422, f"invalid machine definition: {exc.issues[0]}") from None
+        definition = compiled(body.config).definition
         return DiagramResponse(format=body.format, text=render(definition, body.format))
 
     @router.post("/inspect", response_model=InspectResponse)
     def inspect(body: InspectRequest) -> InspectResponse:
-        try:
-            machine = machines.get(body.config)
-        except ConfigurationError as exc:
-            raise HTTPException(422, f"invalid machine definition: {exc.issues[0]}") from None
+        machine = compiled(body.config)
         try:
             return inspect_state(machine, body.state)
         except FSMError as exc:

@@ -23,6 +23,11 @@ from typing import Any
 from pystator.runtime.orchestrator import Orchestrator
 from pystator.scheduler.arq_scheduler import DEFAULT_QUEUE_NAME
 from pystator.scheduler.redis_timers import DEFAULT_REDIS_URL
+from pystator.stores.availability import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_READ_TIMEOUT,
+    check_timeout,
+)
 
 DEAD_LETTER_PREFIX = "pystator:dead-letters:"
 REDIS_URL_ENV = "PYSTATOR_REDIS_URL"
@@ -65,6 +70,12 @@ class WorkerApp:
             without persistence while the entities live in SQL.
         on_startup, on_shutdown: called (and awaited if async) when the worker starts and
             stops, e.g. to open and close connections.
+        connect_timeout: seconds the worker waits for a connection to the Redis of its
+            queue (``None``: no limit).
+        read_timeout: seconds the worker waits for that Redis to answer a command (``None``:
+            no limit); a frozen Redis stops the worker with a timeout error instead of
+            holding it forever. The stores and schedulers of the orchestrators have their
+            own timeouts (their constructors' ``connect_timeout`` and ``read_timeout``).
     """
 
     def __init__(
@@ -85,8 +96,12 @@ class WorkerApp:
         rearm_on_start: bool = False,
         on_startup: Hook | None = None,
         on_shutdown: Hook | None = None,
+        connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
+        read_timeout: float | None = DEFAULT_READ_TIMEOUT,
     ) -> None:
         self.orchestrators = _by_machine(orchestrators)
+        self.connect_timeout = check_timeout("connect_timeout", connect_timeout)
+        self.read_timeout = check_timeout("read_timeout", read_timeout)
         if max_tries < 1:
             raise ValueError("max_tries must be at least 1")
         if job_timeout <= 0 or maintenance_interval <= 0 or poll_delay <= 0:

@@ -28,6 +28,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pystator.errors import IdempotencyConflictError
 from pystator.scheduler.arq_scheduler import DEFAULT_QUEUE_NAME, import_arq
+from pystator.stores.availability import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_READ_TIMEOUT,
+    check_timeout,
+)
 from pystator.worker.app import DEAD_LETTER_PREFIX, WorkerApp, default_redis_url
 
 logger = logging.getLogger("pystator.worker")
@@ -73,7 +78,9 @@ class EventQueue:
     """A connection to the event queue and its dead letters (``async with EventQueue():``).
 
     The module functions (``submit_event`` and the others) open one per call; keep one
-    around when submitting many events.
+    around when submitting many events. Its connections time out (``connect_timeout``,
+    ``read_timeout``, in seconds; ``None``: no limit): ``submit`` then raises
+    ``StoreUnavailableError`` / ``StoreTimeoutError``, to be retried with the same key.
     """
 
     def __init__(
@@ -82,11 +89,15 @@ class EventQueue:
         *,
         queue_name: str = DEFAULT_QUEUE_NAME,
         dead_letter_prefix: str = DEAD_LETTER_PREFIX,
+        connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
+        read_timeout: float | None = DEFAULT_READ_TIMEOUT,
     ) -> None:
         self._arq = import_arq("pystator.worker")
         self.redis_url = redis_url or default_redis_url()
         self.queue_name = queue_name
         self.dead_letter_prefix = dead_letter_prefix
+        self.connect_timeout = check_timeout("connect_timeout", connect_timeout)
+        self.read_timeout = check_timeout("read_timeout", read_timeout)
         self._pool: Any = None
 
     async def __aenter__(self) -> EventQueue:
@@ -99,7 +110,11 @@ class EventQueue:
         if self._pool is None:
             import redis.asyncio
 
-            connections = redis.asyncio.ConnectionPool.from_url(self.redis_url)
+            from pystator.stores.redis_faults import client_options
+
+            connections = redis.asyncio.ConnectionPool.from_url(
+                self.redis_url, **client_options(self.connect_timeout, self.read_timeout)
+            )
             self._pool = self._arq.connections.ArqRedis(
                 connections, default_queue_name=self.queue_name
             )
@@ -128,18 +143,25 @@ class EventQueue:
             raise ValueError("delay must be >= 0")
         key = idempotency_key or f"submit:{uuid.uuid4().hex}"
         job_id = job_id or event_job_id(machine_name, entity_id, key)
-        job = await self._client().enqueue_job(
-            PROCESS_EVENT_JOB,
-            machine_name,
-            entity_id,
-            trigger,
-            dict(context or {}),
-            key,
-            time.time(),
-            _job_id=job_id,
-            _queue_name=self.queue_name,
-            _defer_by=timedelta(seconds=delay) if delay else None,
-        )
+        from pystator.stores.redis_faults import REDIS_DOWN, RedisFaults
+
+        client = self._client()
+        try:
+            job = await client.enqueue_job(
+                PROCESS_EVENT_JOB,
+                machine_name,
+                entity_id,
+                trigger,
+                dict(context or {}),
+                key,
+                time.time(),
+                _job_id=job_id,
+                _queue_name=self.queue_name,
+                _defer_by=timedelta(seconds=delay) if delay else None,
+            )
+        except REDIS_DOWN as exc:
+            # The same key makes the same job id: submitting again never queues it twice.
+            raise RedisFaults.of_client(client).fail(exc, write=True) from exc
         return Submission(job_id=job_id, idempotency_key=key, enqueued=job is not None)
 
     # ------------------------------------------------------------------ dead letters

@@ -62,6 +62,22 @@ def _check_queues(app: WorkerApp) -> None:
             )
 
 
+def _connection_settings(arq: Any, app: WorkerApp, overrides: dict[str, Any]) -> dict[str, Any]:
+    """How the worker connects to its queue's Redis: our own pool, with the app's connect and
+    read timeouts (arq's, from ``redis_settings``, has a connect timeout only), unless the
+    caller passes ``redis_settings``."""
+    if "redis_settings" in overrides:
+        return {}
+    import redis.asyncio
+
+    from pystator.stores.redis_faults import client_options
+
+    connections = redis.asyncio.ConnectionPool.from_url(
+        app.redis_url, **client_options(app.connect_timeout, app.read_timeout)
+    )
+    return {"redis_pool": arq.connections.ArqRedis(connections, default_queue_name=app.queue_name)}
+
+
 def build_worker(
     app: WorkerApp,
     *,
@@ -98,7 +114,11 @@ def build_worker(
     async def on_startup(ctx: dict[Any, Any]) -> None:
         ctx[CTX_APP] = app
         ctx[CTX_APP + ":queue"] = EventQueue(
-            app.redis_url, queue_name=app.queue_name, dead_letter_prefix=app.dead_letter_prefix
+            app.redis_url,
+            queue_name=app.queue_name,
+            dead_letter_prefix=app.dead_letter_prefix,
+            connect_timeout=app.connect_timeout,
+            read_timeout=app.read_timeout,
         )
         await call_hook(app.on_startup)
         for scheduler in app.schedulers():
@@ -144,7 +164,7 @@ def build_worker(
     settings: dict[str, Any] = {
         "functions": [timer_function, event_function],
         "queue_name": app.queue_name,
-        "redis_settings": arq.connections.RedisSettings.from_dsn(app.redis_url),
+        **_connection_settings(arq, app, overrides),
         "on_startup": on_startup,
         "on_shutdown": on_shutdown,
         "job_timeout": timeout,

@@ -14,6 +14,9 @@ A block is a fenced block (```lang ... ```). An HTML comment on the line before 
 * ``<!-- snippet: invalid -->``: a yaml block that shows a definition which must be refused.
 * ``<!-- snippet: output -->``: a text block holding exactly what the python block before it
   prints.
+* ``<!-- snippet: extra=api -->``: the extra a python block documents (``core``: none); its
+  imports must work with only what ``pip install '.[EXTRA]'`` installs (default ``all``;
+  ``test_extras.py``).
 """
 
 from __future__ import annotations

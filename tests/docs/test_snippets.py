@@ -12,12 +12,19 @@
   block prints, exactly.
 * ``console`` blocks: each ``$ pystator ...`` line runs (as ``python -m pystator``) and its
   output must equal the lines below it; a line ``...`` stands for any number of lines.
+* A python block may ``await`` at top level (it then runs in ``asyncio.run``).
+* A block marked ``<!-- snippet: needs=redis -->`` (or ``postgres``, or both) runs against a
+  real server when it is reachable, with the URLs it writes replaced by the test's own; it
+  skips when the server is down, and fails when ``CI=true`` (``services.py``). A skip reason
+  never stands for a server: it names what really keeps the block from running.
 """
 
 from __future__ import annotations
 
 import ast
+import asyncio
 import contextlib
+import inspect
 import io
 import re
 import shlex
@@ -33,6 +40,7 @@ import pytest
 from pystator import ConfigurationError
 from pystator.loaders import load_json_string, load_yaml_string, load_yaml_text, parse_json_text
 from tests.docs.markdown_snippets import ROOT, Block, all_blocks, blocks_of, documents
+from tests.docs.services import SERVICES, ServiceUrls, services_for
 
 BLOCKS = all_blocks()
 PYTHON = [b for b in BLOCKS if b.lang in {"python", "py"}]
@@ -111,12 +119,32 @@ def _checked_print(doc: str) -> Any:
     return checked_print
 
 
-def compile_block(block: Block) -> Any:
+def compile_block(block: Block, urls: dict[str, str] | None = None) -> Any:
     tree = ast.parse(block.code, filename=block.doc)
     tree = _CheckPrints(_line_comments(block.code), block.line).visit(tree)
+    if urls:
+        tree = ServiceUrls(urls).visit(tree)
     ast.increment_lineno(tree, block.line)
     ast.fix_missing_locations(tree)
-    return compile(tree, block.doc, "exec")
+    return compile(tree, block.doc, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+
+
+def run_code(code: Any, namespace: dict[str, Any]) -> None:
+    """Run a compiled block; one that awaits at top level runs in its own event loop."""
+    if code.co_flags & inspect.CO_COROUTINE:
+        asyncio.run(eval(code, namespace))
+    else:
+        exec(code, namespace)
+
+
+def needs_of(blocks: list[Block]) -> set[str]:
+    """The services the blocks need (``needs=redis,postgres``)."""
+    return {
+        name.strip()
+        for block in blocks
+        for name in block.directives.get("needs", "").split(",")
+        if name.strip()
+    }
 
 
 def chain_of(block: Block) -> list[Block]:
@@ -159,6 +187,20 @@ def test_every_skip_says_why() -> None:
             assert block.directives["skip"].strip(), f"{block.id}: snippet: skip needs a reason"
 
 
+def test_no_block_is_skipped_for_a_server() -> None:
+    # A block that needs Redis or PostgreSQL says needs=...: it runs when the server is up.
+    for block in BLOCKS:
+        reason = block.directives.get("skip", "")
+        assert not re.search(r"redis|postgres|database|server", reason, re.IGNORECASE), (
+            f"{block.id}: skip ({reason}): mark it needs=redis or needs=postgres instead"
+        )
+
+
+def test_needs_names_known_services() -> None:
+    for block in BLOCKS:
+        assert needs_of([block]) <= set(SERVICES), f"{block.id}: needs={needs_of([block])}"
+
+
 @pytest.mark.parametrize("block", PYTHON, ids=_ids(PYTHON))
 def test_python_block_runs(
     block: Block,
@@ -174,13 +216,15 @@ def test_python_block_runs(
         "__name__": "__snippet__",
         "__checked_print__": _checked_print(block.doc),
     }
-    for part in chain_of(block):
-        code = compile_block(part)
-        if part.line == block.line:
-            exec(code, namespace)
-        else:
-            with contextlib.redirect_stdout(io.StringIO()):
-                exec(code, namespace)
+    chain = chain_of(block)
+    with services_for(needs_of(chain), monkeypatch) as urls:
+        for part in chain:
+            code = compile_block(part, urls)
+            if part.line == block.line:
+                run_code(code, namespace)
+            else:
+                with contextlib.redirect_stdout(io.StringIO()):
+                    run_code(code, namespace)
     expected = expected_output(block)
     if expected is not None:
         assert capsys.readouterr().out == expected, f"{block.id}: output differs from the text"
@@ -237,9 +281,16 @@ def lines_match(actual: list[str], expected: list[str]) -> bool:
 
 
 @pytest.mark.parametrize("block", CONSOLE, ids=_ids(CONSOLE))
-def test_console_block_output(block: Block, tmp_path: Path) -> None:
+def test_console_block_output(
+    block: Block, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if block.skipped:
         pytest.skip(f"{block.id}: {block.directives['skip']}")
+    with services_for(needs_of([block]), monkeypatch):
+        check_console_block(block, tmp_path)
+
+
+def check_console_block(block: Block, tmp_path: Path) -> None:
     prepare_workspace(block, tmp_path)
     sessions: list[tuple[str, list[str]]] = []
     for line in block.code.splitlines():

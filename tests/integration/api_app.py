@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -130,6 +131,30 @@ def running_server(tmp_path: Path, *args: str, env: dict[str, str] | None = None
             proc.kill()
             proc.wait()
         log.close()
+
+
+@contextmanager
+def in_process_server(app: Any) -> Iterator[str]:
+    """``app`` served by uvicorn in a thread of this process, on a free loopback port (the
+    test can reach into the app, e.g. to replace its store or its clock); yields its URL."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            if not thread.is_alive():
+                raise AssertionError("the in-process server stopped before it started")
+            if time.monotonic() > deadline:
+                raise AssertionError("the in-process server did not start within 30 s")
+            time.sleep(0.02)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
 
 
 __all__ = ["ROOT"]

@@ -8,10 +8,14 @@ tests.integration.scheduler_app:app``, configured by environment variables.
   (``SQLStateStore``), shared by every process of a test.
 * ``SCHED_TEST_LEASE``, ``SCHED_TEST_JOB_TIMEOUT``: short crash delays for the kill tests.
 * ``SCHED_TEST_SLOW_FIRE``: seconds each firing sleeps first (to be killed while holding
-  timers).
+  timers); the firing is logged to ``<prefix>started`` before the sleep.
+* ``SCHED_TEST_CLOCK_SHIFT``: seconds the worker's clocks run ahead of (or, negative, behind)
+  the wall clock: its orchestrator's and scheduler's, and arq's own (``shift_arq_clock``). A
+  worker an hour behind sees no timer of a test as due, however slow the machine is.
 
-Every firing is logged to the Redis list ``<prefix>deliveries`` (pid, entity, timer id, time,
-result reason), so a test can count deliveries and measure lateness.
+Every firing is logged to the Redis list ``<prefix>deliveries`` (pid, entity, timer id, the
+worker's time when the firing started, result reason), so a test can count deliveries and
+compare firing times with due times.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any
 
 from pystator import Orchestrator, StateMachine
 from pystator.models.result import TransitionResult
+from pystator.runtime.clock import Clock
 from pystator.worker import WorkerApp
 
 DELAYS = range(1, 10)
@@ -71,6 +76,7 @@ class Settings:
         self.lease = float(env.get("SCHED_TEST_LEASE", "30"))
         self.job_timeout = float(env.get("SCHED_TEST_JOB_TIMEOUT", "10"))
         self.slow_fire = float(env.get("SCHED_TEST_SLOW_FIRE", "0"))
+        self.clock_shift = float(env.get("SCHED_TEST_CLOCK_SHIFT", "0"))
 
     @property
     def queue_name(self) -> str:
@@ -85,8 +91,42 @@ class Settings:
         return self.prefix + "ready"
 
     @property
+    def started(self) -> str:
+        return self.prefix + "started"
+
+    @property
     def broken_flag(self) -> str:
         return self.prefix + "broken"
+
+
+class ShiftedClock:
+    """The wall clock moved by ``shift`` seconds (a ``Clock``)."""
+
+    def __init__(self, shift: float) -> None:
+        self.shift = shift
+
+    def now(self) -> float:
+        return time.time() + self.shift
+
+
+def shift_arq_clock(shift: float) -> None:
+    """Make arq, in this process, read the time ``shift`` seconds off the wall clock.
+
+    arq decides which queued jobs are due with ``timestamp_ms()``, which each of its modules
+    imported by name; there is no setting for it. Fails loudly if an arq version moved it.
+    """
+    import arq.connections
+    import arq.jobs
+    import arq.worker
+
+    def timestamp_ms() -> int:
+        return int((time.time() + shift) * 1000)
+
+    name = "timestamp_ms"
+    for module in (arq.worker, arq.connections, arq.jobs):
+        if not callable(getattr(module, name, None)):
+            raise RuntimeError(f"{module.__name__}.{name} is gone: update shift_arq_clock")
+        setattr(module, name, timestamp_ms)
 
 
 def open_store(settings: Settings) -> Any:
@@ -99,7 +139,9 @@ def open_store(settings: Settings) -> Any:
     return SQLStateStore(f"sqlite:///{settings.store}")
 
 
-def make_scheduler(settings: Settings, *, autostart: bool = True) -> Any:
+def make_scheduler(
+    settings: Settings, *, autostart: bool = True, clock: Clock | None = None
+) -> Any:
     if settings.kind == "arq":
         from pystator.scheduler import ArqScheduler
 
@@ -107,6 +149,7 @@ def make_scheduler(settings: Settings, *, autostart: bool = True) -> Any:
             settings.redis_url,
             prefix=settings.prefix + "timers:",
             queue_name=settings.queue_name,
+            clock=clock,
             job_timeout=settings.job_timeout,
             reconcile_grace=2.0,
         )
@@ -117,6 +160,7 @@ def make_scheduler(settings: Settings, *, autostart: bool = True) -> Any:
         prefix=settings.prefix + "timers:",
         lease=settings.lease,
         poll_interval=0.05,
+        clock=clock,
         autostart=autostart,
     )
 
@@ -128,17 +172,18 @@ class LoggedOrchestrator(Orchestrator):
     log_client: Any = None
 
     async def async_fire_timer(self, entity_id: str, timer_id: str) -> TransitionResult:
-        started = time.time()
-        if self.settings.slow_fire:
-            await asyncio.sleep(self.settings.slow_fire)
-        result = await super().async_fire_timer(entity_id, timer_id)
-        entry = {
+        started = self.clock.now()
+        entry: dict[str, Any] = {
             "pid": os.getpid(),
             "entity": entity_id,
             "timer": timer_id,
             "at": started,
-            "reason": result.metadata.get("reason"),
         }
+        if self.settings.slow_fire:
+            await self.log_client.rpush(self.settings.started, json.dumps(entry))
+            await asyncio.sleep(self.settings.slow_fire)
+        result = await super().async_fire_timer(entity_id, timer_id)
+        entry["reason"] = result.metadata.get("reason")
         await self.log_client.rpush(self.settings.deliveries, json.dumps(entry))
         return result
 
@@ -147,11 +192,15 @@ async def app() -> WorkerApp:
     import redis.asyncio
 
     settings = Settings()
+    clock: Clock | None = None
+    if settings.clock_shift:
+        clock = ShiftedClock(settings.clock_shift)
+        shift_arq_clock(settings.clock_shift)
     store = open_store(settings)
-    scheduler = make_scheduler(settings)
+    scheduler = make_scheduler(settings, clock=clock)
     log_client = redis.asyncio.Redis.from_url(settings.redis_url, decode_responses=True)
 
-    ticker = LoggedOrchestrator(timer_machine(), store, scheduler=scheduler)
+    ticker = LoggedOrchestrator(timer_machine(), store, scheduler=scheduler, clock=clock)
     ticker.settings = settings
     ticker.log_client = log_client
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from pystator import StateMachine
+from pystator.runtime.clock import ManualClock
 from pystator.runtime.orchestrator import Orchestrator
 from tests.integration.backends import StoreBackend
 from tests.integration.workers import CRASH_EVENTS, ORDER, crash_actions, crash_worker
@@ -87,9 +88,12 @@ def test_recovery_after_a_kill(
         crashed_version = len([1 for e, _ in committed if e == crashed_entity])
         assert not any(f"crashy/{crashed_entity}/{crashed_version}/" in i for i in before)
 
-    # Recovery, in a new process (this one), once the dead worker's lease ran out.
-    time.sleep(LEASE + 0.1)
-    recovering = Orchestrator(machine, store, actions=crash_actions(log), action_lease=0)
+    # Recovery, in a new process (this one), once the dead worker's lease ran out: its clock
+    # is past every lease the worker took (each ends LEASE after it was taken, before now).
+    after_the_leases = ManualClock(time.time() + LEASE + 1)
+    recovering = Orchestrator(
+        machine, store, actions=crash_actions(log), action_lease=0, clock=after_the_leases
+    )
     recovering.recover()
     assert store.pending_actions(now=time.time() + 3600) == []
 
@@ -110,6 +114,7 @@ def test_recovery_after_a_kill(
         assert [h.trigger for h in history] == wanted  # nothing applied twice
         assert [h.version for h in history] == list(range(1, len(wanted) + 1))
         record = store.load("crashy", entity_id)
+        assert record is not None
         assert (record.state, record.version) == (states, len(wanted))
         for action_id in expected_ids(store, entity_id):
             assert ran[action_id] >= 1, f"{action_id} never ran"  # at least once

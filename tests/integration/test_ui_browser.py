@@ -6,6 +6,7 @@ fail when ``CI=true``. Screenshots of each page go to ``test-artifacts/ui/``.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -76,8 +78,10 @@ class Page:
     def js(self, script: str, *args: Any) -> Any:
         return self.driver.execute_script(script, *args)
 
-    def wait_for(self, condition: Callable[[], Any], what: str = "condition") -> Any:
-        deadline = time.monotonic() + WAIT
+    def wait_for(
+        self, condition: Callable[[], Any], what: str = "condition", timeout: float = WAIT
+    ) -> Any:
+        deadline = time.monotonic() + timeout
         last: Exception | None = None
         while time.monotonic() < deadline:
             try:
@@ -392,6 +396,208 @@ def test_export_svg_and_mermaid(page: Page) -> None:
     page.press("\ue00c")  # Escape closes the dialog and focus returns to its button
     page.wait_for(lambda: not page.find_all("dialog"), "the dialog to close")
     assert page.focused() == "BUTTON:Export Mermaid"
+
+
+def test_a_dialog_closes_when_the_browser_goes_back(page: Page) -> None:
+    machine = store_machine(page.base, ORDER_YAML)
+    page.open("#/")
+    page.find(f"tr[data-machine={machine}]")
+    page.open(f"#/machines/{machine}")
+    page.wait_status("valid")
+    page.button("Export Mermaid").click()
+    page.wait_for(lambda: page.find("dialog.mermaid-dialog").is_displayed(), "the Export dialog")
+    page.driver.back()
+    page.wait_for(lambda: page.find("main h1").text == "Machines", "the machines page")
+    page.wait_for(
+        lambda: not [d for d in page.find_all("dialog") if d.is_displayed()],
+        "the Export dialog to close",
+    )
+    assert page.js("return document.querySelectorAll('dialog[open]').length") == 0
+    page.screenshot("back-closes-the-export-dialog")
+
+    # A confirmation left by Back counts as "Cancel": the machine is still there.
+    page.driver.forward()
+    page.wait_status("valid")
+    page.button("Delete", within="main").click()
+    page.wait_for(lambda: page.find("dialog.confirm").is_displayed(), "the confirmation")
+    page.driver.back()
+    page.wait_for(lambda: page.find("main h1").text == "Machines", "the machines page again")
+    page.wait_for(lambda: not page.find_all("dialog"), "the confirmation to close")
+    assert httpx.get(f"{page.base}/api/v1/machines/{machine}", timeout=10).status_code == 200
+
+
+# ----------------------------------------------------------------------------- linked pages
+HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
+
+
+def api_operations(base: str) -> list[tuple[str, str]]:
+    """(path, summary) of every operation of the app's OpenAPI document."""
+    document = httpx.get(f"{base}/openapi.json", timeout=10).json()
+    return [
+        (path, operation["summary"])
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if method in HTTP_METHODS
+    ]
+
+
+def page_text(page: Page) -> str:
+    text: str = page.js("return document.body.innerText")
+    return text.replace("\u200b", "")  # Swagger UI breaks long paths with zero-width spaces
+
+
+def same_origin_only(page: Page) -> None:
+    """Everything the page loaded, and every element that loads something, is on the app."""
+    loaded: list[str] = page.js("return performance.getEntriesByType('resource').map(e => e.name)")
+    others = [url for url in loaded if not url.startswith(page.base + "/")]
+    assert not others, f"loaded from another host: {others}"
+    sources: list[str] = page.js(
+        "return [...document.querySelectorAll('script[src], img[src], link[href], iframe[src],"
+        " source[src], video[src], audio[src]')].map(e => e.src || e.href)"
+    )
+    others = [url for url in sources if not url.startswith((page.base + "/", "data:", "blob:"))]
+    assert not others, f"elements that load from another host: {others}"
+
+
+def shows_the_operations(page: Page, route: str, screenshot: str) -> None:
+    """The API documentation page at ``route`` lists every operation (path and summary)."""
+    operations = api_operations(page.base)
+    assert len(operations) >= 15
+    page.driver.get(f"{page.base}{route}")
+
+    def missing() -> list[str]:
+        text = page_text(page)
+        return [f"{p} ({s})" for p, s in operations if p not in text or s not in text]
+
+    # A 1-2 MB reader parsing the whole document: give a loaded machine time.
+    page.wait_for(lambda: not missing(), f"every operation on {route}", timeout=4 * WAIT)
+    text = page_text(page)
+    assert "Unable to render" not in text
+    assert "Something went wrong" not in text
+    same_origin_only(page)
+    page.screenshot(screenshot)
+
+
+@pytest.mark.parametrize(
+    ("route", "screenshot"), [("/docs", "api-docs-swagger"), ("/redoc", "api-docs-redoc")]
+)
+def test_the_api_docs_show_every_operation(page: Page, route: str, screenshot: str) -> None:
+    shows_the_operations(page, route, screenshot)
+    if route == "/docs":
+        # An operation opens with its request body (Swagger UI resolved the 3.1 schemas).
+        document = httpx.get(f"{page.base}/openapi.json", timeout=10).json()
+        store = document["paths"]["/api/v1/machines"]["post"]
+        block = f"#operations-{store['tags'][0]}-{store['operationId']}"
+        page.find(f"{block} button").click()
+        page.wait_for(lambda: "Request body" in page.find(block).text, "the operation's details")
+        page.js("arguments[0].scrollIntoView()", page.find(block))
+        page.screenshot(f"{screenshot}-operation")
+
+
+# What each view of the workspace shows: for a stored machine, and on "New machine".
+# (Each is evaluated again and again until it holds: it reads the page without waiting.)
+def shown_text(page: Page, css: str) -> str:
+    """The text of the first displayed element matching ``css`` ("" when there is none)."""
+    text: str = page.js(
+        "const e = [...document.querySelectorAll(arguments[0])].find(e => e.checkVisibility());"
+        "return e ? e.innerText : '';",
+        css,
+    )
+    return text
+
+
+WORKSPACE_VIEWS: dict[str, tuple[Callable[[Page], Any], Callable[[Page], Any]]] = {
+    "edit": (
+        lambda p: "machine_name" in p.js("return document.querySelector('#definition-text').value"),
+        lambda p: p.js("return document.querySelector('#definition-text').checkVisibility()"),
+    ),
+    "build": (
+        lambda p: p.js("return document.querySelector('input[name=state-name]').checkVisibility()"),
+        lambda p: p.js("return document.querySelector('input[name=state-name]').checkVisibility()"),
+    ),
+    "simulate": (
+        lambda p: shown_text(p, "#sim-current"),
+        lambda p: "Write or load a definition first." in shown_text(p, ".simulator-panel"),
+    ),
+    "entities": (
+        lambda p: shown_text(p, ".entity-list") and not p.find_all(".entity-list .loading"),
+        lambda p: "Entities belong to a stored machine" in shown_text(p, ".entities-panel"),
+    ),
+}
+
+
+def expect_hash_page(page: Page, route: str) -> None:
+    """Wait for what the UI page at ``route`` shows; fail for a route the test does not know."""
+    parts = [unquote(part) for part in route.removeprefix("#/").split("/")]
+    if route == "#/":
+        page.wait_for(lambda: shown_text(page, "main h1") == "Machines", route)
+        page.wait_for(lambda: page.find_all("main tr[data-machine], main .empty"), "the list")
+        return
+    if parts[0] == "new" and len(parts) <= 2:
+        heading, view, stored = "New machine", parts[1] if len(parts) == 2 else "edit", False
+    elif parts[0] == "machines" and 2 <= len(parts) <= 4:
+        heading, view, stored = parts[1], parts[2] if len(parts) > 2 else "edit", True
+    else:
+        raise AssertionError(f"the test has no expectation for the UI's link {route}")
+    page.wait_for(lambda: shown_text(page, "main h1") == heading, f"{route}: heading {heading}")
+    if len(parts) == 4:
+        page.wait_for(lambda: shown_text(page, "#entity-state"), f"{route}: the entity's state")
+        return
+    assert view in WORKSPACE_VIEWS, f"the test has no expectation for the UI's link {route}"
+    shows = WORKSPACE_VIEWS[view][0 if stored else 1]
+    page.wait_for(lambda: shows(page), f"{route}: the {view} view")
+
+
+def expect_server_page(page: Page, route: str) -> list[str]:
+    """Check the page at ``route`` (not the UI's); return the app's other pages it links to."""
+    if route in ("/docs", "/redoc"):
+        shows_the_operations(page, route, "linked" + route.replace("/", "-"))
+        links: list[str] = page.js(
+            "return [...document.querySelectorAll('a[href]')]"
+            ".filter(a => a.origin === location.origin && a.pathname !== location.pathname)"
+            ".map(a => a.pathname)"
+        )
+        return links
+    if route == "/openapi.json":
+        page.driver.get(f"{page.base}{route}")
+        document = page.wait_for(lambda: json.loads(page.js("return document.body.innerText")))
+        assert document["openapi"].startswith("3.1")
+        assert "/api/v1/machines" in document["paths"]
+        return []
+    raise AssertionError(f"the test has no expectation for the page {route}")
+
+
+def test_every_page_the_ui_links_to_shows_its_content(page: Page) -> None:
+    machine = store_machine(page.base, ORDER_YAML)
+    created = httpx.post(
+        f"{page.base}/api/v1/machines/{machine}/entities",
+        json={"entity_id": "linked-1"},
+        timeout=10,
+    )
+    assert created.status_code in (201, 409), created.text
+    todo = ["#/"]
+    seen: set[str] = set()
+    while todo:
+        route = todo.pop(0)
+        if route in seen:
+            continue
+        seen.add(route)
+        if route.startswith("#"):
+            page.open(route)
+            expect_hash_page(page, route)
+            links: list[str] = page.js(
+                "return [...document.querySelectorAll('header a[href], main a[href]')]"
+                ".filter(a => a.checkVisibility() && !a.hasAttribute('download'))"
+                ".map(a => a.getAttribute('href'))"
+            )
+            for href in links:
+                assert re.match(r"#/|/[^/]", href), f"{route} links to {href}, not to the app"
+            todo += [href for href in links if href not in seen]
+        else:
+            todo += expect_server_page(page, route)
+    assert {"#/", "#/new", "/docs", "/redoc", "/openapi.json"} <= seen
+    assert f"#/machines/{machine}/simulate" in seen
+    assert f"#/machines/{machine}/entities/linked-1" in seen
 
 
 def test_simulator_runs_the_order_example_to_a_terminal_state(page: Page) -> None:

@@ -264,6 +264,48 @@ class TestDiagram:
         response = client.post("/ui/api/diagram", json={"config": {"meta": {}}})
         assert response.status_code == 422
 
+    def test_the_checks_of_every_other_entry_point_apply(self, client: TestClient) -> None:
+        # A guard expression every other path refuses must not be drawn as if it were valid.
+        config = order_config()
+        config["transitions"][1]["guards"] = [{"expr": "qty >= "}]
+        for route in ("/ui/api/diagram", "/ui/api/inspect"):
+            response = client.post(route, json={"config": config})
+            assert response.status_code == 422, route
+            assert "transitions[1].guards[0]" in response.json()["detail"], route
+
+
+class TestParseSlots:
+    """The helpers parse and compile inside the API's parse slots, like /api/v1/validate."""
+
+    @pytest.fixture
+    def busy_client(self, tmp_path: Path) -> Iterator[TestClient]:
+        settings = make_settings(
+            tmp_path, max_concurrent_parses=1, large_definition_bytes=64, parse_wait_seconds=0.05
+        )
+        with TestClient(create_app(settings)) as c:
+            yield c
+
+    def test_large_bodies_wait_for_a_slot_and_small_ones_never_do(
+        self, busy_client: TestClient
+    ) -> None:
+        slots = busy_client.app.state.services.parses  # type: ignore[attr-defined]
+        bodies = {
+            "/ui/api/parse": {"text": ORDER_YAML},
+            "/ui/api/diagram": {"config": order_config()},
+            "/ui/api/inspect": {"config": order_config()},
+        }
+        for route, body in bodies.items():
+            assert busy_client.post(route, json=body).status_code == 200, route
+        # With the only slot taken, every large body is refused with 503 and Retry-After.
+        with slots.slot(slots.large_bytes):
+            for route, body in bodies.items():
+                response = busy_client.post(route, json=body)
+                assert response.status_code == 503, route
+                assert "Retry-After" in response.headers
+                assert "busy parsing" in response.json()["detail"]
+            assert busy_client.post("/ui/api/parse", json={"text": "a: 1"}).status_code == 200
+        assert slots.peak == 1
+
 
 class TestTemplates:
     def test_every_template_of_the_new_machine_page_is_valid(self, client: TestClient) -> None:

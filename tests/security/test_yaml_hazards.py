@@ -1,7 +1,8 @@
 """Hostile YAML: each input is refused quickly with ``ConfigurationError`` and nothing else.
 
 "Quickly" is checked loosely (a few seconds, not a benchmark): the point is that nothing
-expands, recurses or parses its way into a hang.
+expands, recurses or parses its way into a hang. The time counted is this process's CPU time,
+so other work on a busy machine does not count.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from pystator import ConfigurationError, StateMachine
-from pystator.loaders import DEFAULT_MAX_BYTES, load_yaml_file, load_yaml_string
+from pystator.loaders import DEFAULT_MAX_BYTES, load_yaml_file, load_yaml_string, safe_yaml
 
 LIMIT_SECONDS = 5.0
 
@@ -48,11 +50,20 @@ states: [{name: A}]
 """
 
 
+@pytest.fixture(autouse=True, params=["libyaml", "pure"])
+def yaml_parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs on libyaml's C parser and on PyYAML's pure-Python one."""
+    if request.param == "libyaml" and not yaml.__with_libyaml__:
+        pytest.skip("PyYAML was built without libyaml")
+    monkeypatch.setattr(safe_yaml, "USE_LIBYAML", request.param == "libyaml")
+    return str(request.param)
+
+
 @pytest.fixture
 def deadline() -> Iterator[None]:
-    started = time.perf_counter()
+    started = time.process_time()
     yield
-    assert time.perf_counter() - started < LIMIT_SECONDS
+    assert time.process_time() - started < LIMIT_SECONDS
 
 
 def refused(text: str, **kwargs: object) -> ConfigurationError:

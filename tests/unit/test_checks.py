@@ -241,6 +241,32 @@ class TestStates:
 
 
 class TestTransitions:
+    def test_inside_checks_in_a_deep_tree(self) -> None:
+        """ "Inside" is answered from a numbering of the tree, not by walking up: right for
+        descendants, siblings' subtrees, ancestors and states beside a parent cycle."""
+        chain = [{"name": "S0"}] + [{"name": f"S{i}", "parent": f"S{i - 1}"} for i in range(1, 900)]
+        side = [{"name": "B", "parent": "S10"}, {"name": "B1", "parent": "B"}]
+        loop = [{"name": "L1", "parent": "L2"}, {"name": "L2", "parent": "L1"}]
+        fine = [
+            {"trigger": "a", "source": "S5", "dest": "S899", "internal": True},
+            {"trigger": "b", "source": "S10", "dest": "B1", "internal": True},
+        ]
+        wrong = [
+            {"trigger": "c", "source": "S899", "dest": "S5", "internal": True},
+            {"trigger": "d", "source": "S11", "dest": "B1", "internal": True},
+            {"trigger": "e", "source": "L1", "dest": "S3", "internal": True},
+        ]
+        found = issues_of(definition(chain + side + loop, fine + wrong))
+        assert found == [
+            "states[902].parent: parent chain of 'L1' loops",
+            "states[903].parent: parent chain of 'L2' loops",
+            *(
+                f"transitions[{i}].internal: an internal transition must stay inside its "
+                f"source: '{t['dest']}' is not '{t['source']}' or one of its descendants"
+                for i, t in enumerate(wrong, start=2)
+            ),
+        ]
+
     def test_terminal_source(self) -> None:
         data = definition(STATES, [{"trigger": "a", "source": ["OPEN", "FILLED"], "dest": "OPEN"}])
         assert one_issue(data) == (

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pystator import MachineDefinition, StateMachine
+from pystator import ConfigurationError, MachineDefinition, StateMachine
 from tests.conftest import ROOT
 from tests.unit.conftest import ORDER
 
@@ -131,6 +131,109 @@ class TestValidate:
         assert proc.returncode == 1
         assert "could not determine a constructor" in one_error_line(proc)
         assert "pwned" not in proc.stdout
+
+    def test_counts_every_state(self, tmp_path: Path) -> None:
+        path = tmp_path / "nested.yaml"
+        path.write_text(
+            "meta: {machine_name: nested}\n"
+            "states:\n"
+            "  - {name: A, type: initial}\n"
+            "  - {name: B}\n"
+            "  - {name: B1, parent: B}\n"
+            "  - {name: B2, parent: B}\n"
+            "  - {name: BH, type: history, parent: B}\n"
+            "  - name: P\n"
+            "    type: parallel\n"
+            "    regions:\n"
+            "      - {name: r1, states: [X, Y]}\n"
+            "      - {name: r2, states: [Z]}\n"
+            "transitions:\n"
+            "  - {trigger: go, source: A, dest: B}\n",
+            encoding="utf-8",
+        )
+        proc = cli("validate", path)
+        assert proc.returncode == 0, proc.stderr
+        # Regions are not states; the history state is.
+        assert proc.stdout == f"{path}: ok (nested v1.0.0, 9 states (3 top-level), 1 transition)\n"
+
+    @pytest.mark.parametrize(
+        ("guard", "issue"),
+        [
+            (
+                '{expr: "qty >= "}',
+                "transitions[0].guards[0].expr: expression 'qty >= ': invalid syntax",
+            ),
+            ("{expr: '__import__(\"os\")'}", "transitions[0].guards[0].expr"),
+        ],
+        ids=["syntax", "import"],
+    )
+    def test_refuses_what_the_machine_refuses(self, tmp_path: Path, guard: str, issue: str) -> None:
+        path = tmp_path / "guarded.yaml"
+        path.write_text(
+            "meta: {machine_name: m}\n"
+            "states: [{name: A}, {name: B}]\n"
+            f"transitions: [{{trigger: go, source: A, dest: B, guards: [{guard}]}}]\n",
+            encoding="utf-8",
+        )
+        with pytest.raises(ConfigurationError) as info:
+            StateMachine.from_yaml(path)
+        expected = [f"{path}: {i}" for i in info.value.issues]
+        assert expected[0].startswith(f"{path}: {issue}")
+        proc = cli("validate", path)
+        assert proc.returncode == 1
+        assert "Traceback" not in proc.stderr
+        assert proc.stderr.splitlines() == expected
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
+    """Chains of states 1,000 (the limit) and 5,000 levels deep, as JSON files."""
+    from tests.unit.test_deep_definitions import chain
+
+    out = {}
+    for levels in (1000, 5000):
+        path = tmp_path_factory.mktemp("deep") / f"chain{levels}.json"
+        path.write_text(json.dumps(chain(levels)), encoding="utf-8")
+        out[levels] = path
+    return out
+
+
+class TestDeepDefinitions:
+    """A chain of states as deep as allowed works everywhere; a deeper one is one error line."""
+
+    too_deep = (
+        "states[1001].parent: 'S1000' is nested 1001 levels deep: a state may be nested at "
+        "most 1000 levels (parents and regions count)"
+    )
+
+    def test_validate(self, files: dict[int, Path]) -> None:
+        ok = cli("validate", files[1000])
+        assert ok.returncode == 0, ok.stderr
+        assert ok.stdout == (
+            f"{files[1000]}: ok (deep v1.0.0, 1003 states (3 top-level), 5 transitions)\n"
+        )
+        refused = cli("validate", files[5000])
+        assert refused.returncode == 1
+        assert one_error_line(refused) == f"{files[5000]}: {self.too_deep}"
+
+    def test_process_into_the_deepest_leaf(self, files: dict[int, Path]) -> None:
+        ok = cli("process", files[1000], "IDLE", "dive")
+        assert ok.returncode == 0, ok.stderr
+        result = json.loads(ok.stdout)
+        assert result["target_state"] == "S999"
+        assert len(result["entered_states"]) == 1000
+        refused = cli("process", files[5000], "IDLE", "dive")
+        assert refused.returncode == 1
+        assert self.too_deep in one_error_line(refused)
+
+    @pytest.mark.parametrize("fmt", ["mermaid", "dot"])
+    def test_diagram(self, files: dict[int, Path], fmt: str) -> None:
+        ok = cli("diagram", files[1000], "--format", fmt)
+        assert ok.returncode == 0, ok.stderr
+        assert "S999" in ok.stdout
+        refused = cli("diagram", files[5000], "--format", fmt)
+        assert refused.returncode == 1
+        assert one_error_line(refused) == f"error: {files[5000]}: {self.too_deep}"
 
 
 class TestProcess:

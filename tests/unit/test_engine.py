@@ -497,3 +497,31 @@ class TestParallelResultsBuiltOnce:
         for ok in (False, True, False):
             r = m.process("P(r1=A1, r2=B1)", "flip", {"ok": ok})
             assert r.target_state == ("P(r1=A1, r2=B2)" if ok else "OUT")
+
+
+class TestRejectionsOnEveryPath:
+    """A rejection built by the general engine (timers, parallel configurations) is shared
+    like the sync driver's, and equals a freshly built one."""
+
+    def test_a_guarded_timer_rejection(self) -> None:
+        from pystator.engine.outcomes import build_rejection
+
+        m = build(
+            [{"name": "A", "type": "initial"}, {"name": "B"}],
+            [{"after": 100, "source": "A", "dest": "B", "guards": [{"expr": "ready == 1"}]}],
+        )
+        guard = m._index.guards[0][0]
+        first = m.fire_timer("A", "A:after:0", {"ready": 0})
+        assert first == build_rejection(
+            m._index, "A", "A:after:0", guard, 1, "the expression is false"
+        )
+        assert m.fire_timer("A", "A:after:0", {"ready": 0}) is first
+        missing = m.fire_timer("A", "A:after:0", {})
+        assert missing.metadata["guard_detail"] == "context key 'ready' is missing"
+        assert m.fire_timer("A", "A:after:0", {"ready": 1}).target_state == "B"
+
+    async def test_sync_and_async_drivers_share_a_rejection(self) -> None:
+        m = desk({"trigger": "flip", "source": "B1", "dest": "B2", "guards": ["ok"]})
+        r = m.process("P(r1=A1, r2=B1)", "flip")
+        assert r.metadata["reason"] == "guard_rejected"
+        assert await m.aprocess("P(r1=A1, r2=B1)", "flip") is r

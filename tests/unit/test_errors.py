@@ -32,10 +32,14 @@ from pystator import (
     Orchestrator,
     StaleVersionError,
     StateMachine,
+    StoreTimeoutError,
     TerminalStateError,
+    TransitionResult,
     UndefinedStateError,
     UndefinedTriggerError,
 )
+from pystator.errors import ERROR_TYPES
+from pystator.models.result import fresh_error
 from tests.unit.conftest import ORDER, build
 
 SEED_CODES = {
@@ -241,7 +245,30 @@ def codes_from_behaviour() -> dict[ErrorCode, str]:
         ],
     )
     note(looping.process("A", "go").error, "eventless loop")
+    note(_expect(StoreTimeoutError, _commit_while_locked), "a store past its busy timeout")
     return seen
+
+
+def _commit_while_locked() -> None:
+    """An event committed while another connection holds the SQLite file's write lock past
+    the store's busy timeout (``StoreTimeoutError``, code ``STORE_UNAVAILABLE``)."""
+    import sqlite3
+    import tempfile
+
+    from pystator.stores.sql import SQLStateStore
+
+    with tempfile.TemporaryDirectory() as directory:
+        path = f"{directory}/locked.db"
+        store = SQLStateStore(f"sqlite:///{path}", busy_timeout=0.05)
+        holder = sqlite3.connect(path, isolation_level=None)
+        try:
+            orders = Orchestrator(StateMachine.from_dict(ORDER), store)
+            orders.process_event("e1", "exchange_ack")
+            holder.execute("BEGIN EXCLUSIVE")
+            orders.process_event("e1", "cancel")
+        finally:
+            holder.close()
+            store.close()
 
 
 def test_every_error_code_is_produced_by_some_behaviour() -> None:
@@ -257,3 +284,68 @@ def test_all_errors_are_exported() -> None:
         obj = getattr(errors, name)
         if isinstance(obj, type) and issubclass(obj, FSMError):
             assert getattr(pystator, name) is obj
+
+
+def error_examples() -> dict[str, FSMError]:
+    """One instance of every error type, by name, with its attributes set."""
+    report = ActionExecutor(ActionRegistry()).execute(
+        StateMachine.from_dict(ORDER).process("PENDING", "exchange_ack")
+    )
+    examples: list[FSMError] = [
+        FSMError("custom", code=ErrorCode.TIMEOUT),
+        ConfigurationError([ConfigIssue("states[0]", "bad"), ConfigIssue("meta", "worse")]),
+        InvalidTransitionError("not from here", current_state="A", trigger="go"),
+        UndefinedTriggerError("nowhere", current_state="A", trigger="nope"),
+        GuardRejectedError("no", guard_name="g", current_state="A"),
+        TerminalStateError("done"),
+        ContextValidationError("bad context", errors=["qty is required"]),
+        ActionExecutionError("failed", report=report),
+        StaleVersionError("lost", entity_id="e1", expected_version=1, actual_version=2),
+    ]
+    by_name: dict[str, FSMError] = {type(e).__name__: e for e in examples}
+    for name, cls in ERROR_TYPES.items():
+        by_name.setdefault(name, cls("an example"))  # every error takes a message first
+    return by_name
+
+
+@pytest.mark.parametrize("name", sorted(ERROR_TYPES))
+def test_fresh_error_is_an_equal_new_exception(name: str) -> None:
+    # ``raise_for_error`` raises this copy, never the error a shared result holds.
+    error = error_examples()[name]
+    error.add_note("a note")
+    try:
+        raise error
+    except FSMError:
+        pass
+    assert error.__traceback__ is not None
+    copied = fresh_error(error)
+    assert type(copied) is type(error)
+    assert copied == error
+    assert copied is not error
+    assert copied.args == error.args
+    assert str(copied) == str(error)
+    assert copied.code is error.code
+    assert vars(copied) == vars(error)
+    assert copied.to_dict() == error.to_dict()
+    assert copied.__traceback__ is None
+    assert copied.__context__ is None
+    assert copied.__cause__ is None
+    # Lists (notes, a contract's errors, a definition's issues) are the copy's own.
+    for key, value in vars(error).items():
+        if type(value) is list:
+            assert vars(copied)[key] is not value
+    copied.add_note("another")
+    assert error.__notes__ == ["a note"]
+
+
+def test_raise_for_error_of_a_stored_result_raises_a_copy() -> None:
+    # A result read back from its JSON (an idempotent replay) carries a rebuilt error.
+    m = StateMachine.from_dict(ORDER)
+    m.guard_registry.register("is_full_fill", lambda ctx: False)
+    stored = TransitionResult.model_validate_json(m.process("OPEN", "fill").model_dump_json())
+    with pytest.raises(GuardRejectedError) as info:
+        stored.raise_for_error()
+    assert info.value == stored.error
+    assert info.value is not stored.error
+    assert info.value.guard_name == "is_full_fill"
+    assert info.value.current_state == "OPEN"

@@ -402,6 +402,9 @@ class TestRejectedAtLoad:
         assert message in text
         assert text.startswith("invalid machine definition: expression ")
 
+    def test_invalid_syntax_is_said_once(self) -> None:
+        assert refused("x >=").count("invalid syntax") == 1
+
     def test_the_expression_is_quoted_and_long_ones_shortened(self) -> None:
         long = "x == '" + "a" * 3000 + "'"
         text = refused(long)

@@ -1,17 +1,20 @@
 """The hot path's shortcuts give the same values as the slow ways they replace.
 
 ``build_record`` (a record without validation, through the models' slot setters), the
-orchestrator's copies of a result's JSON and the in-memory store's heads of kept records.
+orchestrator's copies of a result's JSON, the in-memory store's heads of kept records and
+the fast ``explain`` of a one-comparison expression.
 """
 
 from __future__ import annotations
 
 import marshal
+from types import MappingProxyType
 from typing import Any, Optional
 
 import pytest
 from pydantic import BaseModel
 
+from pystator.engine.expr import compile_expression
 from pystator.models.entity import (
     EntityRecord,
     OutboxItem,
@@ -148,3 +151,51 @@ def test_optional_scalars_are_in_the_head_and_optional_lists_are_not() -> None:
     assert kept.record._fields == ("a", "b")
     with pytest.raises(ValueError, match="unexpected field names"):
         kept.replace(c=[2])  # not a head field
+
+
+# ``explain`` of a one-comparison expression has a fast twin (``engine.expr.fast``), which is
+# what the sync driver calls to evaluate an ``expr`` guard and name why it said no. It must
+# answer exactly as the checked ``explain`` does; a read-only mapping always takes the checked
+# path, so each answer on a plain dict is compared with the answer on the same data behind a
+# ``MappingProxyType``.
+FAST_FORMS = [
+    "qty >= limit",
+    "qty < limit",
+    "qty == limit",
+    "qty != limit",
+    "qty > 10",
+    "qty <= 2.5",
+    "10 < qty",
+    "'b' > qty",
+    "qty == 'open'",
+]
+CONTEXTS: list[dict[str, Any]] = [
+    {},
+    {"qty": 1},
+    {"limit": 1},
+    {"qty": 1, "limit": 2},
+    {"qty": 2, "limit": 2},
+    {"qty": 3, "limit": 2},
+    {"qty": 11},
+    {"qty": 2.5, "limit": 2.5},
+    {"qty": 1.0, "limit": 1},
+    {"qty": True, "limit": 1},
+    {"qty": float("nan"), "limit": 1.0},
+    {"qty": float("inf"), "limit": 1.0},
+    {"qty": "a", "limit": "b"},
+    {"qty": "open"},
+    {"qty": "a", "limit": 1},
+    {"qty": None, "limit": None},
+    {"qty": [1], "limit": [1]},
+    {"qty": 2**70, "limit": 2**70 + 1},
+]
+
+
+@pytest.mark.parametrize("source", FAST_FORMS)
+def test_fast_explain_answers_as_the_checked_explain(source: str) -> None:
+    fn = compile_expression(source)
+    assert fn.explain.__qualname__.startswith("_name_"), "not on the fast path"
+    for ctx in CONTEXTS:
+        fast = fn.explain(ctx)
+        assert fast == fn.explain(MappingProxyType(ctx)), ctx
+        assert (fast is None) is fn(ctx), ctx  # and it agrees with the evaluator

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from pystator import ConfigurationError, MachineDefinition, StateMachine
 from pystator.loaders import (
@@ -17,7 +18,9 @@ from pystator.loaders import (
     load_file,
     load_json_string,
     load_yaml_string,
+    safe_yaml,
 )
+from tests.conftest import ROOT
 from tests.unit.conftest import ORDER, definition
 
 BASE_YAML = """\
@@ -29,6 +32,15 @@ states:
 transitions:
   - {trigger: go, source: A, dest: B}
 """
+
+
+@pytest.fixture(params=["libyaml", "pure"])
+def yaml_parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test on libyaml's C parser and on PyYAML's pure-Python one."""
+    if request.param == "libyaml" and not yaml.__with_libyaml__:
+        pytest.skip("PyYAML was built without libyaml")
+    monkeypatch.setattr(safe_yaml, "USE_LIBYAML", request.param == "libyaml")
+    return str(request.param)
 
 
 def yaml_issues(text: str, **kwargs: Any) -> list[str]:
@@ -43,6 +55,7 @@ def json_issues(text: str | bytes, **kwargs: Any) -> list[str]:
     return [str(i) for i in info.value.issues]
 
 
+@pytest.mark.usefixtures("yaml_parser")
 class TestYamlSafety:
     def test_plain_definition_loads(self) -> None:
         d = load_yaml_string(BASE_YAML)
@@ -131,6 +144,7 @@ class TestYamlSafety:
         assert yaml_issues("? [a, b]\n: 1\n") == ["line 1: a mapping key must be a plain value"]
 
 
+@pytest.mark.usefixtures("yaml_parser")
 class TestYaml11Booleans:
     NAMES = ("on", "off", "yes", "no", "On", "OFF", "Yes", "NO", "y", "n", "Y", "N")
 
@@ -175,6 +189,7 @@ class TestYaml11Booleans:
         assert issues == ["states[1].name: Input should be a valid string (line 2)"]
 
 
+@pytest.mark.usefixtures("yaml_parser")
 class TestYamlLines:
     def test_reference_error_points_at_the_line(self) -> None:
         text = BASE_YAML + "  - trigger: back\n    source: B\n    dest: AA\n"
@@ -310,6 +325,7 @@ class TestJsonDataOnly:
         assert len(hashes) == 6
 
 
+@pytest.mark.usefixtures("yaml_parser")
 class TestDictAndFiles:
     def test_from_dict_and_from_definition_agree(self) -> None:
         model = MachineDefinition.model_validate(ORDER)
@@ -399,6 +415,7 @@ HIERARCHICAL = definition(
 )
 
 
+@pytest.mark.usefixtures("yaml_parser")
 class TestRoundTrips:
     @pytest.mark.parametrize("data", [ORDER, HIERARCHICAL], ids=["order", "hierarchical"])
     def test_dict_round_trip(self, data: dict[str, Any]) -> None:
@@ -504,3 +521,93 @@ class TestRoundTrips:
         machine = StateMachine.from_dict(data)
         assert StateMachine.from_yaml_string(machine.to_yaml()).definition == machine.definition
         assert StateMachine.from_json_string(machine.to_json()).definition == machine.definition
+
+
+TRICKY_YAML = """\
+meta:
+  machine_name: tricky
+  version: 1.10
+  description: >
+    folded
+    text
+states:
+  - name: A
+    type: initial
+    metadata: {n: 1, f: 2.5, t: true, z: null, s: 'on', list: [1, [2, [3]]]}
+  - name: B
+    description: |
+      literal
+      block
+    on_enter:
+      - name: notify
+        params: {when: 2001-12-14, hex: 0x1f, big: 1e3, inf_text: ".inf", "quoted key": yes}
+transitions:
+  - {trigger: go, source: A, dest: B}
+"""
+
+
+class TestYamlParsers:
+    """libyaml's C parser and PyYAML's pure-Python parser feed the same reader."""
+
+    def test_libyaml_is_used_when_pyyaml_has_it(self) -> None:
+        if not yaml.__with_libyaml__:
+            pytest.skip("PyYAML was built without libyaml")
+        from yaml._yaml import CParser
+
+        assert safe_yaml.USE_LIBYAML
+        assert isinstance(safe_yaml._event_source("a: 1"), CParser)
+
+    @pytest.mark.parametrize(
+        "path",
+        [*sorted((ROOT / "examples").glob("*.yaml")), "tricky"],
+        ids=lambda p: p if isinstance(p, str) else p.name,
+    )
+    def test_both_parsers_read_the_same_data_and_lines(
+        self, path: Path | str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        if not yaml.__with_libyaml__:
+            pytest.skip("PyYAML was built without libyaml")
+        text = TRICKY_YAML if path == "tricky" else Path(path).read_text(encoding="utf-8")
+        read = []
+        for use_c in (True, False):
+            monkeypatch.setattr(safe_yaml, "USE_LIBYAML", use_c)
+            document = safe_yaml.load_yaml_text(text)
+            lines = {repr(path): document.line_of(path) for path in _paths(document.data)}
+            read.append((document.data, lines))
+        assert read[0] == read[1]
+        assert read[0][1]  # the lines were recorded
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "meta: {machine_name: m\nstates: [{name: A}]\n",
+            "meta:\n  machine_name: m\n   states: []\n",
+            "a: b: c\n",
+            "- a\nb: c\n",
+            "meta: {machine_name: m}\n\tstates: []\n",
+        ],
+    )
+    def test_both_parsers_refuse_bad_syntax_at_the_same_line(
+        self, text: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        if not yaml.__with_libyaml__:
+            pytest.skip("PyYAML was built without libyaml")
+        lines = []
+        for use_c in (True, False):
+            monkeypatch.setattr(safe_yaml, "USE_LIBYAML", use_c)
+            (issue,) = yaml_issues(text)
+            assert "invalid YAML" in issue
+            lines.append(issue.split(",")[0])
+        assert lines[0] == lines[1]
+
+
+def _paths(data: Any, prefix: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
+    """Every path into ``data`` (a small test document: recursion is fine here)."""
+    out = [prefix]
+    if isinstance(data, dict):
+        for key, value in data.items():
+            out += _paths(value, (*prefix, key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            out += _paths(value, (*prefix, i))
+    return out

@@ -232,3 +232,33 @@ class TestMachineDefinition:
         assert set(schema["required"]) == {"meta", "states"}
         state = schema["$defs"]["StateDefinition"]
         assert state["properties"]["name"]["pattern"] == "^[A-Za-z][A-Za-z0-9_]*$"
+
+
+class TestContextKeysAreData:
+    """Context keys are any text, not Python names: none may clash with Pydantic's own."""
+
+    def test_keys_that_look_like_model_attributes_or_private_names_are_checked(self) -> None:
+        from pystator import StateMachine
+
+        machine = StateMachine.from_dict(
+            {
+                "meta": {"machine_name": "m", "validate_context": True},
+                "context": {
+                    "fields": {
+                        "model_fields": {"type": "integer"},
+                        "_x": {"type": "integer"},
+                        "order-id": {"type": "string", "required": True},
+                    }
+                },
+                "states": [{"name": "A", "type": "initial"}, {"name": "B"}],
+                "transitions": [{"trigger": "go", "source": "A", "dest": "B"}],
+            }
+        )
+        bad = machine.process("A", "go", {"model_fields": "x", "_x": "y"})
+        assert bad.success is False
+        message = str(bad.error)
+        assert "model_fields: Input should be a valid integer" in message
+        assert "_x: Input should be a valid integer" in message
+        assert "order-id: required key is missing" in message
+        good = machine.process("A", "go", {"model_fields": 1, "_x": 2, "order-id": "o1"})
+        assert good.success is True

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import threading
+import traceback
 from types import MappingProxyType
 from typing import Any
 
@@ -24,6 +26,8 @@ from pystator import (
     UndefinedStateError,
     UndefinedTriggerError,
 )
+from pystator.engine.expr import compile_expression
+from pystator.engine.outcomes import _MAX_FAILURES, build_no_transition, build_rejection
 from tests.unit.conftest import ORDER, build
 
 
@@ -339,3 +343,419 @@ class TestTransitionResult:
     def test_equal_results_compare_equal(self) -> None:
         assert results() == results()
         assert results()[0] != results()[1]
+
+
+# --------------------------------------------------------------------------- shared failures
+# A failed result is built once per (state, trigger, guard, candidates, detail), or per
+# (state, trigger) when no candidate applies, and shared. These tests hold the shared results
+# to the plain builders (the code that built every failed result before), field for field,
+# and check that nothing of one call reaches another.
+
+
+def expr_order(on_missing: str = "false") -> StateMachine:
+    data = copy.deepcopy(ORDER)
+    data["meta"]["expr_on_missing"] = on_missing
+    data["transitions"][1]["guards"] = [{"expr": "fill_qty >= order_qty"}]
+    return StateMachine.from_dict(data)
+
+
+def fill_guard(m: StateMachine) -> Any:
+    return m._index.guards[1][0]  # the guard of transition 1, 'fill'
+
+
+def assert_same_result(fast: TransitionResult, slow: TransitionResult) -> None:
+    """Equal field for field, error included (type, code, message, args, attributes), and
+    the same JSON."""
+    for name in TransitionResult.model_fields:
+        if name != "error":
+            assert getattr(fast, name) == getattr(slow, name), name
+    assert dict(fast.metadata) == dict(slow.metadata)
+    assert type(fast.error) is type(slow.error)
+    if slow.error is not None:
+        assert fast.error is not None
+        assert fast.error.code is slow.error.code
+        assert fast.error.message == slow.error.message
+        assert fast.error.args == slow.error.args
+        assert str(fast.error) == str(slow.error)
+        assert vars(fast.error) == vars(slow.error)
+        assert fast.error.to_dict() == slow.error.to_dict()
+    assert fast == slow
+    assert fast.model_dump() == slow.model_dump()
+    assert fast.model_dump_json() == slow.model_dump_json()
+
+
+REJECTED = {"fill_qty": 1, "order_qty": 100}
+
+
+def failure_cases() -> list[tuple[str, StateMachine, str, str, dict[str, Any], Any, str]]:
+    """(id, machine, state, trigger, context, plain builder, the message it carries today)."""
+    named, lenient, expr = order(), order(strict=False), expr_order()
+    expr_label = "expr: fill_qty >= order_qty"
+    return [
+        (
+            "named guard rejected",
+            named,
+            "OPEN",
+            "fill",
+            REJECTED,
+            lambda: build_rejection(named._index, "OPEN", "fill", fill_guard(named), 1),
+            "guard 'is_full_fill' rejected trigger 'fill' in state 'OPEN'",
+        ),
+        (
+            "expr guard rejected",
+            expr,
+            "OPEN",
+            "fill",
+            REJECTED,
+            lambda: build_rejection(
+                expr._index, "OPEN", "fill", fill_guard(expr), 1, "the expression is false"
+            ),
+            f"guard '{expr_label}' rejected trigger 'fill' in state 'OPEN': "
+            "the expression is false",
+        ),
+        (
+            "expr guard rejected, key missing",
+            expr,
+            "OPEN",
+            "fill",
+            {"order_qty": 100},
+            lambda: build_rejection(
+                expr._index,
+                "OPEN",
+                "fill",
+                fill_guard(expr),
+                1,
+                "context key 'fill_qty' is missing",
+            ),
+            f"guard '{expr_label}' rejected trigger 'fill' in state 'OPEN': "
+            "context key 'fill_qty' is missing",
+        ),
+        (
+            "undefined trigger",
+            named,
+            "OPEN",
+            "fil",
+            {},
+            lambda: build_no_transition(named._index, "OPEN", "fil"),
+            "trigger 'fil' is not defined in machine 'order_management'; did you mean 'fill'?",
+        ),
+        (
+            "invalid transition",
+            named,
+            "PENDING",
+            "fill",
+            {},
+            lambda: build_no_transition(named._index, "PENDING", "fill"),
+            "trigger 'fill' is not allowed in state 'PENDING' (allowed: exchange_ack, cancel)",
+        ),
+        (
+            "terminal state",
+            named,
+            "FILLED",
+            "fill",
+            {},
+            lambda: build_no_transition(named._index, "FILLED", "fill"),
+            "state 'FILLED' is terminal: trigger 'fill' cannot leave it",
+        ),
+        (
+            "lenient no-op",
+            lenient,
+            "PENDING",
+            "fill",
+            {},
+            lambda: build_no_transition(lenient._index, "PENDING", "fill"),
+            "",
+        ),
+    ]
+
+
+CASE_IDS = [case[0] for case in failure_cases()]
+
+
+class TestSharedFailures:
+    @pytest.mark.parametrize("index", range(len(CASE_IDS)), ids=CASE_IDS)
+    def test_shared_result_equals_the_plain_builders(self, index: int) -> None:
+        _, m, state, trigger, ctx, plain, message = failure_cases()[index]
+        first = m.process(state, trigger, ctx)
+        assert_same_result(first, plain())
+        if message:
+            assert first.error is not None
+            assert first.error.message == message
+        else:
+            assert first.error is None
+        # Built once: the second call hands out the same object.
+        assert m.process(state, trigger, dict(ctx)) is first
+
+    @pytest.mark.parametrize("index", range(len(CASE_IDS)), ids=CASE_IDS)
+    def test_every_driver_gives_the_same_failure(self, index: int) -> None:
+        _, m, state, trigger, ctx, plain, _ = failure_cases()[index]
+        expected = plain()
+        assert_same_result(asyncio.run(m.aprocess(state, trigger, ctx)), expected)
+        assert_same_result(m.process(state, trigger, ctx), expected)
+        assert_same_result(m.create(ctx, initial_state=state).send(trigger), expected)
+        # The general engine (the path of parallel configurations and history) agrees.
+        from pystator.engine import macrostep
+
+        general = m._drive(macrostep(m._index, state, trigger, None), ctx)
+        assert_same_result(general, expected)
+
+    def test_a_rejection_never_answers_for_another_context(self) -> None:
+        m = expr_order()
+        checked = compile_expression("fill_qty >= order_qty").explain
+        contexts: list[dict[str, Any]] = [
+            {},
+            {"fill_qty": 1, "order_qty": 100},
+            {"fill_qty": 100, "order_qty": 100},
+            {"fill_qty": "1", "order_qty": 100},
+            {"fill_qty": 1.5, "order_qty": float("nan")},
+            {"order_qty": 100},
+        ]
+        for _ in range(3):
+            for ctx in contexts:
+                r = m.process("OPEN", "fill", ctx)
+                detail = checked(MappingProxyType(ctx))
+                if detail is None:
+                    assert r.success
+                    assert r.target_state == "FILLED"
+                    continue
+                expected = build_rejection(m._index, "OPEN", "fill", fill_guard(m), 1, detail)
+                assert_same_result(r, expected)
+                assert r.metadata["guard_detail"] == detail
+
+    def test_threads_sharing_a_machine_get_their_own_answers(self) -> None:
+        m = expr_order()
+        calls: list[tuple[str, str, dict[str, Any], str | None]] = [
+            ("OPEN", "fill", {}, "context key 'fill_qty' is missing"),
+            ("OPEN", "fill", {"fill_qty": 1, "order_qty": 2}, "the expression is false"),
+            ("OPEN", "fill", {"fill_qty": 2, "order_qty": 2}, None),
+            ("PENDING", "fill", {}, "invalid_transition"),
+            ("OPEN", "explode", {}, "undefined_trigger"),
+        ]
+        wrong: list[str] = []
+
+        def work(offset: int) -> None:
+            for i in range(400):
+                state, trigger, ctx, expected = calls[(i + offset) % len(calls)]
+                r = m.process(state, trigger, ctx)
+                got = r.metadata.get("guard_detail") or r.metadata.get("reason")
+                if r.source_state != state or got != expected:
+                    wrong.append(f"{state} {trigger} {ctx}: {got!r}")
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert wrong == []
+
+    def test_a_rejection_never_answers_for_another_state(self) -> None:
+        m = build(
+            [{"name": "A"}, {"name": "B"}, {"name": "C"}],
+            [{"trigger": "go", "source": ["A", "B"], "dest": "C", "guards": ["open"]}],
+        )
+        m.guard("open")(lambda ctx: bool(ctx.get("open")))
+        for _ in range(2):
+            for state in ("A", "B"):
+                r = m.process(state, "go")
+                assert r.source_state == state
+                assert r.error is not None
+                assert getattr(r.error, "current_state", None) == state
+                assert r.error.message == f"guard 'open' rejected trigger 'go' in state '{state}'"
+                assert m.process(state, "go", {"open": True}).target_state == "C"
+
+    def test_the_rejecting_guard_and_candidate_count_are_part_of_the_key(self) -> None:
+        m = build(
+            [{"name": "A"}, {"name": "B"}, {"name": "C"}],
+            [
+                {"trigger": "go", "source": "A", "dest": "B", "guards": ["first", "second"]},
+                {"trigger": "go", "source": "A", "dest": "C", "guards": ["second"]},
+            ],
+        )
+        m.guard("first")(lambda ctx: bool(ctx.get("first")))
+        m.guard("second")(lambda ctx: False)
+        for _ in range(2):
+            by_first = m.process("A", "go", {})
+            by_second = m.process("A", "go", {"first": True})
+            assert by_first.metadata["guard_name"] == "first"
+            assert by_second.metadata["guard_name"] == "second"
+            assert by_first.metadata["candidates"] == by_second.metadata["candidates"] == 2
+            assert by_first.error is not None
+            assert by_second.error is not None
+            assert by_first.error.message.endswith(
+                "(and 1 other candidate transition(s) were rejected too)"
+            )
+            assert "guard 'second'" in by_second.error.message
+
+    def test_machines_do_not_share_failures(self) -> None:
+        one, two = order(), order()
+        r1, r2 = one.process("OPEN", "fill", REJECTED), two.process("OPEN", "fill", REJECTED)
+        assert r1 == r2
+        assert r1 is not r2
+        assert r1.error is not r2.error
+
+    def test_strict_and_lenient_machines_answer_their_own_way(self) -> None:
+        strict, lenient = order(), order(strict=False)
+        for _ in range(2):
+            assert strict.process("PENDING", "fill").metadata["reason"] == "invalid_transition"
+            no_op = lenient.process("PENDING", "fill")
+            assert no_op.success
+            assert no_op.metadata["reason"] == "no_transition"
+
+    def test_parallel_rejections_keep_the_callers_spelling(self) -> None:
+        m = build(
+            [
+                {"name": "OUT", "type": "initial"},
+                {
+                    "name": "P",
+                    "type": "parallel",
+                    "regions": [
+                        {"name": "r1", "states": ["A1", "A2"]},
+                        {"name": "r2", "states": ["B1", "B2"]},
+                    ],
+                },
+            ],
+            [{"trigger": "flip", "source": "B1", "dest": "B2", "guards": ["ok"]}],
+        )
+        m.guard("ok")(lambda ctx: bool(ctx.get("ok")))
+        guard = m._index.guards[0][0]
+        for spelling in ("P(r1=A1, r2=B1)", "P(r1=A1,r2=B1)"):
+            r = m.process(spelling, "flip")
+            assert_same_result(r, build_rejection(m._index, spelling, "flip", guard, 1))
+            assert m.process(spelling, "flip") is r
+            assert m.process(spelling, "explode").source_state == spelling
+            assert m.process(spelling, "flip", {"ok": True}).success
+
+    def test_an_undefined_state_still_raises_after_failures_were_shared(self) -> None:
+        m = order()
+        m.process("OPEN", "explode")
+        with pytest.raises(UndefinedStateError):
+            m.process("OPNE", "explode")
+        with pytest.raises(UndefinedStateError):
+            asyncio.run(m.aprocess("OPNE", "explode"))
+
+    def test_the_shared_failures_are_bounded(self) -> None:
+        m = order()
+        for i in range(_MAX_FAILURES + 50):
+            assert not m.process("OPEN", f"unknown_{i}")
+        assert 0 < len(m._index.failures) <= _MAX_FAILURES
+        # A result handed out before the cache was cleared stays as it was.
+        r = m.process("OPEN", "explode")
+        for i in range(_MAX_FAILURES + 1):
+            m.process("OPEN", f"other_{i}")
+        assert r.error is not None
+        assert r.error.message.startswith("trigger 'explode' is not defined")
+
+
+class TestSharedErrors:
+    """A shared result's error is shared too: raising it must not leak between calls."""
+
+    @pytest.mark.parametrize("index", range(len(CASE_IDS) - 1), ids=CASE_IDS[:-1])
+    def test_raise_for_error_raises_a_fresh_equal_copy(self, index: int) -> None:
+        _, m, state, trigger, ctx, plain, _ = failure_cases()[index]
+        r = m.process(state, trigger, ctx)
+        assert r.error is not None
+        depths = []
+        for _ in range(3):
+            try:
+                raise KeyError("an unrelated error being handled")
+            except KeyError:
+                with pytest.raises(type(r.error)) as info:
+                    r.raise_for_error()
+            raised = info.value
+            assert raised == r.error
+            assert raised is not r.error
+            assert raised.args == r.error.args
+            assert vars(raised) == vars(r.error)
+            assert isinstance(raised.__context__, KeyError)
+            depths.append(len(traceback.extract_tb(raised.__traceback__)))
+        assert len(set(depths)) == 1  # no traceback grows from one raise to the next
+        # The shared error took nothing from those raises, and is still handed out.
+        assert r.error.__traceback__ is None
+        assert r.error.__context__ is None
+        assert m.process(state, trigger, ctx) is r
+        assert_same_result(r, plain())
+
+    @pytest.mark.parametrize("index", range(len(CASE_IDS) - 1), ids=CASE_IDS[:-1])
+    def test_an_error_raised_directly_is_not_handed_out_again(self, index: int) -> None:
+        _, m, state, trigger, ctx, plain, _ = failure_cases()[index]
+        r = m.process(state, trigger, ctx)
+        assert r.error is not None
+        with pytest.raises(FSMError):
+            raise r.error
+        assert r.error.__traceback__ is not None
+        for run in (
+            lambda: m.process(state, trigger, ctx),
+            lambda: asyncio.run(m.aprocess(state, trigger, ctx)),
+        ):
+            again = run()
+            assert again is not r
+            assert again.error is not None
+            assert again.error.__traceback__ is None
+            assert_same_result(again, plain())
+            assert run() is again
+            with pytest.raises(FSMError):
+                raise again.error
+
+    def test_a_rejection_with_a_raised_error_is_rebuilt_on_the_general_path(self) -> None:
+        m = build(
+            [
+                {"name": "P", "type": "parallel", "regions": [{"name": "r", "states": ["A"]}]},
+                {"name": "B"},
+            ],
+            [{"trigger": "go", "source": "A", "dest": "B", "guards": ["no"]}],
+        )
+        m.guard("no")(lambda ctx: False)
+        r = m.process("P(r=A)", "go")
+        assert r.error is not None
+        with pytest.raises(GuardRejectedError):
+            raise r.error
+        again = m.process("P(r=A)", "go")
+        assert again == r
+        assert again is not r
+        assert again.error is not None
+        assert again.error.__traceback__ is None
+
+
+class TestFastExpressionDriver:
+    """The sync driver asks an ``expr`` guard why not (one call), instead of whether and
+    then why; both give the same answers."""
+
+    @pytest.mark.parametrize("on_missing", ["false", "error"])
+    def test_why_not_agrees_with_evaluate_and_explain(self, on_missing: str) -> None:
+        m = expr_order(on_missing)
+        guard = fill_guard(m)
+        assert guard.why_not is not None
+        contexts: list[Any] = [
+            {"fill_qty": 1, "order_qty": 2},
+            {"fill_qty": 2, "order_qty": 2},
+            {"fill_qty": "a", "order_qty": "b"},
+            {"fill_qty": 1, "order_qty": 1.0},
+            {"fill_qty": True, "order_qty": 1},
+            {"fill_qty": float("inf"), "order_qty": 1.0},
+            MappingProxyType({"fill_qty": 1, "order_qty": 2}),
+            {"order_qty": 2},
+        ]
+        for ctx in contexts:
+            if on_missing == "error" and "fill_qty" not in ctx:
+                with pytest.raises(GuardEvaluationError) as raised:
+                    guard.evaluate(ctx)
+                with pytest.raises(GuardEvaluationError) as info:
+                    guard.why_not(ctx)
+                assert info.value == raised.value
+                continue
+            holds = bool(guard.evaluate(ctx))
+            why = guard.why_not(ctx)
+            assert (why is None) is holds
+            assert why == guard.evaluate.explain(ctx)
+
+    def test_a_named_guard_has_no_why_not(self) -> None:
+        assert fill_guard(order()).why_not is None
+
+    def test_missing_key_raises_in_error_mode_on_every_path(self) -> None:
+        m = expr_order("error")
+        with pytest.raises(GuardEvaluationError, match="fill_qty"):
+            m.process("OPEN", "fill", {"order_qty": 1})
+        with pytest.raises(GuardEvaluationError, match="fill_qty"):
+            asyncio.run(m.aprocess("OPEN", "fill", {"order_qty": 1}))
+        r = m.process("OPEN", "fill", REJECTED)
+        assert r.metadata["guard_detail"] == "the expression is false"

@@ -65,6 +65,7 @@ EXPECTED = {
     "GuardRejectedError",
     "TerminalStateError",
     "ContextValidationError",
+    "ContextTooLargeError",
     "UndefinedStateError",
     "GuardNotFoundError",
     "GuardEvaluationError",
@@ -76,6 +77,8 @@ EXPECTED = {
     "EntityNotFoundError",
     "IdempotencyConflictError",
     "StaleVersionError",
+    "StoreUnavailableError",
+    "StoreTimeoutError",
     "__version__",
 }
 

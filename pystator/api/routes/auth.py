@@ -5,7 +5,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
 from pystator.api.auth import Principal, issue_token
 from pystator.api.passwords import DEFAULT_ITERATIONS, iterations_of, verify_password
@@ -46,10 +46,23 @@ def build(
             response_model=TokenResponse,
             summary="Exchange a configured user's password for a bearer token",
             description="Users come from PYSTATOR_USERS (name:pbkdf2_sha256 hash pairs). "
-            "Every failure is the same 401.",
-            responses=responses(400, 401, 413, 422),
+            "Every failure is the same 401. Failed logins are limited per client and per user "
+            "name (PYSTATOR_LOGIN_*): past a limit the answer is 429 with Retry-After, even "
+            "for the right password, until the window ends.",
+            responses=responses(400, 401, 413, 422, 429),
         )
-        def token(body: TokenRequest, svc: ServicesDep) -> TokenResponse:
+        # A plain function: FastAPI runs it in its thread pool, so the password hashing (CPU
+        # bound, tens of milliseconds) never blocks the event loop.
+        def token(body: TokenRequest, request: Request, svc: ServicesDep) -> TokenResponse:
+            client = request.client.host if request.client is not None else "unknown"
+            logins = svc.logins
+            wait = logins.attempt(body.username, client)
+            if wait is not None:
+                raise ApiError(
+                    429,
+                    f"too many failed logins: try again in {wait} seconds",
+                    headers={"Retry-After": str(wait)},
+                )
             users = svc.settings.user_hashes()
             slowest = max(map(iterations_of, users.values()), default=DEFAULT_ITERATIONS)
             encoded = users.get(body.username)
@@ -57,6 +70,7 @@ def build(
                 raise ApiError(
                     401, "invalid username or password", headers={"WWW-Authenticate": "Bearer"}
                 )
+            logins.succeeded(body.username, client)
             return TokenResponse(
                 access_token=issue_token(svc.settings, body.username),
                 expires_in=svc.settings.token_ttl_seconds,

@@ -3,6 +3,10 @@
 Each event is one version-checked commit (state, context, history row, outbox, idempotency
 key). The API runs no action (it has no action code): they wait in the outbox for
 ``pystator worker``. Timers of delayed transitions are kept with the entity.
+
+An event's answer shows the entity exactly as that event left it (the orchestrator's
+``EventOutcome``), never a later read: concurrent events for one entity each see their own
+commit. A context that would pass ``PYSTATOR_MAX_CONTEXT_BYTES`` is a 413, nothing stored.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from pystator.api.schemas import (
 )
 from pystator.api.services import Services, ServicesDep
 from pystator.api.supplied_guards import named_guards, supplying
-from pystator.errors import FSMError, StaleVersionError
+from pystator.errors import ContextTooLargeError, FSMError, StaleVersionError
 from pystator.models.entity import EntityRecord
 
 EntityIdPath = Annotated[
@@ -69,6 +73,10 @@ def _entity_not_found(machine_id: str, entity_id: str) -> ApiError:
     return ApiError(404, f"entity '{entity_id}' of machine '{machine_id}' does not exist")
 
 
+def _context_too_large(message: str) -> ApiError:
+    return ApiError(413, f"{message} (PYSTATOR_MAX_CONTEXT_BYTES)")
+
+
 def build(principal: Callable[..., Awaitable[Principal]], route_class: type) -> APIRouter:
     router = APIRouter(
         prefix="/api/v1/machines/{machine_id}/entities",
@@ -95,6 +103,8 @@ def build(principal: Callable[..., Awaitable[Principal]], route_class: type) -> 
             raise ApiError(
                 409, f"entity '{entity_id}' of machine '{machine_id}' exists already"
             ) from None
+        except ContextTooLargeError as exc:
+            raise _context_too_large(exc.message) from None
         return entity_out(served, record)
 
     @router.get(
@@ -157,7 +167,10 @@ def build(principal: Callable[..., Awaitable[Principal]], route_class: type) -> 
         description="Load, process, commit (one version-checked write), answer. A refused "
         "event (guard rejected, no transition, terminal state) is a 200 with "
         "result.success false and nothing written. A version conflict that outlasts the "
-        "retries is a 409. The idempotency key may also come as the Idempotency-Key header.",
+        "retries is a 409. The idempotency key may also come as the Idempotency-Key header. "
+        "'entity' is the entity exactly as this event left it (for a replayed idempotency "
+        "key, as it is now). A context that would pass PYSTATOR_MAX_CONTEXT_BYTES is a 413, "
+        "nothing stored.",
         responses=responses(400, 401, 403, 404, 409, 413, 422),
     )
     def send_event(
@@ -180,12 +193,17 @@ def build(principal: Callable[..., Awaitable[Principal]], route_class: type) -> 
             raise unknown_guards_error(unknown, served.definition)
         orchestrator = served.orchestrator
         # An unknown entity raises EntityNotFoundError inside (a 404): no extra read here.
+        # The answer's entity is the one this event committed (or saw), never a re-read:
+        # another request's event may commit as soon as the writer lock is released.
         with svc.writer, supplying(body.guards):
-            result = orchestrator.process_event(
+            outcome = orchestrator.process_event_outcome(
                 entity_id, body.trigger, body.context, idempotency_key=key
             )
-        record = orchestrator.get_entity(entity_id)
-        if record is None:  # deleted in between
+        result, record = outcome.result, outcome.entity
+        if result.metadata.get("reason") == "context_too_large":
+            assert result.error is not None
+            raise _context_too_large(result.error.message)
+        if record is None:  # a replayed key of an entity deleted since
             raise _entity_not_found(machine_id, entity_id)
         answer = EventResponse(result=result, entity=entity_out(served, record))
         return Response(answer.model_dump_json(), media_type="application/json")

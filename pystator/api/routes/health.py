@@ -1,4 +1,10 @@
-"""``GET /health`` (the process answers) and ``GET /ready`` (its database and Redis answer)."""
+"""``GET /health`` (the process answers) and ``GET /ready`` (its database and Redis answer).
+
+``/health`` is liveness: it stays 200 while the database is down (restarting the process would
+not bring the database back). ``/ready`` is 503 with ``Retry-After`` and what happened
+(``postgresql: refused the connection``; not where: it answers without authentication) while
+the database or Redis does not answer within its timeouts.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +14,15 @@ from fastapi.responses import JSONResponse
 from pystator._version import __version__
 from pystator.api.schemas import CheckOut, HealthOut, ReadyOut
 from pystator.api.services import Services, ServicesDep
+from pystator.errors import StoreUnavailableError
 
 
 def _check_database(svc: Services) -> CheckOut:
     try:
         svc.catalog.ping()
+    except StoreUnavailableError as exc:
+        # What happened, not where: /ready answers without authentication.
+        return CheckOut(ok=False, detail=f"{svc.settings.database_kind()}: {exc.reason}")
     except Exception as exc:  # any driver error means "not ready"; its text may hold secrets
         return CheckOut(ok=False, detail=f"{svc.settings.database_kind()}: {type(exc).__name__}")
     return CheckOut(ok=True, detail=svc.settings.database_kind())
@@ -22,12 +32,23 @@ def _check_redis(svc: Services) -> CheckOut:
     url = svc.settings.redis_url
     if url is None:
         return CheckOut(ok=True, configured=False, detail="not configured")
+    settings = svc.settings
     try:
         import redis
 
-        client = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        from pystator.stores.redis_faults import REDIS_DOWN, RedisFaults
+
+        # A probe answers quickly: at most a second per step, less if the settings say so.
+        client = redis.Redis.from_url(
+            url,
+            socket_timeout=min(1.0, settings.store_read_timeout),
+            socket_connect_timeout=min(1.0, settings.store_connect_timeout),
+        )
         try:
             client.ping()
+        except REDIS_DOWN as exc:
+            reason = RedisFaults.of_client(client).translate(exc).reason
+            return CheckOut(ok=False, detail=f"redis: {reason}")
         finally:
             client.close()
     except ImportError:
@@ -56,6 +77,9 @@ def build() -> APIRouter:
         body = ReadyOut(
             status="ready" if ok else "unavailable", database=database, redis=redis_check
         )
-        return JSONResponse(body.model_dump(mode="json"), status_code=200 if ok else 503)
+        headers = None if ok else {"Retry-After": str(svc.settings.store_retry_after)}
+        return JSONResponse(
+            body.model_dump(mode="json"), status_code=200 if ok else 503, headers=headers
+        )
 
     return router

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 
 from pystator.api.auth import Principal
 from pystator.api.catalog import MachineExistsError, MachineRenameError, MachineRow, summary_fields
-from pystator.api.definitions import checked_definition
+from pystator.api.definitions import body_size, checked_machine
 from pystator.api.problems import ApiError, responses
 from pystator.api.schemas import (
     MACHINE_ID_PATTERN,
@@ -35,6 +35,9 @@ MachineIdPath = Annotated[
 ]
 
 
+BodySize = Annotated[int, Depends(body_size)]
+
+
 def timestamp(value: float) -> datetime:
     return datetime.fromtimestamp(value, tz=UTC)
 
@@ -51,14 +54,16 @@ def machine_out(row: MachineRow) -> MachineOut:
     )
 
 
-def machine_detail(row: MachineRow) -> MachineDetail:
+def machine_detail(row: MachineRow, machine: StateMachine | None = None) -> MachineDetail:
+    """The stored machine ``row``; ``machine`` is its compiled form when the caller has it
+    (else the stored definition is compiled again)."""
     config = json.loads(row.definition)
-    definition = definition_from_data(config)
-    machine = StateMachine.from_definition(definition)
+    if machine is None:
+        machine = StateMachine.from_definition(definition_from_data(config))
     return MachineDetail(
         **machine_out(row).model_dump(),
         config=config,
-        summary=MachineSummary(**summary_fields(definition, machine)),
+        summary=MachineSummary(**summary_fields(machine.definition, machine)),
     )
 
 
@@ -99,8 +104,10 @@ def build(principal: Callable[..., Awaitable[Principal]], route_class: type) -> 
         "machine's id (409 when a machine of that name is stored).",
         responses=responses(400, 401, 403, 409, 413, 422),
     )
-    def create_machine(body: DefinitionInput, svc: ServicesDep) -> MachineDetail:
-        definition = checked_definition(body)
+    def create_machine(body: DefinitionInput, svc: ServicesDep, size: BodySize) -> MachineDetail:
+        with svc.parses.slot(size):
+            machine = checked_machine(body)
+        definition = machine.definition
         try:
             row = svc.catalog.create(definition)
         except MachineExistsError:
@@ -109,7 +116,7 @@ def build(principal: Callable[..., Awaitable[Principal]], route_class: type) -> 
                 f"machine '{definition.meta.machine_name}' exists already: PUT "
                 f"/api/v1/machines/{definition.meta.machine_name} to change it",
             ) from None
-        return machine_detail(row)
+        return machine_detail(row, machine)
 
     @router.get(
         "/{machine_id}",
@@ -118,10 +125,10 @@ def build(principal: Callable[..., Awaitable[Principal]], route_class: type) -> 
         responses=responses(401, 403, 404, 422),
     )
     def get_machine(machine_id: MachineIdPath, svc: ServicesDep) -> MachineDetail:
-        row = svc.catalog.get(machine_id)
-        if row is None:
+        served = svc.catalog.served(machine_id)  # compiled once per revision, then cached
+        if served is None:
             raise not_found(machine_id)
-        return machine_detail(row)
+        return machine_detail(served.row, served.machine)
 
     @router.put(
         "/{machine_id}",
@@ -132,13 +139,14 @@ def build(principal: Callable[..., Awaitable[Principal]], route_class: type) -> 
         responses=responses(400, 401, 403, 404, 409, 413, 422),
     )
     def put_machine(
-        machine_id: MachineIdPath, body: DefinitionInput, svc: ServicesDep
+        machine_id: MachineIdPath, body: DefinitionInput, svc: ServicesDep, size: BodySize
     ) -> MachineDetail:
         if svc.catalog.get(machine_id) is None:
             raise not_found(machine_id)
-        definition = checked_definition(body)
+        with svc.parses.slot(size):
+            machine = checked_machine(body)
         try:
-            row = svc.catalog.update(machine_id, definition)
+            row = svc.catalog.update(machine_id, machine.definition)
         except MachineRenameError as exc:
             raise ApiError(
                 409,
@@ -147,7 +155,7 @@ def build(principal: Callable[..., Awaitable[Principal]], route_class: type) -> 
             ) from None
         if row is None:
             raise not_found(machine_id)
-        return machine_detail(row)
+        return machine_detail(row, machine)
 
     @router.delete(
         "/{machine_id}",

@@ -3,13 +3,14 @@ stored."""
 
 # No "from __future__ import annotations": FastAPI must resolve the local User alias.
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
+from starlette.concurrency import run_in_threadpool
 
 from pystator.api.auth import Principal
 from pystator.api.catalog import summary_fields
-from pystator.api.definitions import parse_definition, unknown_guards_error
+from pystator.api.definitions import body_size, parse_definition, unknown_guards_error
 from pystator.api.problems import ApiError, issue_items, responses
 from pystator.api.schemas import (
     MachineSummary,
@@ -17,11 +18,18 @@ from pystator.api.schemas import (
     ValidateRequest,
     ValidateResponse,
 )
-from pystator.api.services import ServicesDep
+from pystator.api.services import Services, ServicesDep
 from pystator.api.supplied_guards import named_guards, supplying
 from pystator.errors import ConfigurationError
 from pystator.models.result import TransitionResult
 from pystator.runtime.machine import StateMachine
+
+BodySize = Annotated[int, Depends(body_size)]
+
+
+def _compiled_in_slot(svc: Services, size: int, config: dict[str, Any]) -> StateMachine:
+    with svc.parses.slot(size):
+        return svc.compiled.get(config)
 
 
 def build(principal: Callable[..., Awaitable[Principal]], route_class: type) -> APIRouter:
@@ -36,13 +44,16 @@ def build(principal: Callable[..., Awaitable[Principal]], route_class: type) -> 
         "every problem with its path in the definition.",
         responses=responses(400, 401, 403, 413, 422),
     )
-    def validate(body: ValidateRequest, user: user_dep) -> ValidateResponse:
+    def validate(
+        body: ValidateRequest, user: user_dep, svc: ServicesDep, size: BodySize
+    ) -> ValidateResponse:
         try:
-            definition = parse_definition(body)
-            machine = StateMachine.from_definition(definition)
+            # The checks of StateMachine.from_*, `pystator validate` and the machines directory.
+            with svc.parses.slot(size):
+                machine = StateMachine.from_definition(parse_definition(body))
         except ConfigurationError as exc:
             return ValidateResponse(valid=False, errors=issue_items(exc.issues, ""))
-        summary = MachineSummary(**summary_fields(definition, machine))
+        summary = MachineSummary(**summary_fields(machine.definition, machine))
         return ValidateResponse(valid=True, summary=summary)
 
     @router.post(
@@ -55,9 +66,16 @@ def build(principal: Callable[..., Awaitable[Principal]], route_class: type) -> 
         "A refused event is a 200 with success false and the error in the result.",
         responses=responses(400, 401, 403, 413, 422),
     )
-    async def process(body: ProcessRequest, svc: ServicesDep, user: user_dep) -> Response:
+    async def process(
+        body: ProcessRequest, svc: ServicesDep, user: user_dep, size: BodySize
+    ) -> Response:
         try:
-            machine = svc.compiled.get(body.config)
+            if size < svc.parses.large_bytes:
+                machine = svc.compiled.get(body.config)
+            else:
+                # A large config may need compiling: in a worker thread, holding a parse slot,
+                # so neither the event loop nor the process's memory is taken.
+                machine = await run_in_threadpool(_compiled_in_slot, svc, size, body.config)
         except ConfigurationError as exc:
             items = issue_items(exc.issues, "body.config")
             raise ApiError(422, f"invalid machine definition: {exc.issues[0]}", items) from None

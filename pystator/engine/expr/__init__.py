@@ -51,8 +51,8 @@ from __future__ import annotations
 import ast
 from typing import cast
 
-from pystator.engine.expr.compiler import _Compiler, _constant, _quote
-from pystator.engine.expr.fast import _fast_compare
+from pystator.engine.expr.compiler import _Code, _Compiler, _constant, _quote
+from pystator.engine.expr.fast import FALSE, _fast_compare, _fast_explain
 from pystator.engine.expr.limits import (
     DECIMAL_CONTEXT,
     MAX_DEPTH,
@@ -146,26 +146,31 @@ def compile_expression(source: str, *, on_missing: OnMissing = "false") -> Compi
             except Exception:
                 return False
 
+    fast_operands: tuple[type[ast.cmpop], _Code, _Code] | None = None
     if not root.const and isinstance(tree, ast.Compare) and len(tree.ops) == 1:
         left = compiler.compile(tree.left)
         right = compiler.compile(tree.comparators[0])
         fast = _fast_compare(type(tree.ops[0]), left, right, evaluate)
         if fast is not None:
             evaluate = fast
+            fast_operands = (type(tree.ops[0]), left, right)
 
     def explain(context: Context, /) -> str | None:
         """``None`` when the guard passes; otherwise why it does not."""
         try:
             value = body(context)
             if boolean:
-                return None if value else "the expression is false"
-            return None if _truth(value) else "the expression is false"
+                return None if value else FALSE
+            return None if _truth(value) else FALSE
         except _Missing as exc:
             return f"context key {exc.key!r} is missing"
         except _Invalid as exc:
             return str(exc)
         except Exception as exc:
             return f"{type(exc).__name__}: {exc}"
+
+    if fast_operands is not None:
+        explain = _fast_explain(*fast_operands, explain) or explain
 
     result = cast(CompiledExpression, evaluate)
     result.source = source

@@ -129,7 +129,9 @@ class _Compiler:
                 return ast.parse(self.source, mode=mode), ""
         except SyntaxError as exc:
             where = f" at column {exc.offset}" if exc.offset else ""
-            return None, f"invalid syntax{where}: {exc.msg}"
+            # Python's own message is often just "invalid syntax" again: say it once.
+            detail = f": {exc.msg}" if exc.msg and exc.msg != "invalid syntax" else ""
+            return None, f"invalid syntax{where}{detail}"
         except (RecursionError, MemoryError):
             return None, "too deeply nested or too complex"
         except (ValueError, OverflowError, Warning) as exc:

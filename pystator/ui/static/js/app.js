@@ -7,7 +7,7 @@
 //          #/login                    sign in (when the API has authentication on)
 
 import { api, getToken, setToken, setUnauthorizedHandler } from "./api.js";
-import { h, replace } from "./dom.js";
+import { closeDialogs, h, replace } from "./dom.js";
 import { MachinesPage } from "./pages/machines.js";
 import { Workspace } from "./pages/workspace.js";
 import { LoginPage } from "./pages/login.js";
@@ -67,6 +67,7 @@ function renderAccount() {
 }
 
 async function route() {
+  closeDialogs(); // a dialog (Export Mermaid, a confirmation) belongs to the page it opened on
   const hash = location.hash || "#/";
   if (hash === "#main") return;
   const r = parseRoute(hash);
@@ -156,6 +157,8 @@ async function boot() {
   }
   renderAccount();
   window.addEventListener("hashchange", route);
+  // Back and Forward between entries of the same address fire popstate without hashchange.
+  window.addEventListener("popstate", closeDialogs);
   await route();
 }
 

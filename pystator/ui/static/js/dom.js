@@ -142,6 +142,35 @@ export function formatTime(value) {
   return date.toLocaleString();
 }
 
+/**
+ * Show `dialog` as a modal: it is added to the page, removed when it closes, and focus goes
+ * back to what had it before (unless the dialog was closed by a navigation: see closeDialogs).
+ */
+export function showDialog(dialog, focusTarget, onClose = () => {}) {
+  const opener = document.activeElement;
+  document.body.append(dialog);
+  dialog.addEventListener("close", () => {
+    onClose(dialog.returnValue);
+    dialog.remove();
+    if (dialog.dataset.closedBy !== "navigation" && opener && opener.isConnected && opener.focus) {
+      opener.focus();
+    }
+  });
+  dialog.showModal();
+  if (focusTarget) focusTarget.focus();
+}
+
+/**
+ * Close every open dialog: called on every navigation (a link, Back, Forward), so a dialog
+ * never stays open over the next page. A confirmation closed this way counts as cancelled.
+ */
+export function closeDialogs() {
+  for (const dialog of document.querySelectorAll("dialog[open]")) {
+    dialog.dataset.closedBy = "navigation";
+    dialog.close();
+  }
+}
+
 /** A modal confirmation built on <dialog> (Escape cancels, focus returns). */
 export function confirmDialog(title, message, confirmLabel = "Delete") {
   return new Promise((resolve) => {
@@ -157,14 +186,6 @@ export function confirmDialog(title, message, confirmLabel = "Delete") {
         ),
       ),
     );
-    const opener = document.activeElement;
-    document.body.append(dialog);
-    dialog.addEventListener("close", () => {
-      resolve(dialog.returnValue === "ok");
-      dialog.remove();
-      if (opener && opener.focus) opener.focus();
-    });
-    dialog.showModal();
-    dialog.querySelector("button[value=cancel]").focus();
+    showDialog(dialog, dialog.querySelector("button[value=cancel]"), (value) => resolve(value === "ok"));
   });
 }

@@ -3,7 +3,7 @@
 // diagram and the builder follow the parsed data, the simulator and entities panels use it.
 
 import { api } from "../api.js";
-import { h, replace, debounce, download, toast, confirmDialog, select } from "../dom.js";
+import { h, replace, debounce, download, toast, confirmDialog, select, showDialog } from "../dom.js";
 import { DiagramView } from "../diagram.js";
 import { Editor, jsonLines, lineOfPath } from "../editor.js";
 import { toMermaid } from "../mermaid.js";
@@ -427,13 +427,8 @@ export class Workspace {
       h("p", { class: "hint" }, "A stateDiagram-v2 of the definition, for Markdown documents that render Mermaid."),
       area,
       h("form", { method: "dialog", class: "actions" }, copy, save, h("button", { value: "close", class: "primary" }, "Close")));
-    const opener = document.activeElement;
-    document.body.append(dialog);
-    dialog.addEventListener("close", () => {
-      dialog.remove();
-      if (opener && opener.focus) opener.focus();
-    });
-    dialog.showModal();
-    area.focus();
+    // The text may come after the user left this page: then there is nothing to show.
+    if (!this.element.isConnected) return;
+    showDialog(dialog, area);
   }
 }
