@@ -260,9 +260,13 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')  # "unrolled": no backtracking
+# A string, "unrolled" (no backtracking). An unterminated one runs to the end of the text, so
+# every match attempt succeeds and the scan stays linear: were it allowed to fail, the engine
+# would rescan to the end from every later quote (quadratic on '["\\"\\"\\"...').
+_STRING = r'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)'
+_JSON_STRING = re.compile(_STRING, re.DOTALL)
 _NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
-_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+_JSON_TOKEN = re.compile(_STRING + r"|[\[\]{}]", re.DOTALL)
 
 
 def _too_deep_at(text: str, limit: int) -> int | None:

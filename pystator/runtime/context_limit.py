@@ -15,12 +15,12 @@ was. A new entity whose context passes the cap is refused with ``ContextTooLarge
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from types import MappingProxyType
 from typing import Any
 
 from pydantic_core import to_jsonable_python
 
 from pystator._json import compact_iterencode
+from pystator.engine.outcomes import failure
 from pystator.errors import ContextTooLargeError
 from pystator.models.result import TransitionResult
 
@@ -67,16 +67,8 @@ def too_large_error(entity_id: str, size: int, limit: int) -> ContextTooLargeErr
 def too_large(state: str, trigger: str, entity_id: str, size: int, limit: int) -> TransitionResult:
     """The failed result of an event refused by the cap (reason ``context_too_large``)."""
     error = too_large_error(entity_id, size, limit)
-    return TransitionResult(
-        success=False,
-        source_state=state,
-        target_state=None,
-        trigger=trigger,
-        error=error,
-        metadata=MappingProxyType(
-            {"reason": "context_too_large", "size": size, "limit": limit, "errors": error.errors}
-        ),
-    )
+    metadata = {"reason": "context_too_large", "size": size, "limit": limit, "errors": error.errors}
+    return failure(state, trigger, error, metadata)
 
 
 __all__ = ["check_limit", "context_size", "too_large", "too_large_error"]

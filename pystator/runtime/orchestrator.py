@@ -985,7 +985,14 @@ class Orchestrator:
                 return invalid
             result = yield ("process", (record.state, trigger, ctx), {"history": history})
         limit = self.max_context_bytes
-        if limit is not None and result.success and "reason" not in result.metadata:
+        # A context equal to the stored one cannot grow (a timer, an event without a
+        # payload): comparing is far cheaper than encoding it again.
+        if (
+            limit is not None
+            and result.success
+            and "reason" not in result.metadata
+            and ctx != record.context
+        ):
             size = check_limit(limit, ctx, record.context)
             if size is not None:
                 return too_large(record.state, result.trigger, entity_id, size, limit)

@@ -1,17 +1,16 @@
 """Real servers for the documentation's blocks marked ``<!-- snippet: needs=redis -->`` or
 ``needs=postgres`` (see ``markdown_snippets``).
 
-A block that needs a service runs when it is reachable (``PYSTATOR_TEST_REDIS_URL``,
-``PYSTATOR_TEST_POSTGRES_URL``, as for the integration tests), skips with that reason when it
-is not, and fails when ``CI=true``. Every Redis or PostgreSQL URL written in the block
+A block that needs a service runs when it is available, skips with that reason when it is
+not, and fails when ``CI=true``. Every Redis or PostgreSQL URL written in the block
 (``redis://cache.internal:6379/0``) is replaced by one the test owns, so the documentation can
 show production-looking addresses:
 
-* Redis: the test server, logical database ``PYSTATOR_TEST_DOCS_REDIS_DB`` (default 13),
-  emptied after each block. The tests refuse to touch that database when it holds keys they
-  did not write (their marker key is missing): give them a free one then.
-  ``PYSTATOR_REDIS_URL`` points there too, for the calls that default to it.
-* PostgreSQL: a database created for the block and dropped after it.
+* Redis: a ``redis-server`` started for the block on a free port and stopped after it
+  (``tests/integration/private_servers.py``); ``PYSTATOR_REDIS_URL`` points there too, for
+  the calls that default to it.
+* PostgreSQL: a database created for the block on the test server
+  (``PYSTATOR_TEST_POSTGRES_URL``) and dropped after it.
 """
 
 from __future__ import annotations
@@ -21,42 +20,25 @@ import os
 import secrets
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 from tests.conftest import require_service
 
 SERVICES = ("redis", "postgres")
-REDIS_URL = os.environ.get("PYSTATOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_URL = os.environ.get(
     "PYSTATOR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-DOCS_REDIS_DB = int(os.environ.get("PYSTATOR_TEST_DOCS_REDIS_DB", "13"))
-MARKER = "pystator-docs-tests:owned"
 
 
 @contextmanager
 def docs_redis() -> Iterator[str]:
-    """The URL of an empty Redis database for one block; emptied again afterwards."""
-    require_service("Redis", REDIS_URL, 6379)
-    import redis
+    """The URL of a Redis server of the block's own (``private_redis``), gone afterwards: the
+    blocks may write any key and nothing on the shared server is touched."""
+    from tests.integration.private_servers import private_redis
 
-    parts = urlsplit(REDIS_URL)
-    url = urlunsplit(parts._replace(path=f"/{DOCS_REDIS_DB}"))
-    client = redis.Redis.from_url(url)
-    try:
-        if client.dbsize() and not client.exists(MARKER):
-            pytest.fail(
-                f"Redis database {DOCS_REDIS_DB} of {REDIS_URL} holds keys the documentation "
-                "tests did not write: set PYSTATOR_TEST_DOCS_REDIS_DB to a free database"
-            )
-        client.flushdb()
-        client.set(MARKER, "1")  # a crash before the end leaves it: the next run may empty it
-        yield url
-    finally:
-        client.flushdb()
-        client.close()
+    with private_redis() as server:
+        yield server.url
 
 
 @contextmanager

@@ -220,6 +220,34 @@ class TestYamlLines:
 
 
 class TestJson:
+    @pytest.mark.parametrize(
+        "text",
+        ['["' + '\\"' * 500_000, '["' + '\\\n"' * 300_000, "[" + '"' * 1_000_000],
+        ids=["escaped-quotes", "escaped-newlines", "quotes"],
+    )
+    def test_the_depth_check_is_linear_on_unterminated_strings(self, text: str) -> None:
+        # The bracket scan before json.loads once rescanned to the end from every quote of an
+        # unterminated string: 1 MiB of '\\"' took about 40 minutes. Linear, it is a fraction
+        # of a second; the deadline only tells a hang from an answer.
+        import threading
+
+        from pystator.loaders.definition_io import parse_json_text
+
+        outcome: list[BaseException] = []
+
+        def parse() -> None:
+            try:
+                parse_json_text(text, max_bytes=2_000_000)
+            except BaseException as exc:
+                outcome.append(exc)
+
+        worker = threading.Thread(target=parse, daemon=True)
+        worker.start()
+        worker.join(60)
+        assert not worker.is_alive(), "the depth check did not finish: it is not linear"
+        assert len(outcome) == 1
+        assert isinstance(outcome[0], ConfigurationError)
+
     def test_plain_definition_loads(self) -> None:
         d = load_json_string(json.dumps(ORDER))
         assert d == MachineDefinition.model_validate(ORDER)
