@@ -10,8 +10,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from pystator.api.problems import ApiError, issue_items
 from pystator.api.schemas import AnyConfigInput, ConfigInput, ErrorItem, YamlInput
@@ -29,15 +30,20 @@ class ParseSlots:
     """At most ``slots`` definitions of ``large_bytes`` or more parsed at once.
 
     A request for a large definition waits up to ``wait_seconds`` for a free slot, then gets
-    a 503 with ``Retry-After``; smaller definitions never wait. ``in_flight`` and ``peak``
-    count the large parses running now and at most so far, ``waiting`` the requests waiting
-    for a slot.
+    a 503 with ``Retry-After``; smaller definitions never wait. At most ``max_waiting``
+    requests wait at once (each holds a worker thread, and the worker threads are shared
+    with every other sync route): one more is answered 503 at once, without waiting.
+    ``in_flight`` and ``peak`` count the large parses running now and at most so far,
+    ``waiting`` the requests waiting for a slot.
     """
 
-    def __init__(self, slots: int, large_bytes: int, wait_seconds: float) -> None:
+    def __init__(
+        self, slots: int, large_bytes: int, wait_seconds: float, max_waiting: int | None = None
+    ) -> None:
         self.slots = slots
         self.large_bytes = large_bytes
         self.wait_seconds = wait_seconds
+        self.max_waiting = 2 * slots if max_waiting is None else max_waiting
         self._free = threading.BoundedSemaphore(slots)
         self._count = threading.Lock()
         self.in_flight = 0
@@ -50,47 +56,64 @@ class ParseSlots:
             settings.max_concurrent_parses,
             settings.large_definition_bytes,
             settings.parse_wait_seconds,
+            settings.max_waiting_parses,
         )
+
+    def _busy(self, why: str) -> ApiError:
+        retry = min(max(1, round(self.wait_seconds)), 30)
+        return ApiError(
+            503,
+            f"the server is busy parsing {self.slots} large machine definitions{why}: "
+            f"retry in {retry} s",
+            headers={"Retry-After": str(retry)},
+        )
+
+    def _acquire(self) -> None:
+        """Take a slot, waiting for one if the waiting room has a place; 503 otherwise."""
+        with self._count:
+            # Under the lock that releases take too: a slot freed now is seen here.
+            acquired = self._free.acquire(blocking=False)
+            if not acquired:
+                if self.waiting >= self.max_waiting:
+                    raise self._busy(f" and {self.waiting} more are waiting")
+                self.waiting += 1
+        if not acquired:
+            try:
+                acquired = self._free.acquire(timeout=self.wait_seconds)
+            finally:
+                with self._count:
+                    self.waiting -= 1
+            if not acquired:
+                raise self._busy("")
+        with self._count:
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
 
     @contextmanager
     def slot(self, size: int) -> Iterator[None]:
         """Hold a slot while a definition of ``size`` bytes is parsed (none if it is small).
 
-        Blocks the calling thread while it waits: call it from a worker thread (a sync
-        route), never from the event loop.
+        May block the calling thread while it waits (never more than ``max_waiting`` threads
+        at once): call it from a worker thread (a sync route), never from the event loop.
         """
         if size < self.large_bytes:
             yield
             return
-        with self._count:
-            self.waiting += 1
-        try:
-            acquired = self._free.acquire(timeout=self.wait_seconds)
-        finally:
-            with self._count:
-                self.waiting -= 1
-        if not acquired:
-            retry = min(max(1, round(self.wait_seconds)), 30)
-            raise ApiError(
-                503,
-                f"the server is busy parsing {self.slots} large machine definitions: "
-                f"retry in {retry} s",
-                headers={"Retry-After": str(retry)},
-            )
-        with self._count:
-            self.in_flight += 1
-            self.peak = max(self.peak, self.in_flight)
+        self._acquire()
         try:
             yield
         finally:
             with self._count:
                 self.in_flight -= 1
-            self._free.release()
+                self._free.release()
 
 
 async def body_size(request: Request) -> int:
     """The size of the request's body in bytes (already read and kept by the route)."""
     return len(await request.body())
+
+
+BodySize = Annotated[int, Depends(body_size)]
 
 
 def parse_definition(body: Body) -> MachineDefinition:

@@ -35,13 +35,26 @@ class CompiledConfigs:
         self._items: OrderedDict[str, StateMachine] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, config: dict[str, Any]) -> StateMachine:
-        key = json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    @staticmethod
+    def key(config: dict[str, Any]) -> str:
+        """The canonical JSON of ``config``: what the machines are kept by."""
+        return json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    def cached(self, key: str) -> StateMachine | None:
+        """The machine kept for ``key``, or None; never compiles (safe on the event loop)."""
         with self._lock:
             found = self._items.get(key)
             if found is not None:
                 self._items.move_to_end(key)
-                return found
+            return found
+
+    def get(self, config: dict[str, Any], key: str | None = None) -> StateMachine:
+        """The machine of ``config`` (``key``, if given, is its ``key``), compiled on a miss:
+        call it from a worker thread."""
+        key = self.key(config) if key is None else key
+        found = self.cached(key)
+        if found is not None:
+            return found
         machine = machine_with_supplied_guards(definition_from_data(config))
         with self._lock:
             self._items[key] = machine

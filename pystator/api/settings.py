@@ -145,6 +145,14 @@ class ApiSettings(BaseSettings):
         description="How long a large definition waits for a parse slot before the answer is "
         "503 with Retry-After.",
     )
+    max_waiting_parses: int | None = Field(
+        default=None,
+        ge=0,
+        le=1024,
+        description="Large definitions that may wait for a parse slot at once (each holds a "
+        "worker thread); one more is answered 503 with Retry-After at once. Unset: twice "
+        "max_concurrent_parses.",
+    )
     machines_dir: Path | None = Field(
         default=None,
         description="Directory whose *.yaml, *.yml and *.json definitions are stored at "

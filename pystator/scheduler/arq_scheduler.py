@@ -372,7 +372,14 @@ class ArqScheduler(RedisTimerScheduler):
 
     def worker_settings(self, **overrides: Any) -> dict[str, Any]:
         """Keyword arguments for ``arq.worker.Worker`` that fire this scheduler's timers,
-        for running your own arq worker (``pystator worker`` does this for you)."""
+        for running your own arq worker (``pystator worker`` does this for you), or as the
+        ``WorkerSettings`` of arq's command line.
+
+        The worker's Redis client (``redis_pool``) has this scheduler's connect and read
+        timeouts: arq's own pool, made from ``redis_settings``, has a connect timeout only and
+        waits forever on a Redis that stopped answering. Pass ``redis_settings`` (or
+        ``redis_pool``) in ``overrides`` to connect your own way instead.
+        """
 
         async def on_startup(ctx: dict[Any, Any]) -> None:
             self.install(ctx)
@@ -380,23 +387,22 @@ class ArqScheduler(RedisTimerScheduler):
         settings: dict[str, Any] = {
             "functions": [self.arq_function()],
             "queue_name": self.queue_name,
-            # arq's own pool has a connect timeout only; ``pystator worker`` (build_worker)
-            # passes a pool with both timeouts instead.
-            "redis_settings": self._redis_settings(),
             "on_startup": on_startup,
             "job_timeout": self.job_timeout,
             "keep_result": 0,
             "poll_delay": 0.1,
             "max_jobs": 50,
         }
+        if "redis_settings" not in overrides and "redis_pool" not in overrides:
+            settings["redis_pool"] = self._worker_pool()
         settings.update(overrides)
         return settings
 
-    def _redis_settings(self) -> Any:
-        settings = self._arq.connections.RedisSettings.from_dsn(self.url)
-        if self.connect_timeout is not None:
-            settings.conn_timeout = self.connect_timeout
-        return settings
+    def _worker_pool(self) -> Any:
+        """A new ``ArqRedis`` client for a worker, with both timeouts (it connects on first
+        use, in the worker's event loop; the worker closes it)."""
+        connections = self._redis.asyncio.ConnectionPool.from_url(self.url, **self.client_options())
+        return self._arq.connections.ArqRedis(connections, default_queue_name=self.queue_name)
 
     # ------------------------------------------------------------------ inspection
     async def pending(self, machine_name: str) -> dict[str, int]:

@@ -1,16 +1,19 @@
 """How ``SQLStateStore`` (and the API's catalog) meet a database that is down, slow or frozen.
 
 * **Timeouts** (PostgreSQL). Every connection is opened with ``connect_timeout`` (libpq counts
-  whole seconds, at least 2), and gets the read timeout as its ``statement_timeout``: a slow
-  statement is cancelled by the server, which answers with a definite error (nothing was
-  written). A server that does not answer at all (frozen, or the network drops packets) is
-  given up on by the client one second after that: the driver connection's waits are bounded
-  (``_timed_connection_class``), where psycopg would wait forever.
+  whole seconds, at least 2), and gets the read timeout as its ``statement_timeout``, set with
+  ``SET`` once connected (not as a startup ``options`` parameter, which PgBouncer and some
+  managed proxies refuse): a slow statement is cancelled by the server, which answers with a
+  definite error (nothing was written). A server that does not answer at all (frozen, or the
+  network drops packets) is given up on by the client one second after that: the driver
+  connection's waits are bounded (``_timed_connection_class``), where psycopg would wait
+  forever.
 * **Kept connections are checked** before each use, with one ``poll`` of the socket: a server
   that restarted closed them, so the next statement goes over a new connection instead of
   failing (what SQLAlchemy's ``pool_pre_ping`` does with a round trip).
 * **Driver errors that mean "the database is not there"** become ``StoreUnavailableError``
-  (``StoreTimeoutError`` for timeouts) with a one-line reason and no password, are reported to
+  (``StoreTimeoutError`` for timeouts) with a reason from a fixed set (``_REASONS``: what
+  happened, never the driver's text, which names hosts, users and databases), are reported to
   the backend's ``Availability`` (one log line per outage), and are marked
   ``outcome_unknown`` when a write was sent and its answer lost. SQLite is a file, not a
   server: only a writer that waited past the busy timeout becomes a ``StoreTimeoutError``.
@@ -18,7 +21,9 @@
 
 from __future__ import annotations
 
+import logging
 import math
+import re
 import select
 from typing import Any
 
@@ -35,6 +40,40 @@ CLIENT_MARGIN = 1.0
 _UNAVAILABLE_CLASSES = ("08", "53", "57", "58")
 _SHUTTING_DOWN = {"57P01", "57P02", "57P03"}
 _TIMED_CLASSES: dict[float | None, Any] = {}
+_SET_STATEMENT_TIMEOUT = "pystator_statement_timeout"  # key in a connection record's info
+
+# What a driver message means, found by words libpq and psycopg use (first match wins), as
+# (pattern, is it a timeout, reason). Only the reason is shown: the driver's message names
+# the host, the port, the user or the database, and /ready answers anyone.
+_REASONS: tuple[tuple[re.Pattern[str], bool, str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), timeout, reason)
+    for pattern, timeout, reason in (
+        (
+            r"shutting down|starting up|in recovery mode|not yet accepting connections",
+            False,
+            "is shutting down or starting up",
+        ),
+        (r"refused", False, "refused the connection"),
+        (r"timeout expired|timed out", True, "did not answer in time"),
+        (
+            r"failed to resolve host|could not translate host name|name or service not known"
+            r"|nodename nor servname|name resolution",
+            False,
+            "host name could not be resolved",
+        ),
+        (
+            r'authentication failed|no pg_hba\.conf entry|role ".*" does not exist'
+            r"|not permitted to log in|password",
+            False,
+            "authentication failed",
+        ),
+        (r'database ".*" does not exist', False, "database does not exist"),
+    )
+)
+CLOSED = "closed the connection"
+FAILED = "failed"
+
+logger = logging.getLogger("pystator.stores")
 
 
 def target_of(url: sa.URL) -> str:
@@ -126,11 +165,12 @@ class SQLFaults:
             cparams.setdefault("connect_timeout", self._connect_seconds())
         read_wait = None
         if self.read_timeout is not None:
-            options = str(cparams.get("options") or "")
-            if "statement_timeout" not in options:
-                millis = max(1, math.ceil(self.read_timeout * 1000))
-                cparams["options"] = f"{options} -c statement_timeout={millis}".strip()
             read_wait = self.read_timeout + CLIENT_MARGIN
+            # A statement_timeout of the URL's own ``options`` wins; ours is set once
+            # connected (``_connected``), not in ``options``: PgBouncer refuses that
+            # startup parameter.
+            if record is not None and "statement_timeout" not in str(cparams.get("options")):
+                record.info[_SET_STATEMENT_TIMEOUT] = True
         return _timed_connection_class(read_wait).connect(*cargs, **cparams)
 
     def _connect_seconds(self) -> int:
@@ -138,7 +178,22 @@ class SQLFaults:
         return max(2, math.ceil(self.connect_timeout or 0))
 
     def _connected(self, dbapi_connection: Any, record: Any) -> None:
+        if record is not None and record.info.pop(_SET_STATEMENT_TIMEOUT, False):
+            self._set_statement_timeout(dbapi_connection)
         self.availability.answered()
+
+    def _set_statement_timeout(self, dbapi_connection: Any) -> None:
+        """The read timeout as the session's ``statement_timeout``, committed so that it
+        lasts for the whole session (SQLAlchemy rolls back what a connection did before it
+        is handed out)."""
+        millis = max(1, math.ceil((self.read_timeout or 0) * 1000))
+        try:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute(f"SET statement_timeout = {millis}")
+            dbapi_connection.commit()
+        except BaseException:
+            dbapi_connection.close()  # half set up: nobody gets it
+            raise
 
     def _on_error(self, context: Any) -> None:
         error = self.translate(context.original_exception, write=False)
@@ -199,10 +254,10 @@ class SQLFaults:
         return kind(target=self.target, reason=reason, outcome_unknown=unknown)
 
     def _postgres_reason(self, exc: Any) -> tuple[bool, str]:
-        """(is it a timeout, the reason in words) of a psycopg ``OperationalError``."""
+        """(is it a timeout, the reason in words) of a psycopg ``OperationalError``: one of a
+        fixed set, never the driver's text."""
         from psycopg import errors
 
-        text = str(exc)
         if isinstance(exc, errors.ConnectionTimeout):
             waited = f" within {self._connect_seconds()} s" if self.connect_timeout else ""
             return True, f"did not accept a connection{waited}"
@@ -213,21 +268,40 @@ class SQLFaults:
             return True, f"cancelled a statement that ran past {seconds(self.read_timeout or 0)}"
         if isinstance(exc, errors.LockNotAvailable):
             return True, "could not take a lock in time"
-        if exc.sqlstate in _SHUTTING_DOWN or "shutting down" in text or "starting up" in text:
+        if exc.sqlstate in _SHUTTING_DOWN:
             return False, "is shutting down or starting up"
-        if "refused" in text:
-            return False, "refused the connection"
-        if exc.sqlstate is None and not _connecting(exc):
-            return False, "closed the connection"
-        first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-        return False, f"failed: {first[:200]}"
+        return classify(exc)
+
+
+def classify(exc: BaseException) -> tuple[bool, str]:
+    """(is it a timeout, the reason in words) of a psycopg error by its message, from the
+    fixed set of ``_REASONS``, else ``closed the connection`` (no answer from the server
+    after connecting) or ``failed``."""
+    text = str(exc)
+    for pattern, timeout, reason in _REASONS:
+        if pattern.search(text):
+            return timeout, reason
+    if getattr(exc, "sqlstate", None) is None and not _connecting(exc):
+        return False, CLOSED
+    # Kept for whoever debugs; the reason shown stays fixed.
+    logger.debug("database error taken as 'failed': %s", " ".join(text.split()))
+    return False, FAILED
 
 
 def _connecting(exc: BaseException) -> bool:
     """Whether a psycopg error was raised while connecting (nothing was sent)."""
     from psycopg import errors
 
-    return isinstance(exc, errors.ConnectionTimeout) or str(exc).startswith("connection failed")
+    return isinstance(exc, errors.ConnectionTimeout) or str(exc).startswith(
+        ("connection failed", "failed to resolve host")
+    )
 
 
-__all__ = ["CLIENT_MARGIN", "SQLFaults", "closed_while_idle", "target_of", "watch_socket"]
+__all__ = [
+    "CLIENT_MARGIN",
+    "SQLFaults",
+    "classify",
+    "closed_while_idle",
+    "target_of",
+    "watch_socket",
+]

@@ -26,7 +26,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Annotated, Any, Literal
 
 import yaml
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.params import Depends
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -46,6 +46,15 @@ bounded parse slots, so the UI's helpers cannot parse more large definitions at 
 
 def no_parse_slot(size: int) -> AbstractContextManager[None]:
     return nullcontext()
+
+
+async def _body_size(request: Request) -> int:
+    """The size of the request's body in bytes (read and kept already to parse it): what a
+    helper holds a parse slot for, like the API's routes."""
+    return len(await request.body())
+
+
+BodySize = Annotated[int, Depends(_body_size)]
 
 
 class _In(BaseModel):
@@ -281,17 +290,17 @@ def build_router(
     machines = _Machines()
 
     @router.post("/parse", response_model=ParseResponse)
-    def parse(body: ParseRequest) -> ParseResponse:
-        with parse_slot(len(body.text.encode())):
+    def parse(body: ParseRequest, size: BodySize) -> ParseResponse:
+        with parse_slot(size):
             return parse_text(body.text, body.format)
 
     @router.post("/dump", response_model=DumpResponse)
     def dump(body: DumpRequest) -> DumpResponse:
         return DumpResponse(text=dump_text(body.config, body.format))
 
-    def compiled(config: JSONObject) -> StateMachine:
-        # Every check of StateMachine.from_* (and `pystator validate`), in a parse slot.
-        size = len(json.dumps(config, separators=(",", ":"), ensure_ascii=False).encode())
+    def compiled(config: JSONObject, size: int) -> StateMachine:
+        # Every check of StateMachine.from_* (and `pystator validate`), in a parse slot held
+        # for the request body's size.
         try:
             with parse_slot(size):
                 return machines.get(config)
@@ -299,16 +308,16 @@ def build_router(
             raise HTTPException(422, f"invalid machine definition: {exc.issues[0]}") from None
 
     @router.post("/diagram", response_model=DiagramResponse)
-    def diagram(body: DiagramRequest) -> DiagramResponse:
+    def diagram(body: DiagramRequest, size: BodySize) -> DiagramResponse:
         # The same text as `pystator diagram --format mermaid|dot`.
         from pystator.diagram import render
 
-        definition = compiled(body.config).definition
+        definition = compiled(body.config, size).definition
         return DiagramResponse(format=body.format, text=render(definition, body.format))
 
     @router.post("/inspect", response_model=InspectResponse)
-    def inspect(body: InspectRequest) -> InspectResponse:
-        machine = compiled(body.config)
+    def inspect(body: InspectRequest, size: BodySize) -> InspectResponse:
+        machine = compiled(body.config, size)
         try:
             return inspect_state(machine, body.state)
         except FSMError as exc:

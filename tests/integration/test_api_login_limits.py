@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pystator.api import ApiSettings
+from pystator.api.login_limits import LoginLimiter
 from pystator.runtime.clock import ManualClock
 from tests.integration.api_app import (
     PASSWORD,
@@ -200,3 +201,46 @@ def test_the_real_server_tells_clients_apart_by_their_address(tmp_path: Path) ->
             right = {"username": "alice", "password": PASSWORD}
             assert guesser.post(f"{base}{TOKEN}", json=right).status_code == 429
             assert user.post(f"{base}{TOKEN}", json=right).status_code == 200
+
+
+def test_addresses_in_one_ipv6_64_are_one_client(app: Any) -> None:
+    """An attacker rotating addresses inside its /64 is still one client."""
+    for n in range(3):
+        with TestClient(app, client=(f"2001:db8:7:7::{n + 1:x}", 5000)) as guesser:
+            assert login(guesser, f"guess-{n}").status_code == 401
+    with TestClient(app, client=("2001:db8:7:7:abcd::1", 5000)) as guesser:
+        assert_limited(login(guesser, PASSWORD), WINDOW)
+    # Another /64, and the IPv4-mapped form of another address, are other clients.
+    with TestClient(app, client=("2001:db8:7:8::1", 5000)) as user:
+        assert login(user, PASSWORD).status_code == 200
+    with TestClient(app, client=("::ffff:203.0.113.20", 5000)) as user:
+        assert login(user, PASSWORD).status_code == 200
+
+
+def test_junk_user_names_do_not_reset_a_users_ceiling(app: Any) -> None:
+    """Failing under many junk names (from many addresses) fills the limiter's tables but
+    does not push out a user who reached the ceiling."""
+    logins = LoginLimiter(
+        window=WINDOW,
+        client_failures=8,
+        user_failures=3,
+        user_ceiling=20,
+        max_entries=30,
+        clock=app.state.clock.now,
+    )
+    app.state.services.logins = logins
+    for n in range(10):
+        with TestClient(app, client=(f"192.0.2.{n}", 4000)) as guesser:
+            for _ in range(2):
+                assert login(guesser, "guess").status_code == 401
+    # Three times the tables' size in junk names, one failure each, from 15 addresses.
+    for n in range(90):
+        with TestClient(app, client=(f"198.18.0.{n // 6}", 4000)) as junk:
+            assert login(junk, "guess", username=f"junk{n}").status_code == 401
+    assert logins.tracked() <= 90
+    # Alice's ceiling holds: a fresh address gets one guess, then is refused.
+    with TestClient(app, client=("192.0.2.200", 4000)) as guesser:
+        assert login(guesser, "guess").status_code == 401
+        assert_limited(login(guesser, "guess"), WINDOW)
+    with TestClient(app, client=("192.0.2.0", 4000)) as guesser:
+        assert_limited(login(guesser, "guess"), WINDOW)

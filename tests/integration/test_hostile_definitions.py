@@ -247,7 +247,11 @@ class TestTheSameChecksEverywhere:
 
 # ----------------------------------------------------------------------------- parse slots
 class Gate:
-    """Wraps a parsing function: counts the calls inside it and holds them until opened."""
+    """Wraps a parsing function: counts the calls inside it and holds them until opened.
+
+    Used as ``with in_process_server(app) as base, gate:`` it opens when the block ends, even
+    on a failed assertion, before the server stops: no handler thread is left held.
+    """
 
     def __init__(self, real: Callable[..., Any]) -> None:
         self.real = real
@@ -266,6 +270,12 @@ class Gate:
         finally:
             with self.lock:
                 self.inside -= 1
+
+    def __enter__(self) -> Gate:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.opened.set()
 
 
 def wait_until(condition: Callable[[], bool], what: str) -> None:
@@ -322,7 +332,7 @@ class TestParseSlots:
         slots = app.state.services.parses
         requests = [("/api/v1/validate", {"config": named(ORDER, f"v{i}")}) for i in range(3)]
         requests += [("/api/v1/machines", {"config": named(ORDER, f"m{i}")}) for i in range(3)]
-        with in_process_server(app) as base:
+        with in_process_server(app) as base, gate:
             threads = post_all(base, requests)
             wait_until(lambda: slots.in_flight == 2 and slots.waiting == 4, "2 parsing, 4 waiting")
             assert gate.inside == 2
@@ -347,7 +357,7 @@ class TestParseSlots:
         requests = [
             ("/api/v1/process", {"config": named(ORDER, f"p{i}"), **body}) for i in range(5)
         ]
-        with in_process_server(app) as base:
+        with in_process_server(app) as base, gate:
             threads = post_all(base, requests)
             wait_until(lambda: slots.in_flight == 2 and slots.waiting == 3, "2 parsing, 3 waiting")
             assert gate.inside == 2
@@ -369,7 +379,7 @@ class TestParseSlots:
         monkeypatch.setattr(stateless, "parse_definition", gate)
         app = self.slots_app(tmp_path, parse_wait_seconds=0)
         slots = app.state.services.parses
-        with in_process_server(app) as base:
+        with in_process_server(app) as base, gate:
             threads = post_all(base, [("/api/v1/validate", {"config": ORDER})] * 2)
             wait_until(lambda: slots.in_flight == 2, "2 parsing")
             busy = httpx.post(f"{base}/api/v1/validate", json={"config": ORDER}, timeout=DEADLINE)
@@ -379,6 +389,59 @@ class TestParseSlots:
         assert busy.headers["Retry-After"] == "1"
         assert "busy parsing 2 large machine definitions" in busy.json()["detail"]
         assert [a.status_code for a in answers] == [200, 200]
+
+    def test_a_full_waiting_room_is_a_503_at_once(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Waiting requests hold worker threads: past 2 x slots waiting, one more is refused
+        at once (while the slots are still held), and the other routes keep answering."""
+        import pystator.api.routes.stateless as stateless
+        from pystator.api.definitions import parse_definition
+
+        gate = Gate(parse_definition)
+        monkeypatch.setattr(stateless, "parse_definition", gate)
+        app = self.slots_app(tmp_path, parse_wait_seconds=DEADLINE, large_definition_bytes=1500)
+        slots = app.state.services.parses
+        assert slots.max_waiting == 4  # unset: twice max_concurrent_parses
+        large = named(ORDER, "big")
+        large["meta"]["description"] = "x" * 2000
+        with in_process_server(app) as base, gate:
+            threads = post_all(base, [("/api/v1/validate", {"config": large})] * 6)
+            wait_until(lambda: slots.in_flight == 2 and slots.waiting == 4, "2 parsing, 4 waiting")
+            (extra,) = post_all(base, [("/api/v1/validate", {"config": large})])
+            wait_until(lambda: not extra.is_alive() or slots.waiting > 4, "an answer or a 5th wait")
+            # Answered without joining the waiting room, while the gate still holds the slots.
+            assert slots.waiting == 4
+            assert gate.inside == 2
+            busy = extra.response  # type: ignore[attr-defined]
+            assert busy.status_code == 503
+            assert busy.headers["Retry-After"] == "30"
+            assert (
+                "busy parsing 2 large machine definitions and 4 more are waiting"
+                in (busy.json()["detail"])
+            )
+            # Meanwhile a small definition, /health and a sync route still answer.
+            small = {"config": ORDER, "current_state": "PENDING", "trigger": "ack"}
+            answer = httpx.post(f"{base}/api/v1/process", json=small, timeout=DEADLINE)
+            assert answer.status_code == 200, answer.text
+            assert httpx.get(f"{base}/health", timeout=DEADLINE).status_code == 200
+            assert httpx.get(f"{base}/ready", timeout=DEADLINE).status_code == 200
+            assert gate.inside == 2
+            gate.opened.set()
+            answers = responses(threads)
+        assert [a.status_code for a in answers] == [200] * 6
+        assert slots.peak == 2
+        assert slots.in_flight == slots.waiting == 0
+
+    def test_the_waiting_room_setting(self, tmp_path: Path) -> None:
+        app = self.slots_app(tmp_path, max_waiting_parses=0, parse_wait_seconds=DEADLINE)
+        slots = app.state.services.parses
+        with slots.slot(1), slots.slot(1), TestClient(app) as c:
+            busy = c.post("/api/v1/validate", json={"config": ORDER})
+            assert busy.status_code == 503
+            assert slots.waiting == 0
+            assert "and 0 more are waiting" in busy.json()["detail"]
+        assert c.post("/api/v1/validate", json={"config": ORDER}).status_code == 200
 
     def test_small_definitions_never_wait(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -390,7 +453,7 @@ class TestParseSlots:
         monkeypatch.setattr(stateless, "parse_definition", gate)
         app = self.slots_app(tmp_path, large_definition_bytes=1_000_000)
         slots = app.state.services.parses
-        with in_process_server(app) as base:
+        with in_process_server(app) as base, gate:
             threads = post_all(base, [("/api/v1/validate", {"config": ORDER})] * 4)
             wait_until(lambda: gate.inside == 4, "4 parsing at once")
             gate.opened.set()
@@ -407,3 +470,50 @@ class TestParseSlots:
         assert defaults.parse_wait_seconds == 30.0
         with pytest.raises(ValueError, match="max_concurrent_parses"):
             settings(tmp_path, max_concurrent_parses=0)
+
+
+# ----------------------------------------------------------------------------- event loop
+class TestProcessOffTheEventLoop:
+    def test_a_cache_miss_compiles_in_a_worker_thread(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Compiling a config (35 ms for a 36 KB one) never runs on the event loop, even for a
+        small body; a cache hit does not compile at all."""
+        import asyncio
+
+        import pystator.api.services as services
+
+        on_loop: list[tuple[str, bool]] = []
+
+        def recording(real: Callable[..., Any]) -> Callable[..., Any]:
+            def call(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    asyncio.get_running_loop()
+                    on_loop.append((real.__name__, True))
+                except RuntimeError:
+                    on_loop.append((real.__name__, False))
+                return real(*args, **kwargs)
+
+            return call
+
+        for name in ("definition_from_data", "machine_with_supplied_guards"):
+            monkeypatch.setattr(services, name, recording(getattr(services, name)))
+        body = {"config": ORDER, "current_state": "PENDING", "trigger": "ack"}
+        invalid = named(ORDER, "invalid")
+        invalid["transitions"][0]["dest"] = "NOWHERE"
+        with TestClient(app_for(settings(tmp_path))) as c:
+            large_bytes = c.app.state.services.parses.large_bytes  # type: ignore[attr-defined]
+            assert len(json.dumps({**body, "config": invalid})) < large_bytes
+            for _ in range(2):
+                answer = c.post("/api/v1/process", json=body)
+                assert answer.status_code == 200, answer.text
+                assert answer.json()["target_state"] == "OPEN"
+            refused = c.post("/api/v1/process", json={**body, "config": invalid})
+            assert refused.status_code == 422
+            assert "NOWHERE" in refused.json()["detail"]
+        # The miss (parse, then compile), then the invalid config (parse); the hit: nothing.
+        assert on_loop == [
+            ("definition_from_data", False),
+            ("machine_with_supplied_guards", False),
+            ("definition_from_data", False),
+        ]

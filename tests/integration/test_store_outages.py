@@ -269,3 +269,64 @@ def test_pystator_api_that_cannot_reach_its_database_says_so_in_one_line(tmp_pat
         "error: cannot start: store unavailable: PostgreSQL at "
         f"{url.split('@')[1].split('/')[0]} refused the connection; retry later"
     ], done.stderr
+
+
+@pytest.mark.postgres
+def test_ready_says_what_happened_and_never_where(postgres_server: PrivatePostgres) -> None:
+    """A login that starts failing (its role or database renamed, its sessions ended): /ready,
+    which answers anyone, gives a fixed reason and no host, port, user or database name; the
+    store's 503s name the configured host and port, never the driver's text."""
+    import psycopg
+    from fastapi.testclient import TestClient
+
+    from pystator.api import ApiSettings, create_app
+
+    port = postgres_server.port
+    admin_url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute("CREATE ROLE stator_login LOGIN")
+        admin.execute("CREATE DATABASE stator_data OWNER stator_login")
+
+    def admin_do(statement: str) -> None:
+        """``statement``, with the app's sessions ended (a database in use cannot be renamed;
+        kept sessions would go on working)."""
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname LIKE 'stator%' AND pid <> pg_backend_pid()"
+            )
+            admin.execute(statement)
+
+    settings = ApiSettings(
+        _env_file=None,
+        database_url=f"postgresql+psycopg://stator_login@127.0.0.1:{port}/stator_data",
+        store_connect_timeout=5,
+        store_read_timeout=10,
+    )
+    secrets = ("stator_login", "stator_data", "stator_gone", "127.0.0.1", str(port), "FATAL")
+    with TestClient(create_app(settings)) as api:
+        assert api.get("/ready").status_code == 200
+        for broken, repaired, reason in (
+            (
+                "ALTER ROLE stator_login RENAME TO stator_gone",
+                "ALTER ROLE stator_gone RENAME TO stator_login",
+                "authentication failed",
+            ),
+            (
+                "ALTER DATABASE stator_data RENAME TO stator_gone",
+                "ALTER DATABASE stator_gone RENAME TO stator_data",
+                "database does not exist",
+            ),
+        ):
+            admin_do(broken)
+            ready = api.get("/ready")
+            assert ready.status_code == 503, ready.text
+            assert ready.json()["database"]["detail"] == f"postgresql: {reason}"
+            assert not [s for s in secrets if s in ready.text], ready.text
+            listed = api.get("/api/v1/machines")
+            assert listed.status_code == 503, listed.text
+            assert listed.json()["detail"] == (
+                f"store unavailable: PostgreSQL at 127.0.0.1:{port} {reason}; retry later"
+            )
+            admin_do(repaired)
+            assert api.get("/ready").status_code == 200

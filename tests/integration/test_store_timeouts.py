@@ -33,8 +33,8 @@ from tests.integration.test_store_outages import TICKER, api_server, sequence_in
 pytestmark = pytest.mark.slow
 
 OUTER_DEADLINE = 60.0
-"""Seconds a call may take before the test calls it a hang (the timeouts under test are 1 or
-2 s; a call may wait for several of them)."""
+"""Seconds a call may take before the test calls it a hang (the timeouts under test are 1 to
+8 s; a call may wait for several of them)."""
 
 POSTGRES = pytest.param("postgres", marks=pytest.mark.postgres)
 REDIS = pytest.param("redis", marks=pytest.mark.redis)
@@ -81,15 +81,22 @@ def redis_server() -> Iterator[PrivateRedis]:
         yield server
 
 
+SHORT_TIMEOUT = 8.0
+"""Seconds of the stores' timeouts in the freeze tests: the same store also makes the calls
+that must succeed (the first event, which connects and creates the tables; the retries after
+the thaw), which a loaded machine may answer slowly. The outer deadline still covers several
+of them."""
+
+
 def short_store(kind: str, url: str) -> StateStore:
     """A store with short timeouts (still long enough for a loaded machine's answers)."""
     if kind == "postgres":
         from pystator.stores.sql import SQLStateStore
 
-        return SQLStateStore(url, connect_timeout=2, read_timeout=2)
+        return SQLStateStore(url, connect_timeout=SHORT_TIMEOUT, read_timeout=SHORT_TIMEOUT)
     from pystator.stores.redis import RedisStateStore
 
-    return RedisStateStore(url, connect_timeout=2, read_timeout=2)
+    return RedisStateStore(url, connect_timeout=SHORT_TIMEOUT, read_timeout=SHORT_TIMEOUT)
 
 
 class FreezeBeforeCommit:
@@ -154,8 +161,8 @@ def test_a_frozen_postgres_is_a_503_over_http(
 ) -> None:
     env = {
         "PYSTATOR_DATABASE_URL": postgres_server.url,
-        "PYSTATOR_STORE_CONNECT_TIMEOUT": "2",
-        "PYSTATOR_STORE_READ_TIMEOUT": "2",
+        "PYSTATOR_STORE_CONNECT_TIMEOUT": f"{SHORT_TIMEOUT:g}",
+        "PYSTATOR_STORE_READ_TIMEOUT": f"{SHORT_TIMEOUT:g}",
         "PYSTATOR_LOG_LEVEL": "info",
     }
     with api_server(tmp_path, env) as base, httpx.Client(base_url=base, timeout=60) as api:
@@ -279,6 +286,79 @@ def test_the_worker_and_its_queue_time_out_instead_of_hanging() -> None:
         assert type(outcome).__module__.startswith("redis"), repr(outcome)
 
 
+@pytest.mark.redis
+def test_an_arq_worker_run_from_the_worker_settings_times_out_instead_of_hanging() -> None:
+    """The settings a worker started with arq's own command line gets (``WorkerSettings =
+    scheduler.worker_settings()``): its Redis client gives up on a server that never answers."""
+    import arq
+
+    from pystator.scheduler.arq_scheduler import ArqScheduler
+
+    with blackhole() as port:
+        scheduler = ArqScheduler(f"redis://127.0.0.1:{port}/0", connect_timeout=1, read_timeout=1)
+        settings = scheduler.worker_settings(burst=True, handle_signals=False)
+
+        async def work() -> None:
+            worker = arq.worker.create_worker(settings)  # what ``arq`` itself does with them
+            try:
+                await worker.main()
+            finally:
+                await worker.pool.aclose(close_connection_pool=True)
+
+        outcome = returns(run_async(work))
+        assert type(outcome).__name__ == "TimeoutError", repr(outcome)
+        assert type(outcome).__module__.startswith("redis"), repr(outcome)
+
+
+# ---------------------------------------------------------------------------- PostgreSQL
+@pytest.mark.postgres
+def test_the_statement_timeout_is_set_after_connecting(postgres_url: str) -> None:
+    """Not as a startup ``options`` parameter, which PgBouncer refuses: ``SET`` on each new
+    connection, for its whole session; one given in the URL's ``options`` wins."""
+    import sqlalchemy as sa
+
+    from pystator.stores.sql import SQLStateStore
+
+    def settings_of(store: SQLStateStore) -> list[tuple[str, str]]:
+        found = []
+        with store.engine.connect() as conn:
+            for _ in range(2):  # again after a rollback: the session keeps it
+                timeout = conn.execute(sa.text("SHOW statement_timeout")).scalar_one()
+                conn.rollback()
+                dbapi = conn.connection.dbapi_connection
+                assert dbapi is not None
+                found.append((timeout, dbapi.info.dsn))
+        store.close()
+        return found
+
+    for timeout, dsn in settings_of(SQLStateStore(postgres_url, read_timeout=2.5)):
+        assert timeout == "2500ms"
+        assert "statement_timeout" not in dsn, dsn
+        assert "options" not in dsn, dsn
+
+    server_default = settings_of(SQLStateStore(postgres_url, read_timeout=None))
+    assert server_default[0][0] != "2500ms"
+    assert server_default[0] == server_default[1]
+
+    url = sa.make_url(postgres_url).update_query_dict({"options": "-c statement_timeout=7000"})
+    own = SQLStateStore(url.render_as_string(hide_password=False), read_timeout=2.5)
+    assert [timeout for timeout, _ in settings_of(own)] == ["7s", "7s"]
+
+
+@pytest.mark.postgres
+def test_a_host_name_that_does_not_resolve_is_said_so() -> None:
+    from pystator import StoreUnavailableError
+    from pystator.stores.sql import SQLStateStore
+
+    store = SQLStateStore("postgresql+psycopg://app@no-such-host.invalid:5432/app")
+    orchestrator = Orchestrator(StateMachine.from_dict(TICKER), store)
+    outcome = returns(lambda: orchestrator.process_event("e1", "tick", {"seq": 1}))
+    assert isinstance(outcome, StoreUnavailableError), repr(outcome)
+    assert outcome.reason == "host name could not be resolved"
+    assert not outcome.outcome_unknown  # nothing was sent
+    store.close()
+
+
 # ---------------------------------------------------------------------------- defaults
 @pytest.mark.postgres
 @pytest.mark.redis
@@ -329,6 +409,7 @@ def test_every_redis_client_has_both_timeouts_by_default() -> None:
             timeouts(redis_scheduler._async_client().connection_pool),
             timeouts(arq_scheduler._sync_client().connection_pool),
             timeouts(arq_scheduler.pool().connection_pool),
+            timeouts(arq_scheduler.worker_settings()["redis_pool"].connection_pool),
             timeouts(queue._client().connection_pool),
             timeouts(worker.pool.connection_pool),
         ]
@@ -337,6 +418,6 @@ def test_every_redis_client_has_both_timeouts_by_default() -> None:
         await worker.pool.aclose(close_connection_pool=True)
         return found
 
-    assert asyncio.run(clients()) == [expected] * 6
+    assert asyncio.run(clients()) == [expected] * 7
     settings = ApiSettings(_env_file=None)  # type: ignore[call-arg]
     assert (settings.store_connect_timeout, settings.store_read_timeout) == (5.0, 10.0)

@@ -306,6 +306,39 @@ class TestParseSlots:
             assert busy_client.post("/ui/api/parse", json={"text": "a: 1"}).status_code == 200
         assert slots.peak == 1
 
+    def test_the_slot_is_held_for_the_request_bodys_size(self) -> None:
+        """The helpers hold the slot for the body they were sent (its size is known), not for
+        a JSON dump of the config made only to measure it."""
+        import json
+
+        from fastapi import FastAPI
+
+        from pystator.ui.routes import build_router, no_parse_slot
+
+        sizes: list[int] = []
+
+        def recording_slot(size: int) -> Any:
+            sizes.append(size)
+            return no_parse_slot(size)
+
+        app = FastAPI()
+        app.include_router(build_router(parse_slot=recording_slot))
+        # Indented JSON: the body is larger than the config's compact dump.
+        bodies = {
+            "/ui/api/parse": {"text": ORDER_YAML},
+            "/ui/api/diagram": {"config": order_config()},
+            "/ui/api/inspect": {"config": order_config(), "state": None},
+        }
+        sent = []
+        with TestClient(app) as c:
+            for route, body in bodies.items():
+                content = json.dumps(body, indent=4).encode()
+                sent.append(len(content))
+                headers = {"content-type": "application/json"}
+                response = c.post(route, content=content, headers=headers)
+                assert response.status_code == 200, route
+        assert sizes == sent
+
 
 class TestTemplates:
     def test_every_template_of_the_new_machine_page_is_valid(self, client: TestClient) -> None:

@@ -54,6 +54,8 @@ def build(
         # A plain function: FastAPI runs it in its thread pool, so the password hashing (CPU
         # bound, tens of milliseconds) never blocks the event loop.
         def token(body: TokenRequest, request: Request, svc: ServicesDep) -> TokenResponse:
+            # The address uvicorn saw (or a trusted proxy's X-Forwarded-For); the limiter keys
+            # it by ``client_key`` (an IPv6 address by its /64).
             client = request.client.host if request.client is not None else "unknown"
             logins = svc.logins
             wait = logins.attempt(body.username, client)

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 
 from pystator.api.auth import Principal
 from pystator.api.catalog import MachineExistsError, MachineRenameError, MachineRow, summary_fields
-from pystator.api.definitions import body_size, checked_machine
+from pystator.api.definitions import BodySize, checked_machine
 from pystator.api.problems import ApiError, responses
 from pystator.api.schemas import (
     MACHINE_ID_PATTERN,
@@ -33,9 +33,6 @@ MachineIdPath = Annotated[
         description="The machine's id (its meta.machine_name).",
     ),
 ]
-
-
-BodySize = Annotated[int, Depends(body_size)]
 
 
 def timestamp(value: float) -> datetime:

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from pystator.api.auth import Principal
 from pystator.api.catalog import summary_fields
-from pystator.api.definitions import body_size, parse_definition, unknown_guards_error
+from pystator.api.definitions import BodySize, parse_definition, unknown_guards_error
 from pystator.api.problems import ApiError, issue_items, responses
 from pystator.api.schemas import (
     MachineSummary,
@@ -24,12 +24,12 @@ from pystator.errors import ConfigurationError
 from pystator.models.result import TransitionResult
 from pystator.runtime.machine import StateMachine
 
-BodySize = Annotated[int, Depends(body_size)]
 
-
-def _compiled_in_slot(svc: Services, size: int, config: dict[str, Any]) -> StateMachine:
+def _compiled_in_slot(
+    svc: Services, size: int, config: dict[str, Any], key: str | None
+) -> StateMachine:
     with svc.parses.slot(size):
-        return svc.compiled.get(config)
+        return svc.compiled.get(config, key)
 
 
 def build(principal: Callable[..., Awaitable[Principal]], route_class: type) -> APIRouter:
@@ -69,13 +69,14 @@ def build(principal: Callable[..., Awaitable[Principal]], route_class: type) -> 
     async def process(
         body: ProcessRequest, svc: ServicesDep, user: user_dep, size: BodySize
     ) -> Response:
+        # A small config is looked up on the event loop (its key is cheap); compiling, and
+        # everything about a large config, happens in a worker thread, holding a parse slot if
+        # the config is large, so neither the event loop nor the process's memory is taken.
+        key = svc.compiled.key(body.config) if size < svc.parses.large_bytes else None
+        machine = svc.compiled.cached(key) if key is not None else None
         try:
-            if size < svc.parses.large_bytes:
-                machine = svc.compiled.get(body.config)
-            else:
-                # A large config may need compiling: in a worker thread, holding a parse slot,
-                # so neither the event loop nor the process's memory is taken.
-                machine = await run_in_threadpool(_compiled_in_slot, svc, size, body.config)
+            if machine is None:
+                machine = await run_in_threadpool(_compiled_in_slot, svc, size, body.config, key)
         except ConfigurationError as exc:
             items = issue_items(exc.issues, "body.config")
             raise ApiError(422, f"invalid machine definition: {exc.issues[0]}", items) from None
