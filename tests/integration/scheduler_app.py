@@ -6,16 +6,21 @@ tests.integration.scheduler_app:app``, configured by environment variables.
 * ``SCHED_TEST_KIND``: ``redis`` (``RedisScheduler``) or ``arq`` (``ArqScheduler``).
 * ``SCHED_TEST_STORE``: ``redis`` (``RedisStateStore``) or a SQLite file path
   (``SQLStateStore``), shared by every process of a test.
-* ``SCHED_TEST_LEASE``, ``SCHED_TEST_JOB_TIMEOUT``: short crash delays for the kill tests.
+* ``SCHED_TEST_LEASE``, ``SCHED_TEST_JOB_TIMEOUT``, ``SCHED_TEST_RECONCILE_GRACE``: how soon a
+  timer that was taken and not fired is taken again (``RedisScheduler``'s lease; arq's
+  in-progress key and ``reconcile()``): short for the kill tests, an hour for a test in which
+  no timer may need it.
 * ``SCHED_TEST_SLOW_FIRE``: seconds each firing sleeps first (to be killed while holding
-  timers); the firing is logged to ``<prefix>started`` before the sleep.
+  timers).
 * ``SCHED_TEST_CLOCK_SHIFT``: seconds the worker's clocks run ahead of (or, negative, behind)
   the wall clock: its orchestrator's and scheduler's, and arq's own (``shift_arq_clock``). A
   worker an hour behind sees no timer of a test as due, however slow the machine is.
 
-Every firing is logged to the Redis list ``<prefix>deliveries`` (pid, entity, timer id, the
-worker's time when the firing started, result reason), so a test can count deliveries and
-compare firing times with due times.
+Every firing is logged twice: to the Redis list ``<prefix>started`` when it starts (pid,
+entity, timer id, the worker's time then), before anything can fail or sleep, and to
+``<prefix>deliveries`` when it returns (the same and the result's reason). So a test counts
+tries (a firing that raised and was tried again is started twice) and deliveries, and
+compares firing times with due times.
 """
 
 from __future__ import annotations
@@ -33,6 +38,10 @@ from pystator.worker import WorkerApp
 
 DELAYS = range(1, 10)
 """Timer machine: state ``W<k>`` fires ``after: k s`` to ``DONE``."""
+REDIS_CONCURRENCY = 100
+"""Timers a ``RedisScheduler`` worker holds at once: claimed, and not done firing."""
+MAX_JOBS = 50
+"""Jobs an arq worker holds at once: taken from the queue, and not done running."""
 
 
 def timer_machine() -> StateMachine:
@@ -75,6 +84,7 @@ class Settings:
         self.store = env.get("SCHED_TEST_STORE", "redis")
         self.lease = float(env.get("SCHED_TEST_LEASE", "30"))
         self.job_timeout = float(env.get("SCHED_TEST_JOB_TIMEOUT", "10"))
+        self.reconcile_grace = float(env.get("SCHED_TEST_RECONCILE_GRACE", "2"))
         self.slow_fire = float(env.get("SCHED_TEST_SLOW_FIRE", "0"))
         self.clock_shift = float(env.get("SCHED_TEST_CLOCK_SHIFT", "0"))
 
@@ -151,7 +161,7 @@ def make_scheduler(
             queue_name=settings.queue_name,
             clock=clock,
             job_timeout=settings.job_timeout,
-            reconcile_grace=2.0,
+            reconcile_grace=settings.reconcile_grace,
         )
     from pystator.scheduler import RedisScheduler
 
@@ -160,13 +170,14 @@ def make_scheduler(
         prefix=settings.prefix + "timers:",
         lease=settings.lease,
         poll_interval=0.05,
+        concurrency=REDIS_CONCURRENCY,
         clock=clock,
         autostart=autostart,
     )
 
 
 class LoggedOrchestrator(Orchestrator):
-    """Logs every firing to Redis before returning its result."""
+    """Logs every firing to Redis when it starts and before returning its result."""
 
     settings: Settings
     log_client: Any = None
@@ -179,8 +190,8 @@ class LoggedOrchestrator(Orchestrator):
             "timer": timer_id,
             "at": started,
         }
+        await self.log_client.rpush(self.settings.started, json.dumps(entry))
         if self.settings.slow_fire:
-            await self.log_client.rpush(self.settings.started, json.dumps(entry))
             await asyncio.sleep(self.settings.slow_fire)
         result = await super().async_fire_timer(entity_id, timer_id)
         entry["reason"] = result.metadata.get("reason")
@@ -228,6 +239,7 @@ async def app() -> WorkerApp:
         max_tries=3,
         retry_delay=0.1,
         job_timeout=settings.job_timeout,
+        max_jobs=MAX_JOBS,
         maintenance_interval=1.0,
         poll_delay=0.05,
         on_startup=started,

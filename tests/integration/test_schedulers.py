@@ -31,7 +31,14 @@ import pytest
 from pystator import InMemoryStateStore, Orchestrator, StateMachine
 from pystator.runtime.clock import ManualClock
 from tests.conftest import ROOT, require_service
-from tests.integration.scheduler_app import Settings, make_scheduler, open_store, timer_machine
+from tests.integration.scheduler_app import (
+    MAX_JOBS,
+    REDIS_CONCURRENCY,
+    Settings,
+    make_scheduler,
+    open_store,
+    timer_machine,
+)
 
 pytestmark = pytest.mark.redis
 
@@ -395,6 +402,8 @@ class Cluster:
         self.tmp_path = tmp_path
         self.token = token
         self.workers: list[subprocess.Popen[bytes]] = []
+        self.armed_at: dict[str, float] = {}
+        """Entity -> this process's clock once its timer was in Redis (``arm``)."""
         self.store = open_store(self.settings)
         # This process arms timers and never fires them.
         self.scheduler = make_scheduler(self.settings, autostart=False)
@@ -467,6 +476,7 @@ class Cluster:
                 entity_id, initial_state=f"W{delays[i % len(delays)]}"
             )
             due[entity_id] = record.timers[0].due
+            self.armed_at[entity_id] = time.time()  # the scheduler wrote it before returning
 
         for start in range(0, count, 50):
             await asyncio.gather(*(one(i) for i in range(start, min(count, start + 50))))
@@ -481,7 +491,8 @@ class Cluster:
         return [json.loads(item) for item in raw]
 
     async def started(self) -> list[dict[str, Any]]:
-        """Firings begun by a worker with ``SCHED_TEST_SLOW_FIRE`` (logged before its sleep)."""
+        """Every firing a worker began, in the order they began (logged before anything can
+        fail, and before the sleep of ``SCHED_TEST_SLOW_FIRE``)."""
         raw = await self.redis.lrange(self.settings.started, 0, -1)
         return [json.loads(item) for item in raw]
 
@@ -512,9 +523,10 @@ class Cluster:
             await until(done, timeout, f"{count} entities in DONE", every=0.2)
         except AssertionError:
             logged = sum(1 for d in await self.deliveries() if d["reason"] is None)
+            timers = await self.scheduler.pending("ticker")
             raise AssertionError(
-                f"{await self.count_in('DONE')} of {count} in DONE, {logged} firings logged\n"
-                f"{self.logs()}"
+                f"{await self.count_in('DONE')} of {count} in DONE, {logged} firings logged, "
+                f"timer records {timers}\n{self.logs()}"
             ) from None
 
     async def assert_each_fired_once(self, due: dict[str, float]) -> list[dict[str, Any]]:
@@ -554,34 +566,41 @@ async def cluster_factory(
 KINDS = ["redis", "arq"]
 
 
-ORDER_SLACK = 5.0
-"""How far firings may stray from due order, in seconds. Workers take due timers in due order,
-so a loaded machine makes timers late but does not reorder them: a timer starts after one due
-later only when both were taken in the same batch (the timers both workers hold at once: 100
-to 200 here, under 2 s of due times) or its worker was descheduled between taking it and
-starting it (the kernel runs a runnable process every few tens of milliseconds). 5 s is far
-above both, and below the 7 s between the first and the last delay."""
+NO_RECOVERY = {
+    "SCHED_TEST_LEASE": "3600",
+    "SCHED_TEST_JOB_TIMEOUT": "3600",
+    "SCHED_TEST_RECONCILE_GRACE": "3600",
+}
+"""A worker that takes a timer again only after an hour: its lease (RedisScheduler), its job's
+in-progress key or ``reconcile()`` (arq). A timer that needs one of them to fire, say one taken
+and then dropped, is lost for the test instead of firing late, whatever the machine's speed."""
 
 
-def order_errors(fired: list[dict[str, Any]], due: dict[str, float]) -> tuple[float, float]:
-    """How far the firings strayed from due order: over every timer that started after one
-    due later, the largest difference of their due times (firing in arming order, or at
-    random, makes it seconds) and the largest difference of their start times (a timer left
-    behind, say for a lease to run out, makes it seconds)."""
+def overtaken(
+    fired: list[dict[str, Any]], due: dict[str, float], armed_at: dict[str, float]
+) -> dict[str, int]:
+    """For each fired timer Y, how many timers X started after it although due before it and
+    armed before Y fell due (by more than arq's rounding, so they were queued ahead of Y).
+
+    Workers take due timers in due order (RedisScheduler claims the earliest due ones in one
+    script; arq takes jobs in the order of its queue, scored by due time), so such an X was
+    taken no later than Y and had not started when Y started: a worker held it. However slow
+    the machine and however the workers' turns interleave, workers never hold more timers
+    than their slots (``held`` in the test), so no count exceeds that. Firing in arming order
+    instead of due order makes counts of hundreds here, as arming order mixes all delays.
+    """
     by_start = sorted(fired, key=lambda d: float(d["at"]))
-    latest_due = -float("inf")
-    due_error = 0.0
-    for entry in by_start:
-        own = due[entry["entity"]]
-        due_error = max(due_error, latest_due - own)
-        latest_due = max(latest_due, own)
-    by_due = sorted(fired, key=lambda d: due[d["entity"]], reverse=True)
-    first_start = float("inf")  # of the timers due no earlier than this one
-    start_error = 0.0
-    for entry in by_due:
-        start_error = max(start_error, float(entry["at"]) - first_start)
-        first_start = min(first_start, float(entry["at"]))
-    return due_error, start_error
+    counts: dict[str, int] = {}
+    for i, late in enumerate(by_start):
+        cutoff = due[late["entity"]] - DUE_ROUNDING
+        counts[late["entity"]] = sum(
+            1
+            for other in by_start[i + 1 :]
+            if due[other["entity"]] < cutoff
+            and armed_at[other["entity"]] < cutoff
+            and float(other["at"]) > float(late["at"])
+        )
+    return counts
 
 
 @pytest.mark.slow
@@ -589,23 +608,38 @@ def order_errors(fired: list[dict[str, Any]], due: dict[str, float]) -> tuple[fl
 async def test_a_thousand_timers_across_two_workers_fire_once_and_on_time(
     kind: str, cluster_factory: Callable[[str], Cluster]
 ) -> None:
+    """On time means: never early, each fired once on its first try, and in due order up to
+    the timers the workers hold at once. Nothing here is measured in seconds, so a loaded
+    machine makes timers late (shown with -s, not asserted) but cannot fail the test."""
     cluster = cluster_factory(kind)
-    workers = [cluster.start(), cluster.start()]
+    workers = [cluster.start(**NO_RECOVERY), cluster.start(**NO_RECOVERY)]
     await cluster.ready(*workers)
     due = await cluster.arm(1000, delays=list(range(1, 9)))
+    # A timer taken and dropped, or left for its lease or reconcile() to recover, is lost
+    # here (NO_RECOVERY): this times out.
     await cluster.wait_done(1000, timeout=max(due.values()) - time.time() + WAIT)
     fired = await cluster.assert_each_fired_once(due)
     assert len(await cluster.deliveries()) == 1000  # no second delivery, not even a stale one
-    # On time: never before its due time, and in due order. How late is how busy the machine
-    # is: shown, not asserted.
+    # No firing raised and was tried again (RedisScheduler's retry, arq's Retry): one start
+    # per timer.
+    tries = collections.Counter(d["entity"] for d in await cluster.started())
+    assert tries.keys() == due.keys()
+    assert max(tries.values()) == 1, sorted(e for e, n in tries.items() if n > 1)[:5]
+    # Never before its due time (arq rounds due times to milliseconds).
     lateness = sorted(d["at"] - due[d["entity"]] for d in fired)
     shown = f"lateness p50={lateness[500]:.3f}s max={lateness[-1]:.3f}s"
     assert lateness[0] >= -DUE_ROUNDING, f"fired {-lateness[0]:.3f}s early; {shown}"
-    due_error, start_error = order_errors(fired, due)
-    shown += f"; out of due order by {due_error:.3f}s of due time, {start_error:.3f}s of start"
-    assert due_error <= ORDER_SLACK, f"a timer started after one due much later; {shown}"
-    assert start_error <= ORDER_SLACK, f"a timer started long after one due later; {shown}"
+    # In due order: counted in timers, not seconds.
+    held = len(workers) * (REDIS_CONCURRENCY if kind == "redis" else MAX_JOBS)
+    counts = overtaken(fired, due, cluster.armed_at)
+    worst = max(counts, key=counts.__getitem__)
+    shown += f"; at most {counts[worst]} timers due earlier started after one (bound {held})"
+    assert counts[worst] <= held, f"{worst} started before {counts[worst]} due earlier; {shown}"
     assert len({d["pid"] for d in fired}) == 2, "both workers fire timers"
+    # They log at warning level: a retried or re-enqueued timer, a Redis timeout would show.
+    assert not any(p.read_text().strip() for p in cluster.tmp_path.glob("worker*.log")), (
+        cluster.logs()
+    )
     print(f"{kind}: {shown}")  # shown with -s
 
 
