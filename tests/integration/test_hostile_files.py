@@ -152,17 +152,29 @@ class TestSizes:
         path.write_text(text, encoding="utf-8")
         assert load_json_file(path, max_bytes=len(text)).meta.machine_name == "orders"
 
-    def test_an_unreadable_file(self, tmp_path: Path) -> None:
-        path = tmp_path / "secret.yaml"
-        path.write_text("meta: {machine_name: m}\n", encoding="utf-8")
-        path.chmod(0)
-        tmp_path.chmod(0o755)
-        if os.geteuid() != 0:
-            issue = refused_within_deadline(lambda: load_yaml_file(path))
-        else:
-            # Root reads every file: read it as nobody, in a child process.
-            issue = _as_nobody(lambda: str(refused_within_deadline(lambda: load_yaml_file(path))))
-        assert issue == f"cannot read {path}: Permission denied"
+    def test_an_unreadable_file(self) -> None:
+        # In a directory anyone may enter (pytest's own tmp directories are 0700), so that
+        # the file's mode alone is what refuses the read.
+        import shutil
+        import tempfile
+
+        directory = Path(tempfile.mkdtemp(prefix="pystator-unreadable-"))
+        try:
+            directory.chmod(0o755)
+            path = directory / "secret.yaml"
+            path.write_text("meta: {machine_name: m}\n", encoding="utf-8")
+            path.chmod(0o644)
+            if os.geteuid() == 0:  # root reads every file: read it as nobody, in a child
+                readable = _as_nobody(lambda: path.read_text(encoding="utf-8"))
+                assert readable == "meta: {machine_name: m}\n"  # the directory lets nobody in
+            path.chmod(0)
+            if os.geteuid() != 0:
+                issue = refused_within_deadline(lambda: load_yaml_file(path))
+            else:
+                issue = _as_nobody(lambda: refused_within_deadline(lambda: load_yaml_file(path)))
+            assert issue == f"cannot read {path}: Permission denied"
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def _as_nobody(check: Callable[[], str]) -> str:
@@ -186,7 +198,15 @@ def _as_nobody(check: Callable[[], str]) -> str:
         os.write(write_end, text.encode())
         os._exit(0)
     os.close(write_end)
+    import select
+    import signal
+
     with os.fdopen(read_end, "rb") as pipe:
+        ready, _, _ = select.select([pipe], [], [], 120)
+        if not ready:  # a child stuck on a lock copied at fork: end it, fail the test
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the child reading as nobody did not answer")
         text = pipe.read().decode()
     os.waitpid(pid, 0)
     return text

@@ -30,7 +30,7 @@ CHROMIUM = Path(os.environ.get("PYSTATOR_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMEDRIVER = Path(os.environ.get("PYSTATOR_TEST_CHROMEDRIVER", "/usr/bin/chromedriver"))
 ARTIFACTS = ROOT / "test-artifacts" / "ui"
 ORDER_YAML = (EXAMPLES / "order_fsm.yaml").read_text(encoding="utf-8")
-WAIT = 15.0
+WAIT = 60.0
 
 
 def require_browser() -> None:
@@ -470,7 +470,7 @@ def shows_the_operations(page: Page, route: str, screenshot: str) -> None:
         return [f"{p} ({s})" for p, s in operations if p not in text or s not in text]
 
     # A 1-2 MB reader parsing the whole document: give a loaded machine time.
-    page.wait_for(lambda: not missing(), f"every operation on {route}", timeout=4 * WAIT)
+    page.wait_for(lambda: not missing(), f"every operation on {route}", timeout=2 * WAIT)
     text = page_text(page)
     assert "Unable to render" not in text
     assert "Something went wrong" not in text
