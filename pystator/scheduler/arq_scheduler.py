@@ -67,6 +67,27 @@ _ARQ_RESULT = "arq:result:"
 _ARQ_EXPIRES_EXTRA_MS = 86_400_000
 
 
+def worker_pool(
+    arq: Any,
+    url: str,
+    queue_name: str,
+    connect_timeout: float | None,
+    read_timeout: float | None,
+) -> Any:
+    """A new ``ArqRedis`` client with both timeouts, for a worker or a scheduler: arq's own
+    pool, made from ``redis_settings``, has a connect timeout only and waits forever on a
+    Redis that stopped answering. It connects on first use, in the event loop that uses it;
+    its user closes it."""
+    import redis.asyncio
+
+    from pystator.stores.redis_faults import client_options
+
+    connections = redis.asyncio.ConnectionPool.from_url(
+        url, **client_options(connect_timeout, read_timeout)
+    )
+    return arq.connections.ArqRedis(connections, default_queue_name=queue_name)
+
+
 def import_arq(feature: str) -> Any:
     """``import arq``, or an ImportError that names the extra to install."""
     import_redis(feature)
@@ -145,12 +166,7 @@ class ArqScheduler(RedisTimerScheduler):
         """The ``ArqRedis`` client of the running event loop (created on first use)."""
         loop = asyncio.get_running_loop()
         if self._pool is None or self._pool_loop is not loop:
-            connections = self._redis.asyncio.ConnectionPool.from_url(
-                self.url, **self.client_options()
-            )
-            self._pool = self._arq.connections.ArqRedis(
-                connections, default_queue_name=self.queue_name
-            )
+            self._pool = self._worker_pool()
             self._pool_loop = loop
             self._scripts = {
                 "arm": self._pool.register_script(ARM_LUA),
@@ -399,10 +415,9 @@ class ArqScheduler(RedisTimerScheduler):
         return settings
 
     def _worker_pool(self) -> Any:
-        """A new ``ArqRedis`` client for a worker, with both timeouts (it connects on first
-        use, in the worker's event loop; the worker closes it)."""
-        connections = self._redis.asyncio.ConnectionPool.from_url(self.url, **self.client_options())
-        return self._arq.connections.ArqRedis(connections, default_queue_name=self.queue_name)
+        return worker_pool(
+            self._arq, self.url, self.queue_name, self.connect_timeout, self.read_timeout
+        )
 
     # ------------------------------------------------------------------ inspection
     async def pending(self, machine_name: str) -> dict[str, int]:

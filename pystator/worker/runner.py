@@ -20,6 +20,7 @@ from pystator.scheduler.arq_scheduler import (
     ArqScheduler,
     fire_timer_job,
     import_arq,
+    worker_pool,
 )
 from pystator.scheduler.rearm import rearm_from_store
 from pystator.worker.app import WorkerApp, WorkerAppError, call_hook, resolve_app
@@ -68,14 +69,8 @@ def _connection_settings(arq: Any, app: WorkerApp, overrides: dict[str, Any]) ->
     caller passes ``redis_settings``."""
     if "redis_settings" in overrides:
         return {}
-    import redis.asyncio
-
-    from pystator.stores.redis_faults import client_options
-
-    connections = redis.asyncio.ConnectionPool.from_url(
-        app.redis_url, **client_options(app.connect_timeout, app.read_timeout)
-    )
-    return {"redis_pool": arq.connections.ArqRedis(connections, default_queue_name=app.queue_name)}
+    pool = worker_pool(arq, app.redis_url, app.queue_name, app.connect_timeout, app.read_timeout)
+    return {"redis_pool": pool}
 
 
 def build_worker(
