@@ -14,7 +14,7 @@ applies to everything inside it). A targetless transition is a loop on its sourc
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Literal
 
 from pystator.engine import ROOT, MachineIndex, StateNode, compile_machine
@@ -129,44 +129,54 @@ def to_mermaid(definition: MachineDefinition) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _mermaid_states(tree: _Tree, lines: list[str]) -> None:
-    """Every state, composite states around their children, depth first in document order
-    (an explicit stack of nodes to draw and lines to copy: trees can be thousands deep)."""
-    todo: list[tuple[StateNode, int] | str] = [(n, 1) for n in reversed(tree.children(ROOT))]
+_Item = tuple[StateNode, int] | str
+"""A state to draw at a depth, or a line of text to copy."""
+
+
+def _walk(tree: _Tree, lines: list[str], draw: Callable[[StateNode, int], list[_Item]]) -> None:
+    """Every state depth first in document order, with an explicit stack (trees can be
+    thousands deep): ``draw(node, depth)`` gives the node's own lines with its children, as
+    ``(child, depth + 1)``, where they go among them."""
+    todo: list[_Item] = [(n, 1) for n in reversed(tree.children(ROOT))]
     while todo:
         item = todo.pop()
         if isinstance(item, str):
             lines.append(item)
-            continue
-        node, depth = item
+        else:
+            todo.extend(reversed(draw(*item)))
+
+
+def _mermaid_states(tree: _Tree, lines: list[str]) -> None:
+    """Every state, composite states around their children."""
+
+    def draw(node: StateNode, depth: int) -> list[_Item]:
         pad = _pad(depth)
         if node.kind == "history":
             mark = "H*" if node.deep else "H"
-            lines.append(f'{pad}state "{mark}" as {node.name}')
-            continue
+            return [f'{pad}state "{mark}" as {node.name}']
         children = tree.children(node.name)
         if not children:
-            lines.append(f"{pad}{node.name}")
-            continue
-        lines.append(f"{pad}state {node.name} {{")
-        inner: list[tuple[StateNode, int] | str] = []
+            return [f"{pad}{node.name}"]
+        items: list[_Item] = [f"{pad}state {node.name} {{"]
         if node.kind == "parallel":
             regions = [c for c in children if c.kind == "region"] or children
             for i, region in enumerate(regions):
                 if i:
-                    inner.append(f"{pad}    --")
-                inner.append((region, depth + 1))
+                    items.append(f"{pad}    --")
+                items.append((region, depth + 1))
         else:
             if node.initial_child is not None:
-                lines.append(f"{pad}    [*] --> {node.initial_child}")
-            inner.extend((child, depth + 1) for child in children)
-            inner.extend(
+                items.append(f"{pad}    [*] --> {node.initial_child}")
+            items.extend((child, depth + 1) for child in children)
+            items.extend(
                 f"{pad}    {child.name} --> [*]"
                 for child in children
                 if child.is_terminal and not tree.children(child.name)
             )
-        inner.append(f"{pad}}}")
-        todo.extend(reversed(inner))
+        items.append(f"{pad}}}")
+        return items
+
+    _walk(tree, lines, draw)
 
 
 def _pad(depth: int) -> str:
@@ -218,30 +228,24 @@ def _dot_head(tree: _Tree, target: str) -> str:
 
 
 def _dot_states(tree: _Tree, lines: list[str]) -> None:
-    """Every state, compound ones as clusters around their children, depth first in document
-    order (an explicit stack, as for Mermaid)."""
-    todo: list[tuple[StateNode, int] | str] = [(n, 1) for n in reversed(tree.children(ROOT))]
-    while todo:
-        item = todo.pop()
-        if isinstance(item, str):
-            lines.append(item)
-            continue
-        node, depth = item
+    """Every state, compound ones as clusters around their children."""
+
+    def draw(node: StateNode, depth: int) -> list[_Item]:
         pad = _pad(depth)
         quoted = _dot_quote(node.name)
         if node.kind == "history":
             mark = "H*" if node.deep else "H"
-            lines.append(f"{pad}{quoted} [shape=circle, label={_dot_quote(mark)}, width=0.3];")
-            continue
+            return [f"{pad}{quoted} [shape=circle, label={_dot_quote(mark)}, width=0.3];"]
         children = tree.children(node.name)
         if not children:
             extra = ", peripheries=2" if node.is_terminal else ""
-            lines.append(f"{pad}{quoted} [label={quoted}{extra}];")
-            continue
-        lines.extend(_dot_cluster_head(tree, node, pad))
-        inner: list[tuple[StateNode, int] | str] = [(child, depth + 1) for child in children]
-        inner.append(f"{pad}}}")
-        todo.extend(reversed(inner))
+            return [f"{pad}{quoted} [label={quoted}{extra}];"]
+        items: list[_Item] = [*_dot_cluster_head(tree, node, pad)]
+        items.extend((child, depth + 1) for child in children)
+        items.append(f"{pad}}}")
+        return items
+
+    _walk(tree, lines, draw)
 
 
 def _dot_cluster_head(tree: _Tree, node: StateNode, pad: str) -> list[str]:
