@@ -1,85 +1,73 @@
-"""A machine defined directly in Python, with the same Pydantic models YAML produces.
+"""A machine written as a Python class: states and transitions are attributes, guards and
+actions are methods, the context model is the type parameter.
 
 Run: python examples/python_defined_machine.py
 
-Building ``MachineDefinition`` and its parts in Python gives type checking and editor
-completion; the result is the exact model a YAML or JSON file loads to, so the two forms
-round-trip to equal models.
+The class builds the same ``MachineDefinition`` a YAML or JSON file loads to, so the forms
+round-trip to equal models; ``Order.create()`` gives a session whose trigger methods,
+``is_<state>`` properties and context mypy knows (with ``plugins = ["pystator.mypy"]``).
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel
 
-from pystator import (
-    ActionSpec,
-    GuardSpec,
-    MachineDefinition,
-    MachineMeta,
-    StateDefinition,
-    StateMachine,
-    TransitionDefinition,
-)
+from pystator import ActionSpec, Machine, State, StateMachine
 from pystator.loaders import load_json_string, load_yaml_string
 
 
 class OrderContext(BaseModel):
-    """The context contract: process() refuses a context that does not fit it."""
+    """The context contract: a context that does not fit it is refused."""
 
     order_id: str
     order_qty: int
     fill_qty: int = 0
 
 
-definition = MachineDefinition(
-    meta=MachineMeta(machine_name="python_orders", version="1.0.0", validate_context=True),
-    states=(
-        StateDefinition(name="PENDING", type="initial"),
-        StateDefinition(name="OPEN", on_enter=(ActionSpec(name="notify", params={"to": "desk"}),)),
-        StateDefinition(name="FILLED", type="terminal"),
-        StateDefinition(name="CANCELLED", type="terminal"),
-    ),
-    transitions=(
-        TransitionDefinition(trigger="ack", source="PENDING", dest="OPEN"),
-        TransitionDefinition(
-            trigger="fill",
-            source="OPEN",
-            dest="FILLED",
-            guards=(GuardSpec(name="is_full_fill"),),
-        ),
-        TransitionDefinition(trigger="cancel", source=("PENDING", "OPEN"), dest="CANCELLED"),
-    ),
-)
+class PythonOrders(Machine[OrderContext], version="1.0.0"):
+    """An exchange order, written in Python."""
 
-machine = StateMachine.from_definition(definition, context_model=OrderContext)
+    PENDING = State(initial=True)
+    OPEN = State(on_enter=[ActionSpec(name="notify", params={"to": "desk"})])
+    FILLED = State(terminal=True)
+    CANCELLED = State(terminal=True)
 
+    ack = PENDING.to(OPEN)
+    fill = OPEN.to(FILLED, guards=["is_full_fill"])
+    cancel = CANCELLED.from_(PENDING, OPEN)
 
-@machine.guard("is_full_fill")
-def is_full_fill(ctx: dict[str, int]) -> bool:
-    return ctx["fill_qty"] >= ctx["order_qty"]
+    def is_full_fill(self, ctx: OrderContext) -> bool:
+        return ctx.fill_qty >= ctx.order_qty
 
-
-@machine.action("notify")
-def notify(ctx: dict[str, object], to: str) -> None:
-    print(f"  notify {to}: order {ctx['order_id']} is open")
+    def notify(self, ctx: OrderContext, to: str) -> None:
+        print(f"  notify {to}: order {ctx.order_id} is open")
 
 
 def main() -> None:
-    # The Python-built definition, its YAML and its JSON are one and the same model.
+    machine = PythonOrders.machine()
+    definition = PythonOrders.definition
+    print("machine name:", definition.meta.machine_name, "-", definition.meta.description)
+
+    # The class's definition, its YAML and its JSON are one and the same model.
     from_yaml = load_yaml_string(machine.to_yaml())
     from_json = load_json_string(machine.to_json())
     print("YAML and JSON round trips equal:", from_yaml == definition == from_json)
+    # The definition alone works too; guards are then registered as usual.
+    plain = StateMachine.from_definition(definition, context_model=OrderContext)
+    acked = plain.process("PENDING", "ack", {"order_id": "A0", "order_qty": 1})
+    print("from_definition:", acked.source_state, "->", acked.target_state)
 
     bad = machine.process("PENDING", "ack", {"order_id": "A1", "order_qty": "ten"})
     print("bad context:", bad.success, bad.metadata["reason"], bad.metadata["errors"])
 
-    order = machine.create(context={"order_id": "A1", "order_qty": 10})
-    order.send("ack")
-    print("after ack:", order.current_state)
-    partial = order.send("fill", fill_qty=4)
+    order = PythonOrders.create(context={"order_id": "A1", "order_qty": 10})
+    order.ack()
+    print("after ack:", order.current_state, "is_open:", order.is_open)
+    partial = order.fill(fill_qty=4)
     print("partial fill:", partial.success, partial.metadata.get("reason"))
-    order.send("fill", fill_qty=10)
+    order.fill(fill_qty=10)
     print("after full fill:", order.current_state, "final:", order.is_final)
+    print("context:", order.context)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from pystator.errors import (
     IncompatibleSnapshotError,
     InvalidTransitionError,
     LoopLimitError,
+    PayloadValidationError,
     StaleVersionError,
     StoreTimeoutError,
     StoreUnavailableError,
@@ -44,8 +45,10 @@ from pystator.errors import (
 from pystator.models import (
     ActionOutcome,
     ActionSpec,
+    AssignSpec,
     ContextField,
     ContextSpec,
+    EventSpec,
     ExecutionReport,
     GuardSpec,
     MachineDefinition,
@@ -75,12 +78,16 @@ from pystator.runtime import (
 )
 
 if TYPE_CHECKING:
+    from pystator.runtime.class_parts import State
+    from pystator.runtime.classes import Machine
     from pystator.runtime.orchestrator import ContextValidatorFn, Orchestrator, RetryPolicy
     from pystator.runtime.ports import StateStore
     from pystator.stores.memory import InMemoryStateStore
 
 # Persistence loads on first use: ``import pystator`` stays light for pure computation.
 _LAZY: dict[str, str] = {
+    "Machine": "pystator.runtime.classes",
+    "State": "pystator.runtime.class_parts",
     "ContextValidatorFn": "pystator.runtime.orchestrator",
     "Orchestrator": "pystator.runtime.orchestrator",
     "RetryPolicy": "pystator.runtime.orchestrator",
@@ -106,6 +113,7 @@ __all__ = [
     "ActionRegistry",
     "ActionSpec",
     "ActionTimeoutError",
+    "AssignSpec",
     "Clock",
     "ConfigIssue",
     "ConfigurationError",
@@ -117,6 +125,7 @@ __all__ = [
     "EntityNotFoundError",
     "EntitySession",
     "ErrorCode",
+    "EventSpec",
     "ExecutionReport",
     "FSMError",
     "GuardEvaluationError",
@@ -130,17 +139,20 @@ __all__ = [
     "InvalidTransitionError",
     "LoggingHook",
     "LoopLimitError",
+    "Machine",
     "MachineDefinition",
     "MachineMeta",
     "ManualClock",
     "MetricsCollector",
     "Orchestrator",
     "ParallelStateConfig",
+    "PayloadValidationError",
     "PendingTimer",
     "RegionDefinition",
     "RetryPolicy",
     "SessionSnapshot",
     "StaleVersionError",
+    "State",
     "StateDefinition",
     "StateMachine",
     "StateStore",

@@ -13,6 +13,8 @@ from pystator.errors import ConfigurationError, FSMError
 
 if TYPE_CHECKING:
     from pystator.engine import MachineIndex
+    from pystator.models.definition import MachineDefinition
+    from pystator.runtime.machine import StateMachine
 
 
 class _UsageError(Exception):
@@ -28,26 +30,136 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def _major(version: str) -> str:
+    """The major part of a version (``"1"`` of ``"1.4.2"``), as the snapshot check reads it,
+    made safe for a URN."""
+    from urllib.parse import quote
+
+    return quote(version.split(".")[0].strip() or "0", safe="")
+
+
 def machine_schema() -> dict[str, Any]:
-    """The JSON Schema of a machine definition file."""
+    """The JSON Schema of a machine definition file.
+
+    Its ``$id`` is a URN, ``urn:pystator:schema:machine:<major version of PyStator>``: it
+    names the format wherever the file is stored (a relative id would resolve against the
+    file's own place and break once copied under another name) and changes only when the
+    definition format breaks.
+    """
+    from pystator._version import __version__
     from pystator.models.definition import MachineDefinition
 
     schema = MachineDefinition.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    return schema
+    return {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "$id": f"urn:pystator:schema:machine:{_major(__version__)}",
+        **{k: v for k, v in schema.items() if k not in {"$schema", "$id"}},
+    }
 
 
 def schema_text() -> str:
-    return json.dumps(machine_schema(), indent=2, sort_keys=False) + "\n"
+    return _json_text(machine_schema())
+
+
+def _json_text(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, sort_keys=False) + "\n"
+
+
+def machine_data_schemas(machine: StateMachine) -> dict[str, Any]:
+    """The JSON Schemas of what a machine's users write: its context and each declared event
+    payload, as ``{"context": {...}, "events": {trigger: {...}}}``.
+
+    Each schema is a complete document (``$schema``, a ``title``, and an ``$id``
+    ``urn:pystator:machine:<name>:<major version>:context`` or ``...:event:<trigger>``).
+    """
+    name = machine.name
+    base = f"urn:pystator:machine:{name}:{_major(machine.version)}"
+
+    def document(
+        schema: dict[str, Any], id_: str, title: str, description: str | None = None
+    ) -> dict[str, Any]:
+        head: dict[str, Any] = {"$schema": JSON_SCHEMA_DIALECT, "$id": id_, "title": title}
+        if description and "description" not in schema:
+            head["description"] = description  # editors show it on hover
+        return {**head, **{k: v for k, v in schema.items() if k not in {"$schema", "$id"}}}
+
+    events: dict[str, Any] = {}
+    for trigger, schema in machine.event_schemas().items():
+        spec = machine.definition.events.get(trigger)
+        events[trigger] = document(
+            schema,
+            f"{base}:event:{trigger}",
+            f"{name} event {trigger}",
+            spec.description if spec is not None else None,
+        )
+    return {
+        "context": document(machine.context_schema(), f"{base}:context", f"{name} context"),
+        "events": events,
+    }
+
+
+def _load_checked(path: str) -> MachineDefinition:
+    """Load ``path`` through the checks of ``pystator validate``; a bad file is one line
+    naming it and its first problem."""
+    from pystator.loaders import load_file
+    from pystator.runtime.validation import check_machine
+
+    try:
+        definition = load_file(path)
+        check_machine(definition)
+    except ConfigurationError as exc:
+        more = f" (and {len(exc.issues) - 1} more; see pystator validate)" if exc.issues[1:] else ""
+        raise _CommandFailed(f"{path}: {exc.issues[0]}{more}") from None
+    return definition
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
-    text = schema_text()
-    if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+    if args.machine is None:
+        try:
+            _write(schema_text(), args.output)
+        except OSError as exc:
+            raise _output_failed(args.output, "cannot write the file", exc) from None
+        return 0
+    from pystator.runtime.machine import StateMachine
+
+    machine = StateMachine.from_definition(_load_checked(args.machine))
+    schemas = machine_data_schemas(machine)
+    if not args.output:
+        sys.stdout.write(_json_text(schemas))
+        return 0
+    folder = Path(args.output)
+    if folder.exists() and not folder.is_dir():
+        raise _UsageError(f"-o {args.output}: with --machine, -o names a directory")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _output_failed(args.output, "cannot create the directory", exc) from None
+    files = {f"{machine.name}.context.schema.json": schemas["context"]}
+    for trigger, schema in schemas["events"].items():
+        files[f"{machine.name}.event.{trigger}.schema.json"] = schema
+    for filename, schema in files.items():
+        try:
+            (folder / filename).write_text(_json_text(schema), encoding="utf-8")
+        except OSError as exc:
+            raise _output_failed(args.output, f"cannot write {filename}", exc) from None
+        print(folder / filename)
+    return 0
+
+
+def _output_failed(output: str, what: str, exc: OSError) -> _CommandFailed:
+    """``-o PATH: cannot ...: Not a directory``: one line naming the option and its path."""
+    reason = exc.strerror or str(exc)
+    return _CommandFailed(f"-o {output}: {what}: {reason}")
+
+
+def _write(text: str, output: str | None) -> None:
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
-    return 0
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -343,20 +455,9 @@ def _cmd_api(args: argparse.Namespace) -> int:
 
 def _cmd_diagram(args: argparse.Namespace) -> int:
     from pystator.diagram import render
-    from pystator.loaders import load_file
-    from pystator.runtime.validation import check_machine
 
-    try:
-        definition = load_file(args.file)
-        check_machine(definition)  # draw only what every other command accepts
-    except ConfigurationError as exc:
-        more = f" (and {len(exc.issues) - 1} more; see pystator validate)" if exc.issues[1:] else ""
-        raise _CommandFailed(f"{args.file}: {exc.issues[0]}{more}") from None
-    text = render(definition, args.format)
-    if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text)
+    definition = _load_checked(args.file)  # draw only what every other command accepts
+    _write(render(definition, args.format), args.output)
     return 0
 
 
@@ -421,8 +522,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"pystator {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    p = sub.add_parser("schema", help="print the JSON Schema of a machine definition")
-    p.add_argument("-o", "--output", help="write to this file instead of standard output")
+    p = sub.add_parser(
+        "schema",
+        help="print the JSON Schema of a machine definition (or of one machine's context "
+        "and event payloads)",
+        description="Without --machine: the JSON Schema of definition files. With --machine "
+        "FILE: the JSON Schemas of that machine's context and of each payload declared in its "
+        "'events:' section, as one JSON document, or with -o DIR one file per schema "
+        "(<machine>.context.schema.json, <machine>.event.<trigger>.schema.json).",
+    )
+    p.add_argument(
+        "--machine",
+        metavar="FILE",
+        help="a definition (YAML or JSON): give the schemas of its context and event payloads",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="PATH",
+        help="write to this file (with --machine: into this directory) instead of standard output",
+    )
     p.set_defaults(func=_cmd_schema)
 
     p = sub.add_parser("validate", help="validate definition files (YAML or JSON)")

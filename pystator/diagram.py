@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import Literal
 
 from pystator.engine import ROOT, MachineIndex, StateNode, compile_machine
-from pystator.models.definition import ActionSpec, GuardSpec, MachineDefinition
+from pystator.models.definition import ActionSpec, AssignSpec, GuardSpec, MachineDefinition
 
 DiagramFormat = Literal["mermaid", "dot"]
 _MAX_INDENT = 16
@@ -72,7 +72,9 @@ def _guard_text(guard: str | GuardSpec) -> str:
     return guard.name or ""
 
 
-def _action_text(action: str | ActionSpec) -> str:
+def _action_text(action: str | ActionSpec | AssignSpec) -> str:
+    if isinstance(action, AssignSpec):
+        return ", ".join(f"{field} := {expr}" for field, expr in action.assign.items())
     return action if isinstance(action, str) else action.name
 
 
@@ -91,8 +93,11 @@ def _edges(tree: _Tree) -> Iterator[tuple[str, str, str]]:
         label = event
         if t.guards:
             label += " [" + ", ".join(_guard_text(g) for g in t.guards) + "]"
-        if t.actions:
-            label += " / " + ", ".join(_action_text(a) for a in t.actions)
+        items: tuple[str | ActionSpec | AssignSpec, ...] = t.actions
+        if t.assign:
+            items = (AssignSpec(assign=t.assign), *items)
+        if items:
+            label += " / " + ", ".join(_action_text(a) for a in items)
         sources = top_open if t.source == "*" else list(t.sources)
         for source in sources:
             target = t.dest if t.dest is not None else source

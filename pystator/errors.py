@@ -14,6 +14,7 @@ an invalid definition)::
     ├── TerminalStateError        the entity is in a terminal state                    (result)
     ├── ContextValidationError    the context broke the machine's contract; .errors    (result)
     │   └── ContextTooLargeError  the stored context would pass the size cap; .size   (result)
+    ├── PayloadValidationError    an event's payload broke its declared schema; .errors (result)
     ├── UndefinedStateError       the current state is not defined                     (raised)
     ├── GuardNotFoundError        a named guard is not registered (strict mode)        (raised)
     ├── GuardEvaluationError      a guard could not be evaluated (async guard in sync) (raised)
@@ -187,6 +188,17 @@ class ContextValidationError(FSMError):
         self.errors = list(errors)
 
 
+class PayloadValidationError(FSMError):
+    """An event's payload does not satisfy the trigger's declared payload (``events:`` or
+    an event model); ``errors`` lists why, as ``"field: message"``."""
+
+    code = ErrorCode.VALIDATION_FAILED
+
+    def __init__(self, message: str, *, errors: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.errors = list(errors)
+
+
 class ContextTooLargeError(ContextValidationError):
     """The entity's context would be larger than the orchestrator's ``max_context_bytes``
     (its size as compact JSON, in bytes); ``size`` and ``limit`` say by how much."""
@@ -334,6 +346,7 @@ ERROR_TYPES: dict[str, type[FSMError]] = {
         TerminalStateError,
         ContextValidationError,
         ContextTooLargeError,
+        PayloadValidationError,
         UndefinedStateError,
         GuardNotFoundError,
         GuardEvaluationError,

@@ -25,6 +25,7 @@ RANKS: dict[str, int] = {
     "engine": 2,
     "loaders": 2,
     "runtime": 3,
+    "mypy": 3,  # the mypy plugin: imports only mypy
     "actions": 3,
     "diagram": 3,
     "stores": 4,

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from pystator._version import __version__
+from pystator.api.catalog import MachineExistsError
 from pystator.api.docs_page import install_docs
 from pystator.api.limits import BodyLimitMiddleware, LoopbackOnlyMiddleware, strict_json_route
-from pystator.api.openapi import install_openapi
 from pystator.api.problems import install_handlers, responses
-from pystator.api.routes import auth, entities, health, machines, stateless
+from pystator.api.routes import auth, entities, health, stateless
+from pystator.api.routes import machines as machine_routes
 from pystator.api.services import Services, principal_dependency
 from pystator.api.settings import ApiSettings
+from pystator.runtime.machine import StateMachine
 from pystator.runtime.ports import StateStore
 from pystator.ui import mount_ui
 
@@ -29,6 +31,10 @@ Validate and run PyStator state machines over HTTP.
   request and store nothing.
 * **Stored**: machines (`/api/v1/machines`) and their entities, driven through the
   orchestrator: one version-checked commit per event, idempotency keys, history.
+* **One machine, typed**: `GET /api/v1/machines/{machine_id}/openapi.json` (browse it at
+  `/docs?machine={machine_id}`) has one operation per trigger with its payload's fields, and
+  the context schema in entity creation; `/api/v1/machines/{machine_id}/schema` has the
+  JSON Schemas alone.
 
 Errors are JSON `{"detail": "...", "errors": [{"path", "message"}]}`. Authentication is a
 bearer token (`POST /api/v1/auth/token`) when the server has an auth secret.
@@ -51,13 +57,27 @@ def _store_opener(settings: ApiSettings) -> Callable[[], StateStore]:
     return open_store
 
 
-def create_app(settings: ApiSettings | None = None) -> FastAPI:
+def create_app(
+    settings: ApiSettings | None = None, *, machines: Iterable[StateMachine] = ()
+) -> FastAPI:
     """The application, configured by ``settings`` (default: ``PYSTATOR_*`` variables and
     ``.env``). Opens the database, creates the tables it needs and stores the definitions
-    of ``settings.machines_dir`` that are not stored yet."""
+    of ``settings.machines_dir`` that are not stored yet.
+
+    ``machines``: machines built in Python (``Order.machine()``, ``StateMachine.from_yaml(
+    ..., context_model=...)``). Each one's definition is stored unless a machine of that
+    name is stored already, and its entities are validated with its context model and
+    payload models (which JSON cannot carry), in every request and in the per-machine
+    OpenAPI document.
+    """
     settings = settings if settings is not None else ApiSettings()
-    services = Services(settings, _store_opener(settings))
+    machines = list(machines)
+    services = Services(settings, _store_opener(settings), machines)
     catalog = services.catalog
+    for machine in machines:
+        if catalog.get(machine.name) is None:
+            with suppress(MachineExistsError):  # stored meanwhile by another replica
+                catalog.create(machine.definition)
     if settings.machines_dir is not None:
         if not settings.machines_dir.is_dir():
             raise ValueError(f"PYSTATOR_MACHINES_DIR {settings.machines_dir} is not a directory")
@@ -86,11 +106,12 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # One schema per model (as MachineDefinition), not an -Input and an -Output twin.
+        separate_input_output_schemas=False,
     )
     app.state.services = services
     app.state.settings = settings
     install_handlers(app)
-    install_openapi(app)
     install_docs(app)
 
     principal = principal_dependency(settings)
@@ -99,7 +120,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(auth.build(principal, route_class, settings))
     app.include_router(stateless.build(principal, route_class))
     # Every route of these two reads or writes the database: each may answer 503.
-    app.include_router(machines.build(principal, route_class), responses=responses(503))
+    app.include_router(machine_routes.build(principal, route_class), responses=responses(503))
     app.include_router(entities.build(principal, route_class), responses=responses(503))
     mount_ui(
         app,

@@ -1,10 +1,13 @@
-"""Stored machines: a SQLModel table owned by the API, and the compiled machines it serves.
+"""Stored machines: the catalogue of the API's database, and the compiled machines it serves.
 
-The table ``pystator_api_machines`` lives in the API's database, beside the store's tables.
-A machine's id is its ``meta.machine_name``: entities are stored under that name, so a PUT
-may change everything but the name. ``revision`` grows with every PUT; the compiled machine
-(and its ``Orchestrator``) is cached per (id, revision), so replicas that share the database
-see each other's updates on their next request.
+The definitions are ``MachineRecord`` rows of the SQL store's catalogue
+(``SQLStateStore.machines``: the table ``pystator_api_machines`` beside the store's, over the
+store's engine; a store of the catalogue's own when entities are kept elsewhere). A
+machine's id is its ``meta.machine_name``: entities are stored under that name, so a PUT may
+change everything but the name. ``revision`` grows with every PUT and starts at 1 again
+when a deleted machine is stored again (with a new ``created_at``); the compiled machine
+(and its ``Orchestrator``) is cached per (id, revision, created_at), so replicas that share
+the database see each other's updates, deletes and re-creations on their next request.
 """
 
 from __future__ import annotations
@@ -18,52 +21,42 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.orm import registry as sa_registry
-from sqlalchemy.pool import StaticPool
-from sqlmodel import Field, Session, SQLModel, col, func, select
-
 from pystator.api.supplied_guards import machine_with_supplied_guards, named_guards
 from pystator.errors import ConfigurationError
 from pystator.loaders import definition_from_data, definition_to_dict, load_file
 from pystator.models.definition import MachineDefinition
+from pystator.models.entity import MachineRecord
 from pystator.runtime.machine import StateMachine
 from pystator.runtime.orchestrator import Orchestrator
 from pystator.runtime.ports import StateStore
 from pystator.runtime.validation import check_machine
 from pystator.stores.availability import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
-from pystator.stores.sql_faults import SQLFaults
+from pystator.stores.sql import SQLStateStore
+from pystator.stores.sql_catalog import SQLMachineCatalog
 
-TABLE_NAME = "pystator_api_machines"
-
-
-class _Base(SQLModel, registry=sa_registry()):
-    """Own registry: the API's table never lands in SQLModel's global metadata."""
-
-
-class MachineRow(_Base, table=True):
-    """One stored machine definition."""
-
-    __tablename__ = TABLE_NAME
-
-    id: str = Field(primary_key=True, max_length=200)
-    name: str = Field(max_length=200)
-    version: str = Field(max_length=64)
-    description: str | None = Field(default=None)
-    revision: int = Field(default=1)
-    definition: str = Field(description="The definition as JSON text.")
-    created_at: float
-    updated_at: float
+MachineRow = MachineRecord
+"""The name the routes know a stored machine by."""
 
 
 @dataclass(frozen=True, slots=True)
 class Served:
     """A stored machine, compiled, with the orchestrator of its entities."""
 
-    row: MachineRow
+    row: MachineRecord
     definition: MachineDefinition
     machine: StateMachine
     orchestrator: Orchestrator
+
+    @property
+    def stamp(self) -> tuple[int, float]:
+        """What tells this copy from any other of the machine: ``(revision, created_at)``
+        (a machine deleted and stored again starts at revision 1 again)."""
+        return stamp_of(self.row)
+
+
+def stamp_of(row: MachineRecord) -> tuple[int, float]:
+    """``(revision, created_at)`` of a stored machine (``SQLMachineCatalog.stamp``)."""
+    return (row.revision, row.created_at)
 
 
 class MachineExistsError(Exception):
@@ -74,27 +67,23 @@ class MachineRenameError(Exception):
     """A PUT tried to change ``meta.machine_name``."""
 
 
-def _engine(url: str, connect_timeout: float | None, read_timeout: float | None) -> sa.Engine:
-    parsed = sa.engine.make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database in (None, "", ":memory:"):
-            engine = sa.create_engine(
-                url, poolclass=StaticPool, connect_args={"check_same_thread": False}
-            )
-        else:
-            engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-    else:
-        engine = sa.create_engine(url, pool_pre_ping=True)
-    # Timeouts, and a database that is down raises StoreUnavailableError (a 503), as the store.
-    faults = SQLFaults(
-        parsed, connect_timeout=connect_timeout, read_timeout=read_timeout, busy_timeout=30
-    )
-    faults.install(engine)
-    return engine
+def _definition_text(definition: MachineDefinition) -> str:
+    return json.dumps(definition_to_dict(definition), ensure_ascii=False)
 
 
 class Catalog:
-    """Machines stored in the database, and their compiled forms."""
+    """Machines stored in the database, and their compiled forms.
+
+    Args:
+        url: the API's database. Used only when the store of the entities is not a
+            ``SQLStateStore`` (tests serve entities from memory or Redis): the catalogue
+            then has a ``SQLStateStore`` of its own there, for its table only.
+        store: the store of the entities, asked again on every use (the API opens it again
+            after a close). When it is a ``SQLStateStore``, the catalogue lives in its
+            database and shares its engine.
+        max_context_bytes: for the orchestrators of the stored machines.
+        connect_timeout, read_timeout: of the catalogue's own store, if it needs one.
+    """
 
     def __init__(
         self,
@@ -105,53 +94,51 @@ class Catalog:
         connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
         read_timeout: float | None = DEFAULT_READ_TIMEOUT,
     ) -> None:
-        self.engine = _engine(url, connect_timeout, read_timeout)
+        self._url = url
+        self._timeouts = (connect_timeout, read_timeout)
         self._store = store
+        self._own: SQLStateStore | None = None
+        self._own_lock = threading.Lock()
         self._max_context_bytes = max_context_bytes
-        self._memory = isinstance(self.engine.pool, StaticPool)
-        self._serial = threading.RLock()
         self._cache: OrderedDict[str, Served] = OrderedDict()
         self._cache_lock = threading.Lock()
-        table = MachineRow.__table__  # type: ignore[attr-defined]
-        _Base.metadata.create_all(self.engine, tables=[table], checkfirst=True)
-        self._revision_of = sa.select(table.c.revision).where(table.c.id == sa.bindparam("id"))
+        # The database is reached (and the table made) now: a server that cannot reach it
+        # fails to start, with the reason, instead of answering 503 to every request.
+        self._machines().ensure_table()
 
-    def _session(self) -> Session:
-        return Session(self.engine, expire_on_commit=False)
-
-    def _locked(self) -> Any:
-        # An in-memory SQLite database is one connection: one thread at a time.
-        return self._serial if self._memory else _NoLock()
+    def _machines(self) -> SQLMachineCatalog:
+        store = self._store()
+        if isinstance(store, SQLStateStore):
+            return store.machines
+        with self._own_lock:
+            if self._own is None:
+                connect_timeout, read_timeout = self._timeouts
+                self._own = SQLStateStore(
+                    self._url, connect_timeout=connect_timeout, read_timeout=read_timeout
+                )
+            return self._own.machines
 
     # ------------------------------------------------------------------ reads
     def ping(self) -> None:
-        with self._locked(), self.engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
+        self._machines().ping()
 
-    def page(self, *, limit: int, offset: int) -> tuple[list[MachineRow], int]:
-        with self._locked(), self._session() as session:
-            total = session.exec(select(func.count()).select_from(MachineRow)).one()
-            rows = session.exec(
-                select(MachineRow).order_by(col(MachineRow.id)).offset(offset).limit(limit)
-            ).all()
-        return list(rows), int(total)
+    def page(self, *, limit: int, offset: int) -> tuple[list[MachineRecord], int]:
+        return self._machines().page(limit=limit, offset=offset)
 
-    def get(self, machine_id: str) -> MachineRow | None:
-        with self._locked(), self._session() as session:
-            return session.get(MachineRow, machine_id)
+    def get(self, machine_id: str) -> MachineRecord | None:
+        return self._machines().get(machine_id)
 
     def served(self, machine_id: str) -> Served | None:
-        """The compiled machine of ``machine_id`` at its current revision, or ``None``."""
-        # One Core statement, compiled once: this runs on every entity request.
-        with self._locked(), self.engine.connect() as conn:
-            revision = conn.execute(self._revision_of, {"id": machine_id}).scalar()
-        if revision is None:
+        """The compiled machine of ``machine_id`` as stored now, or ``None``."""
+        machines = self._machines()
+        stamp = machines.stamp(machine_id)  # one short statement per entity request
+        if stamp is None:
             return None
         with self._cache_lock:
             cached = self._cache.get(machine_id)
-        if cached is not None and cached.row.revision == revision:
+        if cached is not None and cached.stamp == stamp:
             return cached
-        row = self.get(machine_id)
+        row = machines.get(machine_id)
         if row is None:
             return None
         definition = definition_from_data(json.loads(row.definition))
@@ -173,52 +160,43 @@ class Catalog:
         return served
 
     # ------------------------------------------------------------------ writes
-    def create(self, definition: MachineDefinition) -> MachineRow:
+    def create(self, definition: MachineDefinition) -> MachineRecord:
         now = time.time()
-        row = MachineRow(
+        record = MachineRecord(
             id=definition.meta.machine_name,
             name=definition.meta.machine_name,
             version=definition.meta.version,
             description=definition.meta.description,
             revision=1,
-            definition=json.dumps(definition_to_dict(definition), ensure_ascii=False),
+            definition=_definition_text(definition),
             created_at=now,
             updated_at=now,
         )
-        with self._locked(), self._session() as session:
-            if session.get(MachineRow, row.id) is not None:
-                raise MachineExistsError(row.id)
-            session.add(row)
-            try:
-                session.commit()
-            except sa.exc.IntegrityError:
-                raise MachineExistsError(row.id) from None
-        return row
+        if not self._machines().insert(record):
+            raise MachineExistsError(record.id)
+        return record
 
-    def update(self, machine_id: str, definition: MachineDefinition) -> MachineRow | None:
+    def update(self, machine_id: str, definition: MachineDefinition) -> MachineRecord | None:
         if definition.meta.machine_name != machine_id:
             raise MachineRenameError(definition.meta.machine_name)
-        with self._locked(), self._session() as session:
-            row = session.get(MachineRow, machine_id)
-            if row is None:
-                return None
-            row.version = definition.meta.version
-            row.description = definition.meta.description
-            row.definition = json.dumps(definition_to_dict(definition), ensure_ascii=False)
-            row.revision += 1
-            row.updated_at = time.time()
-            session.add(row)
-            session.commit()
-            return row
+        text = _definition_text(definition)
+
+        def change(stored: MachineRecord) -> MachineRecord:
+            return stored.model_copy(
+                update={
+                    "version": definition.meta.version,
+                    "description": definition.meta.description,
+                    "definition": text,
+                    "updated_at": time.time(),
+                }
+            )
+
+        return self._machines().update(machine_id, change)
 
     def delete(self, machine_id: str) -> bool:
         """Delete the machine and every entity stored under it."""
-        with self._locked(), self._session() as session:
-            row = session.get(MachineRow, machine_id)
-            if row is None:
-                return False
-            session.delete(row)
-            session.commit()
+        if not self._machines().delete(machine_id):
+            return False
         with self._cache_lock:
             self._cache.pop(machine_id, None)
         store = self._store()
@@ -260,10 +238,14 @@ class Catalog:
         return stored, problems
 
     def close(self) -> None:
-        """Drop compiled machines and pooled connections (both come back on next use)."""
+        """Drop compiled machines and the catalogue's own store, if it has one (both come
+        back on next use); the store of the entities is closed by its owner."""
         with self._cache_lock:
             self._cache.clear()
-        self.engine.dispose()
+        with self._own_lock:
+            own, self._own = self._own, None
+        if own is not None:
+            own.close()
 
 
 def refusal_line(name: str, exc: ConfigurationError, *, most: int = 5) -> str:
@@ -273,14 +255,6 @@ def refusal_line(name: str, exc: ConfigurationError, *, most: int = 5) -> str:
     more = f"; and {len(issues) - most} more" if len(issues) > most else ""
     count = "1 problem" if len(issues) == 1 else f"{len(issues)} problems"
     return f"{name}: {count}: {shown}{more}"
-
-
-class _NoLock:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def summary_fields(definition: MachineDefinition, machine: StateMachine) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from pystator.api.problems import ApiError, issue_items
-from pystator.api.schemas import AnyConfigInput, ConfigInput, ErrorItem, YamlInput
+from pystator.api.schemas import DefinitionInput, ErrorItem, ValidateRequest, YamlInput
 from pystator.api.settings import ApiSettings
 from pystator.api.supplied_guards import named_guards
 from pystator.errors import ConfigurationError
@@ -23,7 +23,7 @@ from pystator.loaders import definition_from_data, load_yaml_string
 from pystator.models.definition import MachineDefinition
 from pystator.runtime.machine import StateMachine
 
-Body = ConfigInput | AnyConfigInput | YamlInput
+Body = DefinitionInput | ValidateRequest
 
 
 class ParseSlots:

@@ -10,7 +10,8 @@ key reused for another event, entity exists     409
 body over the limit, or an entity's context
 that would pass PYSTATOR_MAX_CONTEXT_BYTES      413
 wrong types, unknown fields, invalid
-definition, missing guard outcome, bad state    422
+definition, missing guard outcome, bad state,
+a context that breaks the machine's contract    422
 too many failed logins (with Retry-After)       429
 the database (a store) is down, frozen or
 past its timeout (with Retry-After)             503
@@ -39,6 +40,7 @@ from pystator.errors import (
     ConfigIssue,
     ConfigurationError,
     ContextTooLargeError,
+    ContextValidationError,
     EntityNotFoundError,
     FSMError,
     IdempotencyConflictError,
@@ -84,6 +86,26 @@ def issue_items(issues: Iterable[ConfigIssue], prefix: str) -> list[ErrorItem]:
         path = prefix if not issue.path else f"{prefix}.{issue.path}" if prefix else issue.path
         items.append(ErrorItem(path=path, message=issue.message))
     return items
+
+
+def context_items(errors: Iterable[str], prefix: str = "body.context") -> list[ErrorItem]:
+    """A context's problems (``"field: message"``, as ``ContextValidationError.errors``)
+    as error items under ``prefix``."""
+    items = []
+    for error in errors:
+        field, sep, message = str(error).partition(": ")
+        if not sep:
+            items.append(ErrorItem(path=prefix, message=field))
+        elif field in ("", "context"):
+            items.append(ErrorItem(path=prefix, message=message))
+        else:
+            items.append(ErrorItem(path=f"{prefix}.{field}", message=message))
+    return items
+
+
+def context_error(message: str, errors: Iterable[str]) -> ApiError:
+    """The 422 for a context that breaks the machine's context contract, field by field."""
+    return ApiError(422, message, context_items(errors))
 
 
 def _location(loc: Sequence[Any]) -> str:
@@ -177,6 +199,8 @@ async def _on_fsm_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, ConfigurationError):
         items = issue_items(exc.issues, "body.config")
         return error_response(status, f"invalid machine definition: {exc.issues[0]}", items)
+    if isinstance(exc, ContextValidationError) and not isinstance(exc, ContextTooLargeError):
+        return error_response(status, exc.message, context_items(exc.errors))
     return error_response(status, exc.message)
 
 
@@ -223,7 +247,8 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         413: "Request body larger than the configured limit, or an entity's context that "
         "would pass PYSTATOR_MAX_CONTEXT_BYTES.",
         422: "Well-formed but invalid: wrong types, unknown fields, invalid definition, "
-        "missing guard outcome, undefined state.",
+        "missing guard outcome, undefined state, a context that breaks the machine's "
+        "context contract.",
         429: "Too many failed logins from this client or for this user name: wait for "
         "the Retry-After header's seconds.",
         503: "The database (or Redis) is unavailable, frozen or past its timeout: the "

@@ -4,22 +4,25 @@
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 
 from pystator.api.auth import ANONYMOUS, InvalidTokenError, Principal, verify_token
-from pystator.api.catalog import Catalog
+from pystator.api.catalog import Catalog, Served
 from pystator.api.definitions import ParseSlots
 from pystator.api.login_limits import LoginLimiter
 from pystator.api.problems import ApiError
 from pystator.api.settings import ApiSettings
 from pystator.api.supplied_guards import machine_with_supplied_guards
 from pystator.loaders import definition_from_data
+from pystator.models.definition import MachineDefinition
 from pystator.runtime.machine import StateMachine
+from pystator.runtime.orchestrator import Orchestrator
 from pystator.runtime.ports import StateStore
 
 
@@ -63,12 +66,40 @@ class CompiledConfigs:
         return machine
 
 
+def event_models_of(
+    machine: StateMachine, definition: MachineDefinition
+) -> dict[str, type[BaseModel]]:
+    """The payload models of ``machine`` (built in Python) that apply to ``definition`` (its
+    stored definition, which a PUT may have changed since): those of the triggers it still
+    has, except where its ``events:`` entry changed (the stored entry applies then)."""
+    triggers = {t.trigger for t in definition.transitions if t.trigger is not None}
+    models: dict[str, type[BaseModel]] = {}
+    for trigger in sorted(triggers & set(machine.triggers)):
+        model = machine.event_model(trigger)
+        if model is None:
+            continue
+        declared = machine.definition.events.get(trigger)
+        if declared is not None and declared != definition.events.get(trigger):
+            continue
+        models[trigger] = model
+    return models
+
+
 class Services:
     """Settings, the state store (opened on first use, again after ``close``), the
-    machine catalog, the compiled configs of ``/process`` and the failed-login counters."""
+    machine catalog, the compiled configs of ``/process``, the failed-login counters, and
+    the machines registered in Python (``create_app(machines=...)``), whose context and
+    payload models their stored entities are validated with."""
 
-    def __init__(self, settings: ApiSettings, open_store: Callable[[], StateStore]) -> None:
+    def __init__(
+        self,
+        settings: ApiSettings,
+        open_store: Callable[[], StateStore],
+        machines: Iterable[StateMachine] = (),
+    ) -> None:
         self.settings = settings
+        self.typed: dict[str, StateMachine] = {m.name: m for m in machines}
+        self._typed_served: dict[str, Served] = {}
         self._open_store = open_store
         self._store: StateStore | None = None
         self._lock = threading.Lock()
@@ -94,6 +125,42 @@ class Services:
             threading.Lock() if settings.database_kind() == "sqlite" else nullcontext()
         )
 
+    def served(self, machine_id: str) -> Served | None:
+        """The compiled machine of ``machine_id`` (``Catalog.served``); for a machine
+        registered in Python, compiled with its context and payload models."""
+        served = self.catalog.served(machine_id)
+        typed = self.typed.get(machine_id)
+        if served is None or typed is None:
+            return served
+        with self._lock:
+            found = self._typed_served.get(machine_id)
+        if found is not None and found.stamp == served.stamp:
+            return found
+        machine = machine_with_supplied_guards(
+            served.definition,
+            context_model=typed.context_model,
+            event_models=event_models_of(typed, served.definition),
+        )
+        orchestrator = Orchestrator(
+            machine,
+            self.store,
+            use_initial_state_when_missing=False,
+            run_actions=False,
+            max_context_bytes=self.settings.max_context_bytes,
+        )
+        found = Served(served.row, served.definition, machine, orchestrator)
+        with self._lock:
+            self._typed_served[machine_id] = found
+        return found
+
+    def delete(self, machine_id: str) -> bool:
+        """Delete the stored machine and its entities (``Catalog.delete``), and forget its
+        compiled copies; ``False`` when it is not stored."""
+        deleted = self.catalog.delete(machine_id)
+        with self._lock:
+            self._typed_served.pop(machine_id, None)
+        return deleted
+
     @property
     def store(self) -> StateStore:
         store = self._store
@@ -109,6 +176,7 @@ class Services:
         live through several lifespans, as under a test client)."""
         with self._lock:
             store, self._store = self._store, None
+            self._typed_served.clear()
         self.catalog.close()
         if store is not None:
             store.close()

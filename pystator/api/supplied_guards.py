@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from pydantic import BaseModel
+
 from pystator.models.definition import GuardSpec, MachineDefinition
 from pystator.runtime.machine import StateMachine
 
@@ -53,9 +55,17 @@ def _stand_in(name: str) -> Callable[..., bool]:
     return guard
 
 
-def machine_with_supplied_guards(definition: MachineDefinition) -> StateMachine:
-    """A compiled machine whose named guards answer from ``supplying(...)``."""
-    machine = StateMachine.from_definition(definition)
+def machine_with_supplied_guards(
+    definition: MachineDefinition,
+    *,
+    context_model: type[BaseModel] | None = None,
+    event_models: Mapping[str, type[BaseModel]] | None = None,
+) -> StateMachine:
+    """A compiled machine whose named guards answer from ``supplying(...)`` (with the
+    context and payload models of a machine registered in Python, if given)."""
+    machine = StateMachine.from_definition(
+        definition, context_model=context_model, event_models=event_models
+    )
     for name in named_guards(definition):
         machine.guard_registry.register(name, _stand_in(name))
     return machine

@@ -1,6 +1,7 @@
 """The pure engine: compile a definition, select transitions, build results. No I/O, no clock."""
 
 from pystator.engine.config import Configuration, parse, serialize
+from pystator.engine.datamodel import AssignFailed, CompiledAssign, DataModel, dict_rebuild
 from pystator.engine.index import (
     AUTO,
     ROOT,
@@ -18,6 +19,7 @@ from pystator.engine.outcomes import (
     configuration,
     context_invalid,
     no_transition,
+    payload_invalid,
     reject,
 )
 from pystator.engine.step import (
@@ -34,9 +36,12 @@ __all__ = [
     "AUTO",
     "MAX_MICROSTEPS",
     "ROOT",
+    "AssignFailed",
     "Candidate",
+    "CompiledAssign",
     "CompiledGuard",
     "Configuration",
+    "DataModel",
     "GuardOutcome",
     "GuardStep",
     "History",
@@ -49,10 +54,12 @@ __all__ = [
     "compile_machine",
     "configuration",
     "context_invalid",
+    "dict_rebuild",
     "entry_configuration",
     "macrostep",
     "no_transition",
     "parse",
+    "payload_invalid",
     "reject",
     "serialize",
     "start",

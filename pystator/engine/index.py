@@ -15,9 +15,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pystator.engine.datamodel import CompiledAssign, ValueFn
 from pystator.errors import ConfigIssue, ConfigurationError
 from pystator.models.definition import (
     ActionSpec,
+    AssignSpec,
     GuardSpec,
     MachineDefinition,
     StateDefinition,
@@ -80,7 +82,7 @@ class Rejection:
 class Candidate:
     """One transition that may fire from one active state; its result is built once."""
 
-    __slots__ = ("guards", "index", "result", "source", "state", "transition")
+    __slots__ = ("assigns", "guards", "index", "result", "source", "state", "transition")
 
     def __init__(
         self,
@@ -99,6 +101,8 @@ class Candidate:
         # done or history transitions a successful result depends only on the active state
         # and the transition, so one immutable object serves every call.
         self.result: TransitionResult | None = None
+        # Set with ``result``: the assign items of that one microstep, in SCXML order.
+        self.assigns: tuple[CompiledAssign, ...] = ()
 
 
 @dataclass(slots=True)
@@ -133,6 +137,10 @@ class StateNode:
     default: str | None = None
     """History pseudo-states: where to go without memory."""
     definition: StateDefinition | None = None
+    enter_assigns: tuple[CompiledAssign, ...] = ()
+    """``{assign: ...}`` items of ``on_enter``, in order."""
+    exit_assigns: tuple[CompiledAssign, ...] = ()
+    """``{assign: ...}`` items of ``on_exit``, in order."""
 
     @property
     def is_compound(self) -> bool:
@@ -191,12 +199,79 @@ class MachineIndex:
     """Cache of the results of events that do not move the entity (a guard said no, a
     trigger that does not apply, a terminal state), keyed by everything each is built from;
     filled and bounded by ``engine.outcomes``."""
+    assigns: dict[int, tuple[CompiledAssign, ...]] = field(default_factory=dict)
+    """transition index -> its compiled assign items (``assign:`` first, then the
+    ``{assign: ...}`` items of its actions); absent: the transition assigns nothing."""
+    has_assign: bool = False
+    """Some transition or state assigns: results carry a context computed per call."""
 
 
-def _action_specs(refs: tuple[str | ActionSpec, ...]) -> tuple[ActionSpec, ...]:
+def _action_specs(refs: tuple[str | ActionSpec | AssignSpec, ...]) -> tuple[ActionSpec, ...]:
+    """The actions of an action list (``assign`` items are not actions)."""
     if not refs:
         return ()
-    return tuple(ActionSpec(name=r) if isinstance(r, str) else r for r in refs)
+    return tuple(
+        ActionSpec(name=r) if isinstance(r, str) else r
+        for r in refs
+        if not isinstance(r, AssignSpec)
+    )
+
+
+def _compile_assign(
+    path: str,
+    assign: Mapping[str, str],
+    compile_value: Callable[[str], ValueFn] | None,
+    issues: list[ConfigIssue],
+) -> CompiledAssign | None:
+    """Compile one ``{field: expression}`` mapping declared at ``path``; ``None`` after
+    adding its problems to ``issues``."""
+    items: list[tuple[str, ValueFn, str]] = []
+    for name, source in assign.items():
+        if compile_value is None:
+            issues.append(ConfigIssue(f"{path}.{name}", "assign needs an expression compiler"))
+            continue
+        try:
+            items.append((name, compile_value(source), source))
+        except ConfigurationError as exc:
+            issues.extend(
+                ConfigIssue(f"{path}.{name}{('.' + x.path) if x.path else ''}", x.message)
+                for x in exc.issues
+            )
+    if len(items) != len(assign):
+        return None
+    return CompiledAssign(path, tuple(items))
+
+
+def _action_assigns(
+    path: str,
+    refs: tuple[str | ActionSpec | AssignSpec, ...],
+    compile_value: Callable[[str], ValueFn] | None,
+    issues: list[ConfigIssue],
+) -> tuple[CompiledAssign, ...]:
+    """The compiled ``{assign: ...}`` items of an action list written at ``path``."""
+    out: list[CompiledAssign] = []
+    for j, ref in enumerate(refs):
+        if isinstance(ref, AssignSpec):
+            compiled = _compile_assign(f"{path}[{j}].assign", ref.assign, compile_value, issues)
+            if compiled is not None:
+                out.append(compiled)
+    return tuple(out)
+
+
+def _transition_assigns(
+    i: int,
+    t: TransitionDefinition,
+    compile_value: Callable[[str], ValueFn] | None,
+    issues: list[ConfigIssue],
+) -> tuple[CompiledAssign, ...]:
+    """Transition ``i``'s assign items: its ``assign:`` first, then those of its actions."""
+    out: list[CompiledAssign] = []
+    if t.assign:
+        compiled = _compile_assign(f"transitions[{i}].assign", t.assign, compile_value, issues)
+        if compiled is not None:
+            out.append(compiled)
+    out.extend(_action_assigns(f"transitions[{i}].actions", t.actions, compile_value, issues))
+    return tuple(out)
 
 
 def compile_guard(
@@ -276,8 +351,12 @@ def build_index(
     definition: MachineDefinition,
     *,
     compile_expr: Callable[[str], ExprFn] | None = None,
+    compile_value: Callable[[str], ValueFn] | None = None,
 ) -> MachineIndex:
-    """Build the index of an already validated definition."""
+    """Build the index of an already validated definition.
+
+    ``compile_value`` compiles the expressions of ``assign`` items (a definition with one and
+    no compiler is refused)."""
     nodes = flatten(definition.states)
     kids: dict[str, list[str]] = {}
     for node in nodes:
@@ -305,6 +384,7 @@ def build_index(
     wildcard_sources: list[str] | None = None
     triggers: set[str] = set()
     guard_cache: dict[int, tuple[CompiledGuard, ...]] = {}
+    assign_cache: dict[int, tuple[CompiledAssign, ...]] = {}
     issues: list[ConfigIssue] = []
     has_auto = False
     for i, t in enumerate(definition.transitions):
@@ -314,6 +394,10 @@ def build_index(
             if compiled is None:
                 continue
             guard_cache[i] = compiled
+        if fields["assign"] or fields["actions"]:
+            assigns = _transition_assigns(i, t, compile_value, issues)
+            if assigns:
+                assign_cache[i] = assigns
         after = fields["after"]
         if after is not None:
             for source in t.sources:
@@ -351,8 +435,7 @@ def build_index(
         for source in wildcard_sources if source_field == "*" else t.sources:  # type: ignore[union-attr]
             own.setdefault(source, []).append(i)
     has_done = any(trigger.startswith("done.state.") for trigger in triggers)
-    if issues:
-        raise ConfigurationError(issues)
+    # Problems found so far are raised after the states' (every problem, one error).
 
     timeout_transitions: dict[str, TransitionDefinition] = {}
     for tree_node in nodes:
@@ -386,6 +469,7 @@ def build_index(
             above[name] = (name, *above[parent]) if parent != ROOT else (name,)
             in_parallel_below[name] = in_parallel_below[parent] or kinds[name] == "parallel"
     states: dict[str, StateNode] = {}
+    state_assigns = False
     for tree_node in nodes:
         name = tree_node.name
         parent = tree_node.parent or ROOT
@@ -414,6 +498,16 @@ def build_index(
         state_def = tree_node.state
         timer_specs = timers.get(name)
         in_parallel = in_parallel_below[parent]
+        enter_assigns: tuple[CompiledAssign, ...] = ()
+        exit_assigns: tuple[CompiledAssign, ...] = ()
+        if state_def is not None and (state_def.on_enter or state_def.on_exit):
+            enter_assigns = _action_assigns(
+                f"{tree_node.path}.on_enter", state_def.on_enter, compile_value, issues
+            )
+            exit_assigns = _action_assigns(
+                f"{tree_node.path}.on_exit", state_def.on_exit, compile_value, issues
+            )
+            state_assigns = state_assigns or bool(enter_assigns or exit_assigns)
         states[name] = StateNode(
             name=name,
             kind=kind,
@@ -431,7 +525,11 @@ def build_index(
             deep=state_def is not None and state_def.history == "deep",
             default=state_def.default if state_def is not None else None,
             definition=state_def,
+            enter_assigns=enter_assigns,
+            exit_assigns=exit_assigns,
         )
+    if issues:
+        raise ConfigurationError(issues)
 
     top = [n for n in kids[ROOT] if kinds[n] != "history"]
     meta_initial = definition.meta.initial
@@ -468,6 +566,8 @@ def build_index(
         has_auto=has_auto,
         own=own,
         guards=guard_cache,
+        assigns=assign_cache,
+        has_assign=bool(assign_cache) or state_assigns,
     )
 
 

@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from pystator.engine.config import active_of, serialize
+from pystator.engine.datamodel import CompiledAssign
 from pystator.engine.index import ROOT, Candidate, MachineIndex, StateNode
-from pystator.models.definition import ActionSpec
+from pystator.models.definition import ActionSpec, AssignSpec
 from pystator.models.result import TimerSpec
 
 History = Mapping[str, tuple[str, ...]]
@@ -28,6 +29,7 @@ class Microstep:
 
     __slots__ = (
         "actions",
+        "assigns",
         "done_events",
         "enter_actions",
         "entered",
@@ -47,6 +49,8 @@ class Microstep:
         self.leaves: tuple[str, ...] = ()
         self.history: History | None = None
         self.done_events: tuple[str, ...] = ()
+        self.assigns: tuple[CompiledAssign, ...] = ()
+        """Assign items in SCXML order: exit (innermost first), transition, entry."""
 
 
 def transition_domain(index: MachineIndex, source: str, dest: str, internal: bool) -> str:
@@ -235,8 +239,15 @@ def microstep(
         ActionSpec(name=a) if isinstance(a, str) else a
         for cand in selected
         for a in cand.transition.actions
+        if not isinstance(a, AssignSpec)
     )
     step.enter_actions = tuple(a for n in entered for a in states[n].on_enter)
+    if index.has_assign:
+        step.assigns = (
+            *(a for n in exited for a in states[n].exit_assigns),
+            *(a for cand in selected for a in index.assigns.get(cand.index, ())),
+            *(a for n in entered for a in states[n].enter_assigns),
+        )
     step.done_events = done_events_of(index, entered, new_leaves)
     return step
 

@@ -28,6 +28,7 @@ from pystator.errors import (
     FSMError,
     GuardRejectedError,
     InvalidTransitionError,
+    PayloadValidationError,
     TerminalStateError,
     UndefinedStateError,
     UndefinedTriggerError,
@@ -121,6 +122,13 @@ def context_invalid(state: str, trigger: str, errors: list[str]) -> TransitionRe
     message = f"context is invalid for trigger '{trigger}' in state '{state}': " + "; ".join(errors)
     error = ContextValidationError(message, errors=errors)
     return failure(state, trigger, error, {"reason": "context_validation", "errors": errors})
+
+
+def payload_invalid(state: str, trigger: str, errors: list[str]) -> TransitionResult:
+    """The event's payload broke the trigger's declared payload: no guard was evaluated."""
+    message = f"payload of trigger '{trigger}' is invalid in state '{state}': " + "; ".join(errors)
+    error = PayloadValidationError(message, errors=errors)
+    return failure(state, trigger, error, {"reason": "payload_validation", "errors": errors})
 
 
 def undefined_state(index: MachineIndex, state: str) -> UndefinedStateError:

@@ -21,6 +21,7 @@ from types import MappingProxyType
 from typing import Any
 
 from pystator.engine.config import Configuration, active_of, serialize
+from pystator.engine.datamodel import AssignFailed, DataModel, ValueFn
 from pystator.engine.index import (
     AUTO,
     ROOT,
@@ -42,7 +43,13 @@ from pystator.engine.microstep import (
     moves,
     timer_changes,
 )
-from pystator.engine.outcomes import configuration, failure, no_transition, reject
+from pystator.engine.outcomes import (
+    configuration,
+    context_invalid,
+    failure,
+    no_transition,
+    reject,
+)
 from pystator.errors import InvalidTransitionError, LoopLimitError
 from pystator.models.definition import ActionSpec, MachineDefinition
 from pystator.models.result import TransitionResult
@@ -64,19 +71,28 @@ def expression_language(source: str, *, on_missing: str = "false") -> ExprFn:
     return compile_expression(source, on_missing="error" if on_missing == "error" else "false")
 
 
+def value_language(source: str) -> ValueFn:
+    """Compile an ``assign`` expression with the safe expression language."""
+    from pystator.engine.expr import compile_value
+
+    return compile_value(source)
+
+
 def compile_machine(
     definition: MachineDefinition,
     *,
     compile_expr: Callable[[str], ExprFn] | None = expression_language,
+    compile_value: Callable[[str], ValueFn] | None = value_language,
 ) -> MachineIndex:
     """Compile a validated definition into the engine's index.
 
-    ``expr`` guards are compiled once, here, by ``compile_expr`` (the safe expression language
-    of ``engine.expr`` by default; ``None`` refuses them).
+    ``expr`` guards and ``assign`` expressions are compiled once, here, by ``compile_expr``
+    and ``compile_value`` (the safe expression language of ``engine.expr`` by default;
+    ``None`` refuses them).
     """
     if compile_expr is expression_language and definition.meta.expr_on_missing == "error":
         compile_expr = partial(expression_language, on_missing="error")
-    index = build_index(definition, compile_expr=compile_expr)
+    index = build_index(definition, compile_expr=compile_expr, compile_value=compile_value)
     for guards in index.guards.values():
         for guard in guards:
             guard.why_not = _why_not_of(guard.evaluate)
@@ -125,6 +141,7 @@ def accept(index: MachineIndex, candidate: Candidate) -> TransitionResult:
         timers_to_arm=arm,
         timers_to_cancel=cancel,
     )
+    candidate.assigns = step.assigns
     candidate.result = result
     return result
 
@@ -210,10 +227,13 @@ def macrostep(
     *,
     timer_key: str | None = None,
     config: Configuration | None = None,
+    data: DataModel | None = None,
 ) -> GuardStep:
     """Process ``trigger`` (or fire the timer ``timer_key``) until the configuration is stable.
 
-    Yields every guard to evaluate and expects its outcome back; returns the result.
+    Yields every guard to evaluate and expects its outcome back; returns the result. ``data``
+    holds the context the driver evaluates guards with: each microstep's assign items update
+    it before the next selection (machines with ``assign``; required for them).
     """
     if config is None:
         config = configuration(index, state)
@@ -254,7 +274,7 @@ def macrostep(
             return no_transition(index, state, trigger, config)
 
     cache_key: tuple[Any, ...] | None = None
-    if index.simple:
+    if index.simple and not index.has_assign:
         # Keyed by the caller's spelling: the result's source_state is that spelling.
         cache_key = (state, timer_key or trigger, *(c.index for c in selected))
         cached = index.results.get(cache_key)
@@ -263,6 +283,11 @@ def macrostep(
 
     selected = _without_conflicts(index, config.active, selected)
     steps = [microstep(index, config.leaves, selected, history)]
+    if steps[0].assigns and data is not None:
+        try:
+            data.apply(steps[0].assigns)
+        except AssignFailed as exc:
+            return context_invalid(state, trigger, exc.errors)
     queue = list(steps[0].done_events)
     while index.has_auto or queue:
         leaves = steps[-1].leaves
@@ -289,6 +314,11 @@ def macrostep(
         step = microstep(
             index, leaves, _without_conflicts(index, active_of(states, leaves), nxt), memory
         )
+        if step.assigns and data is not None:
+            try:
+                data.apply(step.assigns)
+            except AssignFailed as exc:
+                return context_invalid(state, trigger, exc.errors)
         steps.append(step)
         queue.extend(step.done_events)
 
@@ -356,12 +386,16 @@ def _combine(
 
 
 def start(
-    index: MachineIndex, history: History | None = None, target: str | None = None
+    index: MachineIndex,
+    history: History | None = None,
+    target: str | None = None,
+    data: DataModel | None = None,
 ) -> GuardStep:
     """Enter the initial configuration (or ``target``) from nothing, then run eventless and
     done steps.
 
     The result's ``source_state`` is ``""``; ``target_state`` is where a new entity begins.
+    ``data``: as for ``macrostep`` (entry assign items update it).
     """
     leaves, entered = entry_leaves(index, (), [(target, ROOT)] if target else [], history)
     first = Microstep()
@@ -370,6 +404,13 @@ def start(
     first.enter_actions = tuple(a for n in entered for a in index.states[n].on_enter)
     first.done_events = done_events_of(index, entered, leaves)
     first.history = history
+    if index.has_assign:
+        first.assigns = tuple(a for n in entered for a in index.states[n].enter_assigns)
+        if first.assigns and data is not None:
+            try:
+                data.apply(first.assigns)
+            except AssignFailed as exc:
+                return context_invalid("", "__start__", exc.errors)
     steps = [first]
     queue = list(first.done_events)
     while index.has_auto or queue:
@@ -392,6 +433,11 @@ def start(
             _without_conflicts(index, active_of(index.states, current.leaves), nxt),
             current.history,
         )
+        if step.assigns and data is not None:
+            try:
+                data.apply(step.assigns)
+            except AssignFailed as exc:
+                return context_invalid("", "__start__", exc.errors)
         steps.append(step)
         queue.extend(step.done_events)
     empty = Configuration("", (), frozenset())

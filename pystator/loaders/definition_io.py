@@ -39,8 +39,10 @@ PathLike = str | os.PathLike[str]
 
 _UNION_TAGS = {
     *("str", "int", "float", "bool", "none", "constrained-str"),
-    *("ActionSpec", "GuardSpec", "StateDefinition"),
+    *("ActionSpec", "AssignSpec", "GuardSpec", "StateDefinition"),
 }
+# The two object branches of an action list item, and the key that says which one is meant.
+_ACTION_BRANCHES = {"ActionSpec": "name", "AssignSpec": "assign"}
 _UNION_TAG_PREFIXES = ("literal[", "tuple[", "list[", "dict[", "function-", "nullable[")
 
 
@@ -84,10 +86,39 @@ def _describe(error: Mapping[str, Any]) -> str:
 _UNION_MESSAGES = {
     "source": "must be a state name, a list of state names, or '*'",
     "guards": "must be a guard name, {name, params} or {expr}",
-    "actions": "must be an action name or {name, params}",
-    "on_enter": "must be an action name or {name, params}",
-    "on_exit": "must be an action name or {name, params}",
+    "actions": "must be an action name, {name, params} or {assign: {field: expression}}",
+    "on_enter": "must be an action name, {name, params} or {assign: {field: expression}}",
+    "on_exit": "must be an action name, {name, params} or {assign: {field: expression}}",
 }
+
+
+def _meant_branches(errors: list[Any]) -> list[Any]:
+    """Errors of an action list item without those of the object branch it did not mean.
+
+    ``{name: ...}`` is an action and ``{assign: ...}`` an assign: when an item lacks the key
+    of one branch but not the other's, the errors of the branch it lacks are left out (they
+    would only say "assign: required key is missing" about a misspelt action).
+    """
+    lacking: dict[tuple[Any, ...], set[str]] = {}
+    for error in errors:
+        loc = tuple(error["loc"])
+        for i, part in enumerate(loc):
+            if part in _ACTION_BRANCHES:
+                if error["type"] == "missing" and loc[i + 1 :] == (_ACTION_BRANCHES[part],):
+                    lacking.setdefault(loc[:i], set()).add(part)
+                break
+    if not lacking:
+        return errors
+    kept: list[Any] = []
+    for error in errors:
+        loc = tuple(error["loc"])
+        branch = next((i for i, p in enumerate(loc) if p in _ACTION_BRANCHES), None)
+        if branch is not None:
+            missing = lacking.get(loc[:branch], set())
+            if loc[branch] in missing and len(missing) == 1:
+                continue
+        kept.append(error)
+    return kept
 
 
 def issues_from_validation(
@@ -95,7 +126,7 @@ def issues_from_validation(
 ) -> list[tuple[tuple[str | int, ...], str]]:
     """Pydantic errors as (location, message), one per location, union branches merged."""
     grouped: dict[tuple[str | int, ...], list[tuple[str, Mapping[str, Any]]]] = {}
-    for error in exc.errors(include_url=False):
+    for error in _meant_branches(exc.errors(include_url=False)):
         loc = tuple(p for p in error["loc"] if not _is_union_tag(p))
         grouped.setdefault(prefix + loc, []).append((_describe(error), error))
     # An {name, params} entry that fails inside also fails the union's plain-name branch, and

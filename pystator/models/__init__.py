@@ -1,9 +1,10 @@
 """Pydantic models: definitions, results, snapshots. Validation only, no behaviour, no I/O."""
 
 from pystator.models.config import ParallelStateConfig
-from pystator.models.context import ContextField, ContextSpec
+from pystator.models.context import ContextField, ContextSpec, EventSpec
 from pystator.models.definition import (
     ActionSpec,
+    AssignSpec,
     GuardSpec,
     MachineDefinition,
     MachineMeta,
@@ -18,8 +19,10 @@ from pystator.models.snapshot import SessionSnapshot, TimerSnapshot
 __all__ = [
     "ActionOutcome",
     "ActionSpec",
+    "AssignSpec",
     "ContextField",
     "ContextSpec",
+    "EventSpec",
     "ExecutionReport",
     "GuardSpec",
     "MachineDefinition",

@@ -485,5 +485,16 @@ def check_definition(definition: MachineDefinition) -> None:
                         f"state '{state}' is not defined{suggest(state, names)}",
                     )
                 )
+    if definition.events:
+        triggers = {t.trigger for t in definition.transitions if t.trigger is not None}
+        for trigger in definition.events:
+            if trigger not in triggers:
+                issues.append(
+                    ConfigIssue(
+                        f"events.{trigger}",
+                        f"trigger '{trigger}' is not used by any transition"
+                        f"{suggest(trigger, sorted(triggers))}",
+                    )
+                )
     if issues:
         raise ConfigurationError(issues)

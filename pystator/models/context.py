@@ -50,7 +50,7 @@ class ContextField(BaseModel):
     nullable: bool = Field(default=False, description="null is allowed as a value.")
     description: str | None = Field(default=None, description="What the key means.")
     enum: Annotated[tuple[Any, ...], AfterValidator(json_data)] | None = Field(
-        default=None, description="The allowed values."
+        default=None, description="The allowed values.", examples=[["buy", "sell"]]
     )
     minimum: float | None = Field(default=None, description="Smallest allowed number.")
     maximum: float | None = Field(default=None, description="Largest allowed number.")
@@ -84,11 +84,20 @@ class ContextSpec(BaseModel):
     model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid", title="Context")
 
     fields: dict[str, ContextField] = Field(
-        default_factory=dict, description="Known keys of the context and their types."
+        default_factory=dict,
+        description="Known keys of the context and their types.",
+        examples=[
+            {
+                "order_id": {"type": "string", "required": True},
+                "order_qty": {"type": "integer", "required": True, "minimum": 1},
+                "filled_qty": {"type": "integer", "default": 0},
+            }
+        ],
     )
     required_in_states: dict[str, tuple[str, ...]] = Field(
         default_factory=dict,
         description="State -> keys that must be present while that state is active.",
+        examples=[{"OPEN": ["order_id"]}],
     )
     additional_keys: bool = Field(
         default=True, description="Keys not listed in fields are allowed."
@@ -107,8 +116,32 @@ class ContextSpec(BaseModel):
         return self
 
 
-def context_json_schema(spec: ContextSpec) -> dict[str, Any]:
-    """The JSON Schema of a context that satisfies ``spec`` (state-independent part)."""
+class EventSpec(BaseModel):
+    """The payload one trigger carries: its keys and their types (same form as the context)."""
+
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid", title="Event")
+
+    fields: dict[str, ContextField] = Field(
+        default_factory=dict,
+        description="Keys of the payload and their types.",
+        examples=[{"qty": {"type": "integer", "required": True, "minimum": 1}}],
+    )
+    additional_keys: bool = Field(
+        default=True, description="Keys not listed in fields are allowed."
+    )
+    description: str | None = Field(default=None, description="What the event means.")
+
+    @model_validator(mode="after")
+    def _names(self) -> EventSpec:
+        for key in self.fields:
+            if not key or len(key) > 200:
+                raise ValueError(f"event field name {key!r} must have 1 to 200 characters")
+        return self
+
+
+def context_json_schema(spec: ContextSpec | EventSpec) -> dict[str, Any]:
+    """The JSON Schema of a context (or event payload) that satisfies ``spec``
+    (state-independent part)."""
     properties: dict[str, Any] = {}
     for key, field in spec.fields.items():
         schema = dict(_JSON_TYPES[field.type])

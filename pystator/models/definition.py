@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from pystator.models.context import ContextSpec
+from pystator.models.context import ContextSpec, EventSpec
 from pystator.models.data import JSONDict
 from pystator.models.names import (
     CallableName,
@@ -68,10 +68,13 @@ class ActionSpec(BaseModel):
 
     model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid", title="Action")
 
-    name: CallableName = Field(description="Name of the action in the ActionRegistry.")
+    name: CallableName = Field(
+        description="Name of the action in the ActionRegistry.", examples=["notify_customer"]
+    )
     params: JSONDict = Field(
         default_factory=dict,
         description="Keyword arguments passed to the action after the context.",
+        examples=[{"channel": "email"}],
     )
 
 
@@ -81,16 +84,24 @@ class GuardSpec(BaseModel):
     model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid", title="Guard")
 
     name: CallableName | None = Field(
-        default=None, description="Name of the guard in the GuardRegistry."
+        default=None,
+        description="Name of the guard in the GuardRegistry.",
+        examples=["is_full_fill"],
     )
     params: JSONDict = Field(
         default_factory=dict,
         description="Keyword arguments passed to a named guard after the context.",
+        examples=[{"limit": 100}],
     )
     expr: str | None = Field(
         default=None,
         max_length=2000,
         description="Inline boolean expression over the context, e.g. 'fill_qty >= order_qty'.",
+        examples=[
+            "fill_qty >= order_qty",
+            "qty > 0 and side in ['buy', 'sell']",
+            "retries < 3",
+        ],
     )
 
     @model_validator(mode="after")
@@ -107,9 +118,34 @@ class GuardSpec(BaseModel):
         return self.name if self.name is not None else f"expr: {self.expr}"
 
 
+ASSIGN_FIELD_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+"""Context keys an ``assign`` may write: identifiers (what an expression can read back)."""
+
+AssignField = Annotated[str, StringConstraints(pattern=ASSIGN_FIELD_PATTERN, max_length=200)]
+AssignExpr = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+
+
+class AssignSpec(BaseModel):
+    """A pure context update: ``{assign: {field: expression}}``.
+
+    Each expression (the safe expression language) reads the context as it was before this
+    item, with the event payload; the engine computes the new context without mutating the
+    input. Items run in SCXML's order: exit (innermost first), transition, entry.
+    """
+
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid", title="Assign")
+
+    assign: dict[AssignField, AssignExpr] = Field(
+        min_length=1,
+        description="Context key -> expression computing its new value, e.g. "
+        "{filled_qty: 'filled_qty + qty'}.",
+        examples=[{"filled_qty": "filled_qty + qty"}, {"retries": "retries + 1"}],
+    )
+
+
 ActionRef = Annotated[
-    CallableName | ActionSpec,
-    Field(description="An action name, or {name, params}."),
+    CallableName | ActionSpec | AssignSpec,
+    Field(description="An action name, {name, params}, or {assign: {field: expression}}."),
 ]
 GuardRef = Annotated[
     CallableName | GuardSpec,
@@ -124,12 +160,16 @@ class MachineMeta(BaseModel):
         defer_build=True, frozen=True, extra="forbid", title="Meta", coerce_numbers_to_str=True
     )
 
-    machine_name: Name = Field(description="Unique name of the machine (letters, digits, _).")
+    machine_name: Name = Field(
+        description="Unique name of the machine (letters, digits, _).",
+        examples=["order_management"],
+    )
     version: str = Field(
         default="1.0.0",
         min_length=1,
         max_length=64,
         description="Version of the definition; snapshots of another major version are refused.",
+        examples=["1.0.0"],
     )
     strict_mode: bool = Field(
         default=True,
@@ -143,6 +183,7 @@ class MachineMeta(BaseModel):
         default=None,
         description="Top-level state the machine starts in; default: the top-level state of "
         "type 'initial', else the first top-level state.",
+        examples=["PENDING"],
     )
     expr_on_missing: Literal["false", "error"] = Field(
         default="false",
@@ -160,8 +201,12 @@ class TimeoutSpec(BaseModel):
 
     model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid", title="Timeout")
 
-    seconds: float = Field(gt=0, le=MAX_DELAY_MS / 1000, description="Time allowed in the state.")
-    destination: Name = Field(description="State entered when the time is up.")
+    seconds: float = Field(
+        gt=0, le=MAX_DELAY_MS / 1000, description="Time allowed in the state.", examples=[30, 300]
+    )
+    destination: Name = Field(
+        description="State entered when the time is up.", examples=["EXPIRED"]
+    )
 
 
 class StateDefinition(BaseModel):
@@ -170,7 +215,10 @@ class StateDefinition(BaseModel):
 
     model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid", title="State")
 
-    name: Name = Field(description="Unique state name (letters, digits, _; case is kept).")
+    name: Name = Field(
+        description="Unique state name (letters, digits, _; case is kept).",
+        examples=["PENDING", "OPEN", "FILLED"],
+    )
     type: StateType = Field(
         default="stable",
         description=(
@@ -180,17 +228,23 @@ class StateDefinition(BaseModel):
         ),
     )
     parent: Name | None = Field(
-        default=None, description="Name of the enclosing compound state, if nested."
+        default=None,
+        description="Name of the enclosing compound state, if nested.",
+        examples=["ACTIVE"],
     )
     initial_child: Name | None = Field(
         default=None,
         description="Child entered when this compound state is the target of a transition.",
     )
     on_enter: tuple[ActionRef, ...] = Field(
-        default=(), description="Actions run when the state is entered (outermost first)."
+        default=(),
+        description="Actions run when the state is entered (outermost first).",
+        examples=[["notify_customer"], [{"assign": {"attempts": "attempts + 1"}}]],
     )
     on_exit: tuple[ActionRef, ...] = Field(
-        default=(), description="Actions run when the state is exited (innermost first)."
+        default=(),
+        description="Actions run when the state is exited (innermost first).",
+        examples=[["release_funds"]],
     )
     regions: tuple[RegionDefinition, ...] = Field(
         default=(), description="Regions of a parallel state (type: parallel)."
@@ -244,25 +298,42 @@ class TransitionDefinition(BaseModel):
         default=None,
         description="Event that fires this transition; optional with 'after' (a trigger is "
         "generated) and absent with 'auto'.",
+        examples=["exchange_ack", "fill", "cancel", "done.state.PROCESSING"],
     )
     # A name first: the usual case is then the first branch the union tries.
     source: Name | Literal["*"] | Annotated[tuple[Name, ...], Field(min_length=1)] = Field(
-        description="A state, a list of states, or '*' for every non-terminal state."
+        description="A state, a list of states, or '*' for every non-terminal state.",
+        examples=["PENDING", ["OPEN", "PARTIALLY_FILLED"], "*"],
     )
     dest: Name | None = Field(
         default=None,
         description="Target state; omitted for a targetless transition (actions only).",
+        examples=["OPEN"],
     )
     guards: tuple[GuardRef, ...] = Field(
-        default=(), description="All must pass, evaluated in order (fail-fast)."
+        default=(),
+        description="All must pass, evaluated in order (fail-fast).",
+        examples=[["is_full_fill"], [{"expr": "fill_qty >= order_qty"}]],
     )
     actions: tuple[ActionRef, ...] = Field(
-        default=(), description="Actions of the transition, run between exit and entry actions."
+        default=(),
+        description="Actions of the transition, run between exit and entry actions.",
+        examples=[
+            ["notify_customer"],
+            [{"name": "notify_customer", "params": {"channel": "email"}}],
+        ],
+    )
+    assign: dict[AssignField, AssignExpr] = Field(
+        default_factory=dict,
+        description="Context updates of the transition, {field: expression}; the same as a "
+        "first {assign: ...} item in 'actions'.",
+        examples=[{"filled_qty": "filled_qty + qty"}],
     )
     after: Duration | None = Field(
         default=None,
         description="Delayed transition: fires this long after its source state was entered, "
         "if the entity is still there (armed on entry, cancelled on exit).",
+        examples=["5s", "250ms", "1.5m", "2h", 30000],
     )
     auto: bool = Field(
         default=False,
@@ -313,6 +384,14 @@ class MachineDefinition(BaseModel):
         default=None,
         description="The context contract: keys, types, and keys required in given states "
         "(checked when meta.validate_context is true).",
+    )
+    events: dict[TriggerName, EventSpec] = Field(
+        default_factory=dict,
+        description="Payload schema per trigger (same field form as context.fields); a bad "
+        "payload fails with reason payload_validation before any guard runs.",
+        examples=[
+            {"fill": {"fields": {"qty": {"type": "integer", "required": True, "minimum": 1}}}}
+        ],
     )
 
     @model_validator(mode="after")

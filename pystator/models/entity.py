@@ -1,4 +1,5 @@
-"""What stores keep: entities, committed transitions, the action outbox, idempotency keys.
+"""What stores keep: entities, committed transitions, the action outbox, idempotency keys,
+and the machine definitions the API serves.
 
 A ``Commit`` is everything one event changes, written at once and only if the entity is
 still at ``expected_version``: the new state and context, the transition's history row, the
@@ -111,6 +112,21 @@ class Commit(BaseModel):
             "incarnation. Set by the orchestrator's record cache."
         ),
     )
+
+
+class MachineRecord(BaseModel):
+    """A machine definition stored for the API (its catalogue), under its machine name."""
+
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
+
+    id: str = Field(max_length=200, description="The definition's meta.machine_name.")
+    name: str = Field(max_length=200)
+    version: str = Field(max_length=64)
+    description: str | None = None
+    revision: int = Field(default=1, ge=1, description="Grows by one with every update.")
+    definition: str = Field(description="The definition as JSON text.")
+    created_at: float
+    updated_at: float
 
 
 class Page(BaseModel):

@@ -18,6 +18,7 @@ from pydantic import (
     computed_field,
     model_validator,
 )
+from pydantic_core import to_jsonable_python
 
 from pystator.errors import ERROR_TYPES, FSMError
 from pystator.models.definition import ActionSpec
@@ -95,6 +96,33 @@ ErrorField = Annotated[
 ]
 
 
+_READABLE_LENGTH = 200
+"""Characters kept of the ``repr`` of a context value JSON has no form for."""
+
+
+def _readable(value: Any) -> str:
+    """A context value JSON has no form for (an object, a client...) as a short string."""
+    try:
+        text = repr(value)
+    except Exception:
+        return f"<{type(value).__qualname__}>"
+    if len(text) > _READABLE_LENGTH:
+        return text[:_READABLE_LENGTH] + "..."
+    return text
+
+
+def _context_to_json(context: Any) -> Any:
+    """The JSON form of a result's context: a model instance as its JSON, JSON data as is,
+    anything else (at any depth) as a readable string; so a result always serialises."""
+    try:
+        return to_jsonable_python(context, fallback=_readable)
+    except Exception:  # e.g. a container that holds itself
+        return _readable(context)
+
+
+ContextField = Annotated[Any, PlainSerializer(_context_to_json, return_type=Any, when_used="json")]
+
+
 class TimerSpec(BaseModel):
     """A timer the runtime must arm when ``state`` is entered (and cancel when it is left).
 
@@ -167,11 +195,22 @@ class TransitionResult(BaseModel):
         description="The entity's history memory after the event (machines with history "
         "states only): history state -> states to re-enter.",
     )
+    # Its JSON form never fails (``_context_to_json``): a result always serialises.
+    context: ContextField = Field(
+        default=None,
+        description="The context after the step: the input when nothing was assigned, a new "
+        "object when an assign ran (an instance of the context model when there is one).",
+    )
     ordered_actions: tuple[ActionSpec, ...] | None = Field(
         default=None,
         description="Set when eventless or done transitions followed the event: every action "
         "in execution order across all the steps.",
     )
+
+    def model_post_init(self, _validation_context: Any, /) -> None:
+        # ``context`` counts as set on every result, so ``model_dump(exclude_unset=True)``
+        # keeps it: added once to a built result's fields set, which ``with_context`` shares.
+        self.__pydantic_fields_set__.add("context")
 
     @model_validator(mode="before")
     @classmethod
@@ -216,6 +255,35 @@ class TransitionResult(BaseModel):
 
     def __bool__(self) -> bool:
         return self.success
+
+
+_new = object.__new__
+# The slot setters of a Pydantic model's own attributes, called directly (a copy is on the
+# hot path of every call that carries a context).
+_set_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+
+
+def with_context(result: TransitionResult, context: Any) -> TransitionResult:
+    """``result`` carrying ``context``: a shallow per-call copy (results are built once and
+    shared, a context belongs to one call). ``result`` itself when it carries it already.
+
+    The copy is made without validation (every field but ``context`` is the validated
+    original's), which keeps it under a microsecond. It shares the original's set of fields
+    set, which holds ``context`` (``TransitionResult.model_post_init``).
+    """
+    if result.context is context:
+        return result
+    clone = _new(TransitionResult)
+    values = result.__dict__.copy()
+    values["context"] = context
+    _set_dict(clone, values)
+    _set_fields(clone, result.__pydantic_fields_set__)
+    _set_extra(clone, None)
+    _set_private(clone, None)
+    return clone
 
 
 class ActionOutcome(BaseModel):

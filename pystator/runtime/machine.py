@@ -15,10 +15,12 @@ from functools import cached_property
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from pystator.engine import (
+    AssignFailed,
     CompiledGuard,
+    DataModel,
     GuardStep,
     History,
     MachineIndex,
@@ -30,11 +32,14 @@ from pystator.engine import (
     entry_configuration,
     macrostep,
     no_transition,
+    payload_invalid,
     reject,
     state_table,
 )
 from pystator.engine import start as engine_start
+from pystator.engine.datamodel import CompiledAssign, Rebuild, apply_to_dict, dict_rebuild
 from pystator.errors import (
+    ContextValidationError,
     GuardEvaluationError,
     GuardNotFoundError,
     UndefinedStateError,
@@ -53,9 +58,15 @@ from pystator.loaders.definition_io import PathLike
 from pystator.models.checks import suggest
 from pystator.models.config import ParallelStateConfig
 from pystator.models.definition import MachineDefinition, TransitionDefinition
-from pystator.models.result import TransitionResult
+from pystator.models.result import TransitionResult, with_context
 from pystator.runtime.clock import Clock
-from pystator.runtime.contract import ContextContract
+from pystator.runtime.contract import (
+    ContextContract,
+    EventContract,
+    ModelView,
+    TypedContext,
+    validation_errors,
+)
 from pystator.runtime.executor import ActionExecutor
 from pystator.runtime.hooks import TransitionObserver
 from pystator.runtime.registry import ActionRegistry, GuardRegistry
@@ -67,7 +78,9 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 Context = Mapping[str, Any]
+EventModels = Mapping[str, type[BaseModel]]
 _EMPTY: Context = MappingProxyType({})
+_ABSENT: Any = object()
 
 
 def _missing_guard(machine: StateMachine, guard: CompiledGuard) -> bool:
@@ -104,6 +117,57 @@ def _rejection(guard: CompiledGuard, ctx: Context) -> bool | Rejection:
     return Rejection(detail) if detail else False
 
 
+_ATTACHED: dict[int, tuple[TransitionResult, TransitionResult]] = {}
+"""id(shared result) -> (it, its last copy with a context). A session sends its events with
+the same context object until an event changes it, so the copy made for one call serves the
+next ones; the entry holds the shared result, so its id is not reused while it is here."""
+_MAX_ATTACHED = 4_096
+
+
+def _attach(result: TransitionResult, context: Any) -> TransitionResult:
+    """A shared result (built once, handed to every call) carrying ``context``: ``result``
+    itself if it does, else a copy, the last of which is kept per shared result. The
+    machine's empty stand-in for "no context given" is carried as ``None``."""
+    if context is _EMPTY:
+        context = None
+    if result.context is context:
+        return result
+    entry = _ATTACHED.get(id(result))
+    if entry is not None and entry[0] is result and entry[1].context is context:
+        return entry[1]
+    copy = with_context(result, context)
+    if len(_ATTACHED) >= _MAX_ATTACHED:
+        _ATTACHED.clear()
+    _ATTACHED[id(result)] = (result, copy)
+    return copy
+
+
+def _carry(result: TransitionResult, context: Any) -> TransitionResult:
+    """A result built for one call (a failed check, a step off the fast path) carrying
+    ``context``: a copy, never cached (``_attach`` is for the shared results)."""
+    return with_context(result, None if context is _EMPTY else context)
+
+
+def _model_rebuild(typed: TypedContext) -> Rebuild:
+    """How an assign makes the next context of a machine with a context model: a new,
+    validated instance, read through a new view (keeping the step's payload overlay, minus
+    the keys just assigned)."""
+
+    def rebuild(
+        context: Any, view: Mapping[str, Any], updates: dict[str, Any]
+    ) -> tuple[Any, Mapping[str, Any]]:
+        try:
+            instance = typed.update(context, updates)
+        except ValidationError as exc:
+            raise AssignFailed(validation_errors(exc)) from None
+        overlay = view.overlay if isinstance(view, ModelView) else None
+        if overlay:
+            overlay = {k: v for k, v in overlay.items() if k not in updates} or None
+        return instance, ModelView(instance, overlay)
+
+    return rebuild
+
+
 class StateMachine:
     """A compiled machine: compute transitions with ``process``; create sessions with ``create``.
 
@@ -112,14 +176,27 @@ class StateMachine:
     """
 
     def __init__(
-        self, definition: MachineDefinition, *, context_model: type[BaseModel] | None = None
+        self,
+        definition: MachineDefinition,
+        *,
+        context_model: type[BaseModel] | None = None,
+        event_models: EventModels | None = None,
     ) -> None:
         self._definition = definition
         # The checks every way of loading a machine shares (pystator validate, the API, the
         # machines directory): what one accepts, all accept.
-        checked = check_machine(definition, context_model=context_model)
+        checked = check_machine(definition, context_model=context_model, event_models=event_models)
         self._index: MachineIndex = checked.index
         self._contract: ContextContract | None = checked.contract
+        self._context_model = context_model
+        self._typed: TypedContext | None = checked.typed
+        self._events: Mapping[str, EventContract] = checked.events
+        # No context model, no contract, no declared payload: contexts go to guards as given
+        # (the fast path; ``_frame`` is skipped).
+        self._plain = self._typed is None and self._contract is None and not self._events
+        self._rebuild: Rebuild = (
+            dict_rebuild if self._typed is None else _model_rebuild(self._typed)
+        )
         self.guard_registry = GuardRegistry()
         self.action_registry = ActionRegistry()
         self._guards = self.guard_registry._items
@@ -130,7 +207,11 @@ class StateMachine:
     # ----------------------------------------------------------------- construction
     @classmethod
     def from_definition(
-        cls, definition: MachineDefinition, *, context_model: type[BaseModel] | None = None
+        cls,
+        definition: MachineDefinition,
+        *,
+        context_model: type[BaseModel] | None = None,
+        event_models: EventModels | None = None,
     ) -> StateMachine:
         """Wrap an already built ``MachineDefinition`` (for example one made in Python)."""
         if not isinstance(definition, MachineDefinition):
@@ -138,46 +219,68 @@ class StateMachine:
                 f"from_definition expects a MachineDefinition, got {type(definition).__name__}; "
                 "use from_dict for plain data"
             )
-        return cls(definition, context_model=context_model)
+        return cls(definition, context_model=context_model, event_models=event_models)
 
     @classmethod
     def from_dict(
-        cls, data: Mapping[str, Any], *, context_model: type[BaseModel] | None = None
+        cls,
+        data: Mapping[str, Any],
+        *,
+        context_model: type[BaseModel] | None = None,
+        event_models: EventModels | None = None,
     ) -> StateMachine:
         """Validate plain data (as in YAML/JSON) and compile it."""
-        return cls(definition_from_data(data), context_model=context_model)
+        return cls(
+            definition_from_data(data), context_model=context_model, event_models=event_models
+        )
 
     @classmethod
     def from_yaml(
-        cls, path: PathLike, *, context_model: type[BaseModel] | None = None
+        cls,
+        path: PathLike,
+        *,
+        context_model: type[BaseModel] | None = None,
+        event_models: EventModels | None = None,
     ) -> StateMachine:
         """Read a YAML definition file (safely: no tags, aliases or duplicate keys).
 
         ``context_model``: a Pydantic model class the context must satisfy (enables the
         context check in ``process``, sessions and the orchestrator).
         """
-        return cls(load_yaml_file(path), context_model=context_model)
+        return cls(load_yaml_file(path), context_model=context_model, event_models=event_models)
 
     @classmethod
     def from_yaml_string(
-        cls, text: str, *, context_model: type[BaseModel] | None = None
+        cls,
+        text: str,
+        *,
+        context_model: type[BaseModel] | None = None,
+        event_models: EventModels | None = None,
     ) -> StateMachine:
         """Parse a YAML definition held in a string."""
-        return cls(load_yaml_string(text), context_model=context_model)
+        return cls(load_yaml_string(text), context_model=context_model, event_models=event_models)
 
     @classmethod
     def from_json(
-        cls, path: PathLike, *, context_model: type[BaseModel] | None = None
+        cls,
+        path: PathLike,
+        *,
+        context_model: type[BaseModel] | None = None,
+        event_models: EventModels | None = None,
     ) -> StateMachine:
         """Read a JSON definition file."""
-        return cls(load_json_file(path), context_model=context_model)
+        return cls(load_json_file(path), context_model=context_model, event_models=event_models)
 
     @classmethod
     def from_json_string(
-        cls, text: str | bytes, *, context_model: type[BaseModel] | None = None
+        cls,
+        text: str | bytes,
+        *,
+        context_model: type[BaseModel] | None = None,
+        event_models: EventModels | None = None,
     ) -> StateMachine:
         """Parse a JSON definition held in a string."""
-        return cls(load_json_string(text), context_model=context_model)
+        return cls(load_json_string(text), context_model=context_model, event_models=event_models)
 
     def to_dict(self) -> dict[str, Any]:
         """The definition as plain data; ``from_dict(m.to_dict())`` gives an equal machine."""
@@ -294,50 +397,194 @@ class StateMachine:
         """Attach a hook (``LoggingHook``, ``MetricsCollector`` or your own)."""
         self.observer.add_hook(hook)
 
+    # ----------------------------------------------------------------- typed contexts, events
+    @property
+    def context_model(self) -> type[BaseModel] | None:
+        """The context model given as ``context_model=`` (``None``: contexts are dicts)."""
+        return self._context_model
+
+    def event_model(self, trigger: str) -> type[BaseModel] | None:
+        """The payload model of ``trigger``: the one given in ``event_models=``, or one made
+        from the definition's ``events:`` entry; ``None`` when the payload is undeclared."""
+        contract = self._events.get(trigger)
+        return contract.model if contract is not None else None
+
+    def event_schemas(self) -> dict[str, dict[str, Any]]:
+        """trigger -> the JSON Schema of its declared payload."""
+        return {trigger: c.json_schema() for trigger, c in self._events.items()}
+
+    def context_json(self, value: Any) -> dict[str, Any]:
+        """A JSON-ready dict of a context: a model instance through ``model_dump(mode=
+        "json")``, a mapping as a new dict (``None``: ``{}``)."""
+        if value is None:
+            return {}
+        if isinstance(value, BaseModel):
+            # By alias: the stored JSON is what the published context schema describes.
+            return value.model_dump(mode="json", by_alias=True)
+        return dict(value)
+
+    def coerce_context(self, data: Any) -> Any:
+        """With a context model, the validated instance of ``data`` (a dict or an instance;
+        raises ``ContextValidationError`` listing the fields); without one, ``data`` as
+        given (``None``: a new empty dict)."""
+        typed = self._typed
+        if typed is None:
+            return {} if data is None else data
+        try:
+            return typed.coerce(data)
+        except ValidationError as exc:
+            errors = validation_errors(exc)
+            raise ContextValidationError(
+                f"context is invalid for {typed.model.__name__}: " + "; ".join(errors),
+                errors=errors,
+            ) from None
+
     # ----------------------------------------------------------------- processing
     def process(
         self,
         state: str,
         trigger: str,
-        context: Context | None = None,
+        context: Context | BaseModel | None = None,
         *,
         history: History | None = None,
     ) -> TransitionResult:
-        """Compute the next state and the actions to run; never runs them.
+        """Compute the next state, the actions to run and the new context; never runs them.
 
         ``state`` is a state name or a configuration string (``"P(r1=A, r2=B)"``).
         ``history`` is the entity's history memory (machines with history states; the
-        result's ``history`` is the updated memory). Returns a failed result for every
-        outcome caused by the event (guard rejected, no transition, terminal state); raises
-        ``UndefinedStateError`` for an undefined ``state`` and ``GuardNotFoundError`` for an
-        unregistered guard in strict mode.
+        result's ``history`` is the updated memory). ``result.context`` is the context after
+        the step (``context`` itself when nothing was assigned). Returns a failed result for
+        every outcome caused by the event (guard rejected, no transition, terminal state, a
+        bad payload or context); raises ``UndefinedStateError`` for an undefined ``state``
+        and ``GuardNotFoundError`` for an unregistered guard in strict mode.
         """
+        if self._plain:
+            ctx: Any = _EMPTY if context is None else context
+            if self._observer:
+                return self._observed(state, trigger, ctx, ctx, context, history)
+            return self._select(state, trigger, ctx, ctx, context, history)
+        return self._process(state, trigger, context, None, history)
+
+    def _process(
+        self,
+        state: str,
+        trigger: str,
+        given: Any,
+        payload: Mapping[str, Any] | None,
+        history: History | None,
+    ) -> TransitionResult:
+        """``process`` of a machine with a context model, a contract or declared payloads;
+        ``payload`` is what a session sent (``None``: read the declared keys from
+        ``given``)."""
+        frame = self._frame(state, trigger, given, payload)
+        if isinstance(frame, TransitionResult):
+            return self._early(state, trigger, given, frame)
+        ctx, view = frame
         if self._observer:
-            return self._observed(state, trigger, context, history)
-        return self._select(state, trigger, _EMPTY if context is None else context, history)
+            return self._observed(state, trigger, ctx, view, given, history)
+        return self._select(state, trigger, ctx, view, given, history)
+
+    def _early(
+        self, state: str, trigger: str, given: Any, failed: TransitionResult
+    ) -> TransitionResult:
+        """A payload or context that failed before any guard: hooks see it as well."""
+        failed = _carry(failed, given)
+        observer = self._observer
+        if observer:
+            observer.before_process(state, trigger, _EMPTY if given is None else given)
+            self._notify(observer, failed, time.perf_counter())
+        return failed
+
+    def _frame(
+        self,
+        state: str,
+        trigger: str,
+        given: Any,
+        payload: Mapping[str, Any] | None,
+        *,
+        events: bool = True,
+    ) -> tuple[Any, Context] | TransitionResult:
+        """(what named guards receive, what expressions read) for one step, or the failed
+        result of a payload or a context that does not validate.
+
+        The payload is validated first (a session's ``payload``; for ``process``, the
+        declared keys read from ``given``) and its coerced values are laid over the context:
+        without a context model they are merged into a new dict; with one, keys that are
+        fields of the model (every key when it keeps extras) update a new, validated
+        instance and the others are visible to expressions during the step only.
+        """
+        # An undefined state raises before any check, and a terminal state answers
+        # ``terminal_state`` whatever the payload (the checks are for an event that can fire).
+        node = self._index.states.get(state)
+        if node is None:
+            configuration(self._index, state)
+        final = node is not None and node.is_final
+        raw: Any = _EMPTY if given is None else given
+        typed = self._typed
+        coerced: Mapping[str, Any] | None = payload
+        event = self._events.get(trigger) if events and not final else None
+        if event is not None:
+            source: Any = ModelView(raw) if isinstance(raw, BaseModel) else raw
+            try:
+                values = event.validate(event.read(source) if payload is None else payload, source)
+            except ValidationError as exc:
+                return payload_invalid(state, trigger, validation_errors(exc))
+            if payload is None:  # only what coercion changed needs laying over the context
+                values = {k: v for k, v in values.items() if source.get(k, _ABSENT) is not v}
+            coerced = values
+        if typed is None:
+            ctx: Any = {**raw, **coerced} if coerced else raw
+            invalid = self.check_context(state, trigger, ctx)
+            return (ctx, ctx) if invalid is None else invalid
+        try:
+            instance, overlay = typed.coerce_known(raw)
+        except ValidationError as exc:
+            return context_invalid(state, trigger, validation_errors(exc))
+        if coerced:
+            into, other = typed.split(coerced)
+            if into:
+                try:
+                    instance = typed.update(instance, into)
+                except ValidationError as exc:
+                    return context_invalid(state, trigger, validation_errors(exc))
+            if other:
+                overlay = {**overlay, **other} if overlay else other
+        contract = self._contract
+        if contract is not None and contract.per_state:
+            configuration(self._index, state)
+            errors = contract.state_errors(instance, lambda name: self.is_active(state, name))
+            if errors:
+                return context_invalid(state, trigger, errors)
+        return instance, ModelView(instance, overlay)
 
     def _select(
-        self, state: str, trigger: str, ctx: Context, history: History | None = None
+        self,
+        state: str,
+        trigger: str,
+        ctx: Any,
+        view: Context,
+        given: Any,
+        history: History | None = None,
     ) -> TransitionResult:
         # The sync driver. The first half is the fast path the benchmarks measure: a plain
-        # state of a machine whose results can be built once.
-        if self._contract is not None:
-            invalid = self.check_context(state, trigger, ctx)
-            if invalid is not None:
-                return invalid
+        # state of a machine whose results can be built once. Named guards receive ``ctx``,
+        # expressions read ``view`` (the same object unless the context is a model);
+        # a success carries ``ctx`` (or the context its assigns made), a failure ``given``.
         index = self._index
         per_state = index.fast_table.get(state)
         if per_state is None:
             # A parallel configuration's step that read no guard is built once, then shared.
             settled = index.settled.get((state, trigger))
             if settled is not None:
-                return settled
+                return _attach(settled, ctx if settled.success else given)
             if state_table(index, state) is None or state not in index.fast_table:
-                return self._drive(macrostep(index, state, trigger, history), ctx)
+                data = DataModel(ctx, view, self._rebuild)
+                step = macrostep(index, state, trigger, history, data=data)
+                return self._finish(state, trigger, self._drive(step, data), data, given)
             per_state = index.fast_table[state]
         cands = per_state.get(trigger)
         if cands is None:
-            return no_transition(index, state, trigger)
+            return _attach(no_transition(index, state, trigger), given)
         guards = self._guards
         first_no: CompiledGuard | None = None
         detail: str | None = None
@@ -352,58 +599,106 @@ class StateMachine:
                         value = fn(ctx) if g.params is None else fn(ctx, **g.params)
                         ok = value if value is True or value is False else _not_a_bool(g, value)
                 elif g.why_not is not None:
-                    why = g.why_not(ctx)  # an ``expr`` guard: ``None`` when it holds
+                    why = g.why_not(view)  # an ``expr`` guard: ``None`` when it holds
                     ok = why is None
                 else:
-                    ok = g.evaluate(ctx)
+                    ok = g.evaluate(view)
                     if not ok:
-                        why = _why_not(g, ctx)
+                        why = _why_not(g, view)
                 if not ok:
                     if first_no is None:
                         first_no, detail = g, why
                     break
             else:
                 result = cand.result
-                return accept(index, cand) if result is None else result
+                if result is None:
+                    result = accept(index, cand)
+                assigns = cand.assigns
+                if not assigns:
+                    return _attach(result, ctx)
+                if ctx is view and self._contract is None:  # a plain dict context
+                    try:
+                        return with_context(result, apply_to_dict(assigns, ctx))
+                    except AssignFailed as exc:
+                        return _carry(context_invalid(state, trigger, exc.errors), given)
+                return self._assigned(state, trigger, result, assigns, ctx, view, given)
         assert first_no is not None
         tried = len(cands)
         # Rejections are built once and shared (``engine.outcomes.reject``): read the shared
         # one here, as a successful result is read from its candidate above.
         shared = index.failures.get((state, trigger, first_no, tried, detail))
         if shared is not None and shared.error.__traceback__ is None:  # type: ignore[union-attr]
-            return shared
-        return reject(index, state, trigger, first_no, tried, detail)
+            return _attach(shared, given)
+        return _attach(reject(index, state, trigger, first_no, tried, detail), given)
 
-    def _guard(self, guard: CompiledGuard, ctx: Context) -> Any:
+    def _assigned(
+        self,
+        state: str,
+        trigger: str,
+        result: TransitionResult,
+        assigns: tuple[CompiledAssign, ...],
+        ctx: Any,
+        view: Context,
+        given: Any,
+    ) -> TransitionResult:
+        """The fast path's result of a transition that assigns to a model instance or a
+        checked context: its items applied, the new context validated."""
+        try:
+            data = DataModel(ctx, view, self._rebuild)
+            data.apply(assigns)
+        except AssignFailed as exc:
+            return _carry(context_invalid(state, trigger, exc.errors), given)
+        return self._finish(state, trigger, result, data, given)
+
+    def _finish(
+        self, state: str, trigger: str, result: TransitionResult, data: DataModel, given: Any
+    ) -> TransitionResult:
+        """The result with its context: ``given`` for a failure, else the step's context
+        (checked against the ``context:`` contract when an assign made it)."""
+        # A failure is one of the engine's shared ones (``engine.outcomes``); a success of
+        # this path may be built for this call alone, so it is carried without the cache of
+        # ``_attach``, which would keep its context alive.
+        if not result.success:
+            return _attach(result, given)
+        contract = self._contract
+        if data.assigned and contract is not None and self._typed is None:
+            target = result.target_state or state
+            errors = contract.errors(data.context, lambda name: self.is_active(target, name))
+            if errors:
+                return _carry(context_invalid(state, trigger, errors), given)
+        return _carry(result, data.context)
+
+    def _guard(self, guard: CompiledGuard, ctx: Any, view: Context) -> Any:
         """Evaluate one guard; the value may be awaitable (the async driver awaits it)."""
         if guard.evaluate is not None:
-            return guard.evaluate(ctx)
+            return guard.evaluate(view)
         fn = self._guards.get(guard.name)  # type: ignore[arg-type]
         if fn is None:
             return _missing_guard(self, guard)
         return fn(ctx) if guard.params is None else fn(ctx, **guard.params)
 
-    def _drive(self, step: GuardStep, ctx: Context) -> TransitionResult:
-        """Answer the engine's guard requests synchronously."""
+    def _drive(self, step: GuardStep, data: DataModel) -> TransitionResult:
+        """Answer the engine's guard requests synchronously, with the context in ``data``
+        (which the engine's assigns update between microsteps)."""
         try:
             guard = next(step)
             while True:
-                value = self._guard(guard, ctx)
+                value = self._guard(guard, data.context, data.view)
                 ok = value if value is True or value is False else _not_a_bool(guard, value)
-                guard = step.send(ok or _rejection(guard, ctx))
+                guard = step.send(ok or _rejection(guard, data.view))
         except StopIteration as done:
             result: TransitionResult = done.value
             return result
 
-    async def _adrive(self, step: GuardStep, ctx: Context) -> TransitionResult:
+    async def _adrive(self, step: GuardStep, data: DataModel) -> TransitionResult:
         """Answer the engine's guard requests, awaiting async guards."""
         try:
             guard = next(step)
             while True:
-                value = self._guard(guard, ctx)
+                value = self._guard(guard, data.context, data.view)
                 if inspect.isawaitable(value):
                     value = await value
-                guard = step.send(bool(value) or _rejection(guard, ctx))
+                guard = step.send(bool(value) or _rejection(guard, data.view))
         except StopIteration as done:
             result: TransitionResult = done.value
             return result
@@ -412,19 +707,38 @@ class StateMachine:
         self,
         state: str,
         trigger: str,
-        context: Context | None = None,
+        context: Context | BaseModel | None = None,
         *,
         history: History | None = None,
     ) -> TransitionResult:
         """Like ``process``, awaiting guards that are async."""
-        ctx = _EMPTY if context is None else context
+        return await self._aprocess(state, trigger, context, None, history)
+
+    async def _aprocess(
+        self,
+        state: str,
+        trigger: str,
+        given: Any,
+        payload: Mapping[str, Any] | None,
+        history: History | None,
+    ) -> TransitionResult:
+        if self._plain:
+            ctx: Any = _EMPTY if given is None else given
+            if payload:
+                ctx = {**ctx, **payload}
+            view: Context = ctx
+        else:
+            frame = self._frame(state, trigger, given, payload)
+            if isinstance(frame, TransitionResult):
+                return self._early(state, trigger, given, frame)
+            ctx, view = frame
         observer = self._observer
         if not observer:
-            return await self._aselect(state, trigger, ctx, history)
+            return await self._aselect(state, trigger, ctx, view, given, history)
         observer.before_process(state, trigger, ctx)
         started = time.perf_counter()
         try:
-            result = await self._aselect(state, trigger, ctx, history)
+            result = await self._aselect(state, trigger, ctx, view, given, history)
         except Exception as exc:
             observer.transition_error(state, trigger, exc, (time.perf_counter() - started) * 1e3)
             raise
@@ -432,18 +746,22 @@ class StateMachine:
         return result
 
     async def _aselect(
-        self, state: str, trigger: str, ctx: Context, history: History | None
+        self,
+        state: str,
+        trigger: str,
+        ctx: Any,
+        view: Context,
+        given: Any,
+        history: History | None,
     ) -> TransitionResult:
-        if self._contract is not None:
-            invalid = self.check_context(state, trigger, ctx)
-            if invalid is not None:
-                return invalid
         settled = self._index.settled.get((state, trigger))
         if settled is not None:
-            return settled
-        return await self._adrive(macrostep(self._index, state, trigger, history), ctx)
+            return _attach(settled, ctx if settled.success else given)
+        data = DataModel(ctx, view, self._rebuild)
+        step = macrostep(self._index, state, trigger, history, data=data)
+        return self._finish(state, trigger, await self._adrive(step, data), data, given)
 
-    def check_context(self, state: str, trigger: str, ctx: Context) -> TransitionResult | None:
+    def check_context(self, state: str, trigger: str, ctx: Any) -> TransitionResult | None:
         """The failed result for a context that breaks the contract, or ``None`` if it is
         fine (or the machine has no contract). Raises ``UndefinedStateError`` for a bad
         ``state``."""
@@ -455,18 +773,33 @@ class StateMachine:
         return context_invalid(state, trigger, errors) if errors else None
 
     def context_schema(self) -> dict[str, Any]:
-        """The JSON Schema of this machine's context contract."""
+        """The JSON Schema of this machine's context contract (its context model's, when
+        there is one)."""
         if self._contract is not None:
             return self._contract.json_schema()
         if self._definition.context is not None:
             return ContextContract(self._definition.context, None).json_schema()
         return {"type": "object"}
 
+    def _entry_frame(
+        self, given: Any, label: str, state: str = ""
+    ) -> tuple[Any, Context] | TransitionResult:
+        """The context of a timer in ``state`` or of the entry into the initial state (no
+        payload)."""
+        if self._typed is None:
+            ctx: Any = _EMPTY if given is None else given
+            return ctx, ctx
+        try:
+            instance = self._typed.coerce(given)
+        except ValidationError as exc:
+            return context_invalid(state, label, validation_errors(exc))
+        return instance, ModelView(instance)
+
     def fire_timer(
         self,
         state: str,
         timer_key: str,
-        context: Context | None = None,
+        context: Context | BaseModel | None = None,
         *,
         history: History | None = None,
     ) -> TransitionResult:
@@ -476,28 +809,41 @@ class StateMachine:
         timer's trigger sent through ``process`` does not fire it. A timer whose state is no
         longer active gives a failed result with ``metadata["reason"] == "stale_timer"``.
         """
-        return self._drive(self._timer_step(state, timer_key, history), context or _EMPTY)
+        frame = self._entry_frame(context, timer_key, state)
+        if isinstance(frame, TransitionResult):
+            return _carry(frame, context)
+        data = DataModel(frame[0], frame[1], self._rebuild)
+        result = self._drive(self._timer_step(state, timer_key, history, data), data)
+        return self._finish(state, timer_key, result, data, context)
 
     async def afire_timer(
         self,
         state: str,
         timer_key: str,
-        context: Context | None = None,
+        context: Context | BaseModel | None = None,
         *,
         history: History | None = None,
     ) -> TransitionResult:
         """``fire_timer`` with async guards."""
-        step = self._timer_step(state, timer_key, history)
-        return await self._adrive(step, context or _EMPTY)
+        frame = self._entry_frame(context, timer_key, state)
+        if isinstance(frame, TransitionResult):
+            return _carry(frame, context)
+        data = DataModel(frame[0], frame[1], self._rebuild)
+        result = await self._adrive(self._timer_step(state, timer_key, history, data), data)
+        return self._finish(state, timer_key, result, data, context)
 
-    def _timer_step(self, state: str, timer_key: str, history: History | None) -> GuardStep:
+    def _timer_step(
+        self, state: str, timer_key: str, history: History | None, data: DataModel
+    ) -> GuardStep:
         spec = self._index.timer_table.get(timer_key)
         label = spec.transition.trigger if spec is not None else None
-        return macrostep(self._index, state, label or timer_key, history, timer_key=timer_key)
+        return macrostep(
+            self._index, state, label or timer_key, history, timer_key=timer_key, data=data
+        )
 
     def start(
         self,
-        context: Context | None = None,
+        context: Context | BaseModel | None = None,
         *,
         initial_state: str | None = None,
         history: History | None = None,
@@ -505,17 +851,21 @@ class StateMachine:
         """Enter the initial configuration (or ``initial_state``) from nothing.
 
         The result's ``target_state`` is where a new entity begins after eventless and done
-        transitions; it lists the entry actions and the timers to arm. ``source_state`` is
-        ``""``.
+        transitions; it lists the entry actions and the timers to arm, and ``context`` is
+        the context after the entry's assigns. ``source_state`` is ``""``.
         """
         if initial_state is not None:
             self._node(initial_state)
-        ctx = _EMPTY if context is None else context
-        return self._drive(engine_start(self._index, history, initial_state), ctx)
+        frame = self._entry_frame(context, "__start__")
+        if isinstance(frame, TransitionResult):
+            return _carry(frame, context)
+        data = DataModel(frame[0], frame[1], self._rebuild)
+        result = self._drive(engine_start(self._index, history, initial_state, data), data)
+        return self._finish("", "__start__", result, data, context)
 
     async def astart(
         self,
-        context: Context | None = None,
+        context: Context | BaseModel | None = None,
         *,
         initial_state: str | None = None,
         history: History | None = None,
@@ -523,8 +873,12 @@ class StateMachine:
         """``start`` with async guards."""
         if initial_state is not None:
             self._node(initial_state)
-        ctx = _EMPTY if context is None else context
-        return await self._adrive(engine_start(self._index, history, initial_state), ctx)
+        frame = self._entry_frame(context, "__start__")
+        if isinstance(frame, TransitionResult):
+            return _carry(frame, context)
+        data = DataModel(frame[0], frame[1], self._rebuild)
+        step = engine_start(self._index, history, initial_state, data)
+        return self._finish("", "__start__", await self._adrive(step, data), data, context)
 
     # ----------------------------------------------------------------- parallel states
     def enter_parallel_state(self, name: str) -> ParallelStateConfig:
@@ -572,15 +926,20 @@ class StateMachine:
         return configuration(self._index, config).leaves
 
     def _observed(
-        self, state: str, trigger: str, context: Context | None, history: History | None = None
+        self,
+        state: str,
+        trigger: str,
+        ctx: Any,
+        view: Context,
+        given: Any,
+        history: History | None = None,
     ) -> TransitionResult:
         observer = self._observer
         assert observer is not None
-        ctx = _EMPTY if context is None else context
         observer.before_process(state, trigger, ctx)
         started = time.perf_counter()
         try:
-            result = self._select(state, trigger, ctx, history)
+            result = self._select(state, trigger, ctx, view, given, history)
         except Exception as exc:
             observer.transition_error(state, trigger, exc, (time.perf_counter() - started) * 1e3)
             raise

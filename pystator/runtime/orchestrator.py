@@ -1,9 +1,13 @@
 """``Orchestrator``: persistence by entity id, with one atomic write per event.
 
 The loop for one event (the "sandwich"): load the entity (state, context, version, history,
-timers) -> check the context -> ``process`` -> write the new state, the merged context, the
-history row, the actions to run (outbox) and the idempotency key in ONE version-checked
-commit -> tell the scheduler about timers -> run the actions -> record their outcomes.
+timers) -> ``process`` the event on the stored context with the payload merged in (the
+machine validates the payload, the context and its model) -> write the new state, the context
+after the step (``machine.context_json(result.context)``: the payload merged in, then every
+``assign``; a context model's JSON), the history row, the actions to run (outbox) and the
+idempotency key in ONE version-checked commit -> tell the scheduler about timers -> run the
+actions (with the context after the step; an instance of the context model when there is one)
+-> record their outcomes. Stores only ever see JSON dicts.
 
 Guarantees (see docs/guides/orchestrator.md):
 * a version conflict is retried with random backoff, re-reading and re-processing, so no
@@ -32,8 +36,10 @@ from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from functools import partial
 from itertools import repeat
-from operator import attrgetter
-from typing import Any
+from operator import attrgetter, is_
+from typing import Any, NoReturn
+
+from pydantic import BaseModel
 
 from pystator._json import compact_iterencode
 from pystator.engine.outcomes import context_invalid, timer_refused
@@ -215,6 +221,11 @@ def _private_copy(record: EntityRecord) -> EntityRecord | None:
 
 
 _FLAT = (str, int, float, bool, type(None))
+_NOT_DUMPED: set[str] = {"context"}
+"""Fields of a result left out of its stored JSON (see ``Orchestrator._result_json``)."""
+_DumpedResult = tuple[set[str], tuple[str, ...], tuple[Any, ...], Callable[[], dict[str, Any]]]
+"""A result's JSON kept by ``Orchestrator._result_json``: (its set of fields set, its field
+names and values but the context, a copier of the JSON)."""
 
 
 def _json_copier(data: dict[str, Any]) -> Callable[[], dict[str, Any]] | None:
@@ -312,6 +323,14 @@ class _RecordCache:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+
+
+def _refuse(invalid: TransitionResult) -> NoReturn:
+    """Raise the ``ContextValidationError`` of a ``context_validation`` result."""
+    assert invalid.error is not None
+    raise ContextValidationError(
+        invalid.error.message, errors=list(invalid.metadata.get("errors", []))
+    )
 
 
 class Orchestrator:
@@ -424,7 +443,8 @@ class Orchestrator:
         self.clock = clock or SYSTEM_CLOCK
         self.timer_skew = timer_skew
         self.max_context_bytes = max_context_bytes
-        self._dumped: dict[int, tuple[TransitionResult, Callable[[], dict[str, Any]]]] = {}
+        # see ``_result_json``
+        self._dumped: dict[int, _DumpedResult] = {}
         self._records = _RecordCache(record_cache) if record_cache else None
         if scheduler is not None and hasattr(scheduler, "register"):
             scheduler.register(self)
@@ -514,19 +534,25 @@ class Orchestrator:
     def create_entity(
         self,
         entity_id: str,
-        context: Mapping[str, Any] | None = None,
+        context: Mapping[str, Any] | BaseModel | None = None,
         *,
         initial_state: str | None = None,
     ) -> EntityRecord:
         """Store a new entity in the initial configuration (``StaleVersionError`` if it
-        exists). No action runs; timers of the initial states are armed."""
+        exists). No action runs; timers of the initial states are armed.
+
+        With a context model, ``context`` (a dict, or an instance of the model) is validated
+        into the model and its JSON stored; a bad one raises ``ContextValidationError``
+        listing the fields, and nothing is stored. The initial states' ``assign`` items
+        apply to it.
+        """
         record: EntityRecord = self._drive(self._create(entity_id, context, initial_state))
         return record
 
     async def async_create_entity(
         self,
         entity_id: str,
-        context: Mapping[str, Any] | None = None,
+        context: Mapping[str, Any] | BaseModel | None = None,
         *,
         initial_state: str | None = None,
     ) -> EntityRecord:
@@ -724,13 +750,17 @@ class Orchestrator:
                 f"entity '{entity_id}' of machine '{self.machine_name}' does not exist"
             )
         entry: TransitionResult = yield ("start", (ctx,), None)
+        # What the initial states' ``assign`` items made of the payload, for the event to
+        # start from (a context model's JSON, even when nothing was assigned). The record is
+        # not stored: its version 0 stands for "nothing yet" (see ``_commit_for``).
+        base = self._stored_context(entry, ctx) if entry.success else ctx
         now = self.clock.now()
         created = self._created_at(entity_id, now)
         return EntityRecord(
             machine_name=self.machine_name,
             entity_id=entity_id,
             state=entry.target_state or self.machine.get_initial_state(),
-            context={},
+            context={} if base is ctx else base,
             version=0,
             history={k: list(v) for k, v in (entry.history or {}).items()},
             timers=[
@@ -779,13 +809,13 @@ class Orchestrator:
             if isinstance(begun, TransitionResult):
                 return begun, loaded  # replayed, or a timer of an entity that does not exist
             record, ctx = begun
-            result = yield from self._decide(record, trigger, ctx, entity_id, timer_id)
-            if not result.success or "reason" in result.metadata:
+            result, after = yield from self._decide(record, trigger, ctx, entity_id, timer_id)
+            if after is None:
                 # Rejected, or a lenient no-op: nothing to write.
                 return result, record if record.version else None
             if self.observer:
                 self.observer.transition_start(result)  # before anything is persisted
-            commit, outbox = self._commit_for(record, result, ctx, idempotency_key, fp, timer_id)
+            commit, outbox = self._commit_for(record, result, after, idempotency_key, fp, timer_id)
             try:
                 yield ("commit", (commit,), None)
             except StaleVersionError as exc:
@@ -846,14 +876,17 @@ class Orchestrator:
                     return begun, record  # replayed, or a timer of an entity that does not exist
                 record, ctx = begun
                 result: TransitionResult | None = None
+                after: dict[str, Any] | None = None
                 error: Exception | None = None
                 try:
-                    result = yield from self._decide(record, trigger, ctx, entity_id, timer_id)
+                    result, after = yield from self._decide(
+                        record, trigger, ctx, entity_id, timer_id
+                    )
                 except Exception as exc:
                     if not cached:
                         raise
                     error = exc
-                if result is None or not result.success or "reason" in result.metadata:
+                if result is None or after is None:
                     if not cached:
                         assert result is not None
                         # Rejected, or a lenient no-op: nothing to write.
@@ -881,7 +914,7 @@ class Orchestrator:
                 commit, outbox = self._commit_for(
                     record,
                     result,
-                    ctx,
+                    after,
                     idempotency_key,
                     fp,
                     timer_id,
@@ -968,35 +1001,51 @@ class Orchestrator:
         entity_id: str,
         timer_id: str | None,
     ) -> Procedure:
-        """The engine's result for the event on ``record`` (nothing written yet), or the
-        refusal of a context over ``max_context_bytes``."""
+        """The engine's result for the event on ``record`` (nothing written yet) and the
+        context to commit with it, as ``(result, context)``; the context is ``None`` when
+        there is nothing to write (a rejection, a lenient no-op, a context over
+        ``max_context_bytes``)."""
         history = {k: tuple(v) for k, v in record.history.items()} if record.history else None
         result: TransitionResult
         if timer_id is not None:
             timer = next((t for t in record.timers if t.id == timer_id), None)
             if timer is None:
-                return timer_refused(record.state, timer_id, "it is not armed (stale)")
+                return timer_refused(record.state, timer_id, "it is not armed (stale)"), None
             if timer.due > self.clock.now() + self.timer_skew:
-                return timer_refused(record.state, timer_id, "it is not due yet", "timer_not_due")
+                refused = timer_refused(
+                    record.state, timer_id, "it is not due yet", "timer_not_due"
+                )
+                return refused, None
             result = yield ("fire", (record.state, timer.key, ctx), {"history": history})
         else:
             invalid = self._validate(entity_id, record.state, trigger, ctx)
             if invalid is not None:
-                return invalid
+                return invalid, None
             result = yield ("process", (record.state, trigger, ctx), {"history": history})
+        if not result.success or "reason" in result.metadata:
+            return result, None
+        after = self._stored_context(result, ctx)
         limit = self.max_context_bytes
         # A context equal to the stored one cannot grow (a timer, an event without a
         # payload): comparing is far cheaper than encoding it again.
-        if (
-            limit is not None
-            and result.success
-            and "reason" not in result.metadata
-            and ctx != record.context
-        ):
-            size = check_limit(limit, ctx, record.context)
+        if limit is not None and after != record.context:
+            size = check_limit(limit, after, record.context if record.version else None)
             if size is not None:
-                return too_large(record.state, result.trigger, entity_id, size, limit)
-        return result
+                return too_large(record.state, result.trigger, entity_id, size, limit), None
+        return result, after
+
+    def _stored_context(self, result: TransitionResult, ctx: dict[str, Any]) -> dict[str, Any]:
+        """The context to commit after ``result``: ``machine.context_json(result.context)``.
+
+        ``ctx`` (the stored context with the payload merged in) is this event's own dict:
+        when the step assigned nothing and the machine has no context model, the result
+        carries ``ctx`` itself and it is committed as it is (no copy).
+        """
+        after = result.context
+        if after is None or after is ctx:
+            return ctx
+        stored: dict[str, Any] = self.machine.context_json(after)
+        return stored
 
     def _after_commit(
         self, entity_id: str, record: EntityRecord, commit: Commit, outbox: list[OutboxItem]
@@ -1023,12 +1072,14 @@ class Orchestrator:
     def _validate(
         self, entity_id: str, state: str, trigger: str, ctx: dict[str, Any]
     ) -> TransitionResult | None:
+        """The refusal of ``context_validator``, run after the machine's own contract (so it
+        sees only contexts that satisfy it); ``None`` when there is none or it accepts."""
+        validator = self.context_validator
+        if validator is None:
+            return None  # ``process`` checks the machine's own contract (and payload) itself
         invalid = self.machine.check_context(state, trigger, ctx)
         if invalid is not None:
             return invalid
-        validator = self.context_validator
-        if validator is None:
-            return None
         ok, errors = validator(entity_id, state, trigger, ctx)
         if ok:
             return None
@@ -1042,27 +1093,64 @@ class Orchestrator:
             )
         data = dict(done.result)
         data["metadata"] = {**data.get("metadata", {}), "replayed": True}
+        context = data.get("context")
+        if context is not None and self.machine.context_model is not None:
+            # The context the event committed, as the machine's model (a fresh result has
+            # an instance); kept as JSON if the model no longer accepts it.
+            try:
+                data["context"] = self.machine.coerce_context(context)
+            except ContextValidationError as exc:
+                logger.warning(
+                    "idempotency key %r: the stored context no longer fits %s (%s); "
+                    "replaying it as JSON",
+                    key,
+                    self.machine.context_model.__name__,
+                    "; ".join(exc.errors),
+                )
         return TransitionResult.model_validate(data)
 
-    def _result_json(self, result: TransitionResult) -> dict[str, Any]:
-        """``result.model_dump(mode="json")``, a private copy for every caller.
+    def result_json(self, result: TransitionResult) -> dict[str, Any]:
+        """``result`` as JSON without its ``context``, as this orchestrator stores it: what
+        may leave the entity (a job's result, a log) never copies the entity's data. A new
+        dict on every call."""
+        return self._result_json(result)
 
-        The machine hands out the same prebuilt result object for every event that takes a
-        plain transition, so its JSON form is kept (by identity, the object pinned beside it)
-        and copied: by ``_json_copier`` (a plain result), else with ``marshal`` (C, several
-        times cheaper than dumping again).
+    def _result_json(self, result: TransitionResult) -> dict[str, Any]:
+        """``result.model_dump(mode="json")`` without its ``context``, a private copy for
+        every caller.
+
+        The context is left out: it is the entity's (the history row keeps what changed in
+        ``context_changes``, the idempotency record adds the context back), so the JSON kept
+        here never holds any entity's data.
+
+        The machine builds a plain transition's result once and hands out a shallow copy of
+        it per call, carrying that call's context (``with_context``): every other value,
+        and the set of fields set, are the same objects in every copy. So the JSON form is
+        kept under that set's identity, with the values it was made from pinned beside it,
+        and served only when every value (but the context) is the very same object; then
+        copied by ``_json_copier`` (a plain result) or with ``marshal`` (C, several times
+        cheaper than dumping again). This keeps the in-memory row of
+        ``benchmarks.stores_bench`` near its target.
         """
+        values = result.__dict__.copy()
+        values.pop("context", None)
+        marker = result.model_fields_set
         cache = self._dumped
-        hit = cache.get(id(result))
-        if hit is not None and hit[0] is result:
-            return hit[1]()
-        data = result.model_dump(mode="json")
+        hit = cache.get(id(marker))
+        if (
+            hit is not None
+            and hit[0] is marker
+            and hit[1] == tuple(values)
+            and all(map(is_, hit[2], values.values()))
+        ):
+            return hit[3]()
+        data = result.model_dump(mode="json", exclude=_NOT_DUMPED)
         copy = _json_copier(data)
         if copy is None:
             return data  # a value neither copier knows: do not cache
         if len(cache) >= 512:
             cache.clear()
-        cache[id(result)] = (result, copy)
+        cache[id(marker)] = (marker, tuple(values), tuple(values.values()), copy)
         return data
 
     def _commit_for(
@@ -1115,7 +1203,8 @@ class Orchestrator:
             },
         )
         result_json = self._result_json(result)
-        changed, removed = _context_changes(record.context, ctx)
+        # A new entity's changes are its whole context (version 0: nothing was stored).
+        changed, removed = _context_changes(record.context if record.version else {}, ctx)
         transition = build_record(
             TransitionRecord,
             {
@@ -1163,7 +1252,8 @@ class Orchestrator:
                     "key": idempotency_key,
                     "fingerprint": fp,
                     "version": version,
-                    "result": dict(result_json),
+                    # A replay returns the context this event committed (``_replay``).
+                    "result": {**result_json, "context": dict(ctx)},
                 },
             )
             if idempotency_key is not None
@@ -1186,12 +1276,24 @@ class Orchestrator:
         """Run outbox items in order with the retry policy; record each outcome."""
         ran = 0
         policy = self.action_retry
+        typed = self.machine.context_model is not None
         for item in items:
             spec = ActionSpec(name=item.name, params=item.params)
             error: str | None = None
             attempt = 0
             for attempt in range(1, policy.max_attempts + 1):
-                outcome = yield ("action", (spec, dict(item.context), item.id), None)
+                # Each attempt gets its own copy of the context the event committed (the
+                # model's instance for a typed machine): an action that changes it changes
+                # nothing for the next one.
+                ctx: Any
+                try:
+                    ctx = self.machine.coerce_context(item.context) if typed else dict(item.context)
+                except ContextValidationError as exc:
+                    # Only if the model changed since the commit: no attempt can pass.
+                    error = f"{type(exc).__name__}: {exc}"
+                    logger.error("action %s (%s) not run: %s", item.name, item.id, error)
+                    break
+                outcome = yield ("action", (spec, ctx, item.id), None)
                 if outcome.success:
                     error = None
                     break
@@ -1210,20 +1312,39 @@ class Orchestrator:
         return ran
 
     def _create(
-        self, entity_id: str, context: Mapping[str, Any] | None, initial_state: str | None
+        self,
+        entity_id: str,
+        context: Mapping[str, Any] | BaseModel | None,
+        initial_state: str | None,
     ) -> Procedure:
         if not isinstance(entity_id, str) or not entity_id:
             raise ValueError("entity_id must be a non-empty string")
-        ctx = dict(context or {})
-        invalid = None
-        entry: TransitionResult = yield ("start", (ctx,), {"initial_state": initial_state})
+        typed = self.machine.context_model is not None
+        if isinstance(context, BaseModel) and not typed:
+            raise TypeError(
+                f"context must be a mapping: machine '{self.machine_name}' has no context model"
+            )
+        given: Any = context if isinstance(context, BaseModel) else dict(context or {})
+        value: Any = given
+        if typed:
+            # The context is validated into the model (coerced: "5" -> 5) before anything
+            # else: a bad one is refused as a context that breaks the contract is.
+            try:
+                value = self.machine.coerce_context(given)
+            except ContextValidationError as exc:
+                where = initial_state or self.machine.get_initial_state()
+                _refuse(context_invalid(where, "__create__", list(exc.errors)))
+        entry: TransitionResult = yield ("start", (value,), {"initial_state": initial_state})
+        if entry.metadata.get("reason") == "context_validation":
+            _refuse(entry)  # an ``assign`` of an initial state made an invalid context
+        after = value if entry.context is None else entry.context
+        ctx: dict[str, Any] = (
+            given if after is given and type(given) is dict else self.machine.context_json(after)
+        )
         if self.machine._contract is not None and entry.target_state:
             invalid = self.machine.check_context(entry.target_state, "__create__", ctx)
-        if invalid is not None:
-            assert invalid.error is not None
-            raise ContextValidationError(
-                invalid.error.message, errors=list(invalid.metadata.get("errors", []))
-            )
+            if invalid is not None:
+                _refuse(invalid)
         limit = self.max_context_bytes
         if limit is not None:
             size = check_limit(limit, ctx, None)
@@ -1261,7 +1382,7 @@ class Orchestrator:
             trigger="__create__",
             context_changes=ctx,
             at=now,
-            result=entry.model_dump(mode="json"),
+            result=entry.model_dump(mode="json", exclude=_NOT_DUMPED),
         )
         yield (
             "commit",

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from pystator.engine.outcomes import timer_refused
 from pystator.errors import (
     ActionExecutionError,
+    ContextValidationError,
     FSMError,
     IncompatibleSnapshotError,
     LoopLimitError,
@@ -102,7 +103,7 @@ class EntitySession:
         self,
         machine: StateMachine,
         state: str,
-        context: dict[str, Any],
+        context: Any,
         runtime: _Runtime | None = None,
     ) -> None:
         self._machine = machine
@@ -125,8 +126,9 @@ class EntitySession:
         return self._state
 
     @property
-    def context(self) -> dict[str, Any]:
-        """The entity's context (the live dict: changes to it are kept)."""
+    def context(self) -> Any:
+        """The entity's context: the live dict (changes to it are kept), or the instance of
+        the machine's context model."""
         return self._context
 
     @property
@@ -156,27 +158,33 @@ class EntitySession:
         """Process ``trigger``; on success move, merge ``payload`` into the context and run
         the machine's actions.
 
-        Guards see the context merged with ``payload``. A failed result changes nothing. If an
-        action fails, the state change stands and ``ActionExecutionError`` is raised with the
-        report.
+        Guards see the context merged with ``payload`` (validated first when the trigger
+        declares its payload; with a context model, payload keys that are not fields of it
+        are visible during the step only). The session's context becomes ``result.context``
+        (the assigns applied). A failed result changes nothing. If an action fails, the state
+        change stands and ``ActionExecutionError`` is raised with the report.
         """
-        ctx = {**self._context, **payload} if payload else self._context
         machine = self._machine
         rt = self._rt
-        if rt is None:
-            result = (
-                machine._observed(self._state, trigger, ctx)
-                if machine._observer
-                else machine._select(self._state, trigger, ctx)
-            )
+        if machine._plain:
+            ctx = {**self._context, **payload} if payload else self._context
+            if rt is None:
+                result = (
+                    machine._observed(self._state, trigger, ctx, ctx, ctx)
+                    if machine._observer
+                    else machine._select(self._state, trigger, ctx, ctx, ctx)
+                )
+            else:
+                result = machine.process(self._state, trigger, ctx, history=rt.history)
         else:
-            result = machine.process(self._state, trigger, ctx, history=rt.history)
+            history = rt.history if rt is not None else None
+            result = machine._process(self._state, trigger, self._context, payload, history)
         if result.success:
-            self._commit(result, ctx)
+            self._commit(result)
             if execute_actions and (
                 result.on_exit_actions or result.actions_to_execute or result.on_enter_actions
             ):
-                report = machine.executor.execute(result, ctx)
+                report = machine.executor.execute(result, result.context)
                 if not report.success:
                     _raise_failed_actions(result, report)
         return result
@@ -185,25 +193,24 @@ class EntitySession:
         self, trigger: str, /, *, execute_actions: bool = True, **payload: Any
     ) -> TransitionResult:
         """``send`` for async guards and actions."""
-        ctx = {**self._context, **payload} if payload else self._context
         machine = self._machine
         history = self._rt.history if self._rt is not None else None
-        result = await machine.aprocess(self._state, trigger, ctx, history=history)
+        result = await machine._aprocess(self._state, trigger, self._context, payload, history)
         if result.success:
-            self._commit(result, ctx)
+            self._commit(result)
             if execute_actions and (
                 result.on_exit_actions or result.actions_to_execute or result.on_enter_actions
             ):
-                report = await machine.executor.async_execute(result, ctx)
+                report = await machine.executor.async_execute(result, result.context)
                 if not report.success:
                     _raise_failed_actions(result, report)
         return result
 
-    def _commit(self, result: TransitionResult, ctx: dict[str, Any]) -> None:
+    def _commit(self, result: TransitionResult) -> None:
         if "reason" in result.metadata:
             return  # a lenient no-op: nothing fired, so the payload is not merged either
         self._state = result.target_state  # type: ignore[assignment]
-        self._context = ctx
+        self._context = result.context
         if self._rt is not None:
             self._rt.apply(result)
 
@@ -231,9 +238,9 @@ class EntitySession:
         del rt.timers[timer_id]
         result = self._machine.fire_timer(self._state, timer.key, self._context, history=rt.history)
         if result.success:
-            self._commit(result, self._context)
+            self._commit(result)
             if execute_actions and result.action_specs():
-                report = self._machine.executor.execute(result, self._context)
+                report = self._machine.executor.execute(result, result.context)
                 if not report.success:
                     _raise_failed_actions(result, report)
         return result
@@ -266,7 +273,7 @@ class EntitySession:
                 machine_version=machine.version,
                 definition_hash=machine.definition_hash,
                 state=self._state,
-                context=self._context,
+                context=machine.context_json(self._context),
                 history={k: list(v) for k, v in rt.history.items()} if rt is not None else {},
                 timers=[
                     TimerSnapshot(id=t.id, key=t.key, trigger=t.trigger, due=t.due)
@@ -355,8 +362,17 @@ class EntitySession:
         node = index.states.get(state)
         if node is not None and node.kind != "atomic" and not node.in_parallel:
             state = machine.resolve_state(state)
-        # A deep copy: the restored entity must not write into the caller's snapshot.
-        return cls(machine, state, copy.deepcopy(snap.context), runtime)
+        if machine._typed is not None:
+            try:
+                context = machine.coerce_context(snap.context)
+            except ContextValidationError as exc:
+                raise IncompatibleSnapshotError(
+                    f"snapshot context does not fit machine '{machine.name}': {exc.message}"
+                ) from None
+        else:
+            # A deep copy: the restored entity must not write into the caller's snapshot.
+            context = copy.deepcopy(snap.context)
+        return cls(machine, state, context, runtime)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._machine.name} state={self._state}>"
@@ -393,7 +409,12 @@ def session_class(machine: StateMachine) -> type[EntitySession]:
     for attr, names in lowered.items():
         if len(names) == 1 and attr not in reserved:
             attrs[attr] = _state_property(names[0])
-    for trigger in machine.triggers:
+    # A trigger that only labels delayed transitions gets no method: sending it fires
+    # nothing (only a due timer does).
+    sendable = dict.fromkeys(
+        t.trigger for t in machine.definition.transitions if t.trigger and t.after is None
+    )
+    for trigger in sendable:
         if trigger.isidentifier() and trigger not in reserved and trigger not in attrs:
             attrs[trigger] = _trigger_method(trigger)
     return type(f"{machine.name}Session", (EntitySession,), attrs)
@@ -401,19 +422,28 @@ def session_class(machine: StateMachine) -> type[EntitySession]:
 
 def new_session(
     machine: StateMachine,
-    context: Mapping[str, Any] | None,
+    context: Any,
     initial_state: str | None,
     clock: Clock | None,
 ) -> EntitySession:
-    """Create a session: enter the initial configuration and arm its timers."""
+    """Create a session: enter the initial configuration and arm its timers.
+
+    With a context model the context is validated into an instance of it (raises
+    ``ContextValidationError``); entry ``assign`` items apply to it.
+    """
     cls = machine._session_cls()
-    ctx = dict(context) if context else {}
+    if machine._typed is not None:
+        ctx: Any = machine.coerce_context(context)
+    else:
+        ctx = dict(context) if context else {}
     index = machine._index
-    if not machine._needs_runtime and index.simple:
+    if not machine._needs_runtime and index.simple and not index.has_assign:
         if initial_state is None:
             return cls(machine, index.initial_state, ctx)
         return cls(machine, machine.resolve_state(initial_state), ctx)
     entry = machine.start(ctx, initial_state=initial_state)
+    entry.raise_for_error()  # an entry assign that failed: ContextValidationError
+    ctx = entry.context
     runtime = _Runtime(clock or SYSTEM_CLOCK) if machine._needs_runtime else None
     if runtime is not None:
         runtime.history = dict(entry.history or {})

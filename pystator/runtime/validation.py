@@ -13,38 +13,53 @@ same messages.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
 from pystator.engine import MachineIndex, compile_machine
 from pystator.errors import ConfigIssue, ConfigurationError
+from pystator.models.checks import suggest
 from pystator.models.definition import MachineDefinition
-from pystator.runtime.contract import ContextContract
+from pystator.runtime.contract import ContextContract, EventContract, TypedContext
 
 
 @dataclass(frozen=True, slots=True)
 class CheckedMachine:
-    """A definition that passed every check: its compiled index and its context contract."""
+    """A definition that passed every check: its compiled index, its context contract, its
+    context model and its declared event payloads."""
 
     index: MachineIndex
     contract: ContextContract | None
     """``None`` unless the context is checked (``meta.validate_context`` or a model)."""
+    typed: TypedContext | None = None
+    """The context model given as ``context_model=`` (contexts become its instances)."""
+    events: Mapping[str, EventContract] = field(default_factory=dict)
+    """trigger -> its declared payload (``events:`` or ``event_models=``; a model wins)."""
+
+
+def _is_model(value: object) -> bool:
+    return isinstance(value, type) and issubclass(value, BaseModel)
 
 
 def check_machine(
-    definition: MachineDefinition, *, context_model: type[BaseModel] | None = None
+    definition: MachineDefinition,
+    *,
+    context_model: type[BaseModel] | None = None,
+    event_models: Mapping[str, type[BaseModel]] | None = None,
 ) -> CheckedMachine:
     """Compile ``definition`` and check what only a compiled machine can tell.
 
     Raises ``ConfigurationError`` (every problem with its path) for a definition that could
-    not serve, and ``TypeError`` when ``context_model`` is not a Pydantic model class.
+    not serve (or an ``event_models`` key that is not a trigger, an ``assign`` of a field the
+    context model does not have), and ``TypeError`` when ``context_model`` is not a Pydantic
+    model class.
     """
-    if context_model is not None and not (
-        isinstance(context_model, type) and issubclass(context_model, BaseModel)
-    ):
+    if context_model is not None and not _is_model(context_model):
         raise TypeError("context_model must be a Pydantic model class")
     index = compile_machine(definition)
+    issues: list[ConfigIssue] = []
     contract: ContextContract | None = None
     if definition.meta.validate_context or context_model is not None:
         if definition.context is None and context_model is None:
@@ -58,4 +73,49 @@ def check_machine(
                 ]
             )
         contract = ContextContract(definition.context, context_model)
-    return CheckedMachine(index, contract)
+    typed = TypedContext(context_model) if context_model is not None else None
+    if typed is not None and not typed.open:
+        issues.extend(_unknown_assign_fields(index, typed))
+    events: dict[str, EventContract] = {
+        trigger: EventContract.from_spec(trigger, spec)
+        for trigger, spec in definition.events.items()
+    }
+    if event_models is not None:
+        if not isinstance(event_models, Mapping):
+            raise TypeError("event_models must be a mapping of trigger -> Pydantic model class")
+        for trigger, model in event_models.items():
+            where = f"event_models.{trigger}"
+            if trigger not in index.triggers:
+                issues.append(
+                    ConfigIssue(
+                        where,
+                        f"'{trigger}' is not a trigger of machine "
+                        f"'{definition.meta.machine_name}'"
+                        f"{suggest(str(trigger), sorted(index.triggers))}",
+                    )
+                )
+            elif not _is_model(model):
+                issues.append(ConfigIssue(where, "must be a Pydantic model class"))
+            else:
+                events[trigger] = EventContract(trigger, model)
+    if issues:
+        raise ConfigurationError(issues)
+    return CheckedMachine(index, contract, typed, events)
+
+
+def _unknown_assign_fields(index: MachineIndex, typed: TypedContext) -> list[ConfigIssue]:
+    """``assign`` items writing a key the context model does not have (it would be lost)."""
+    items = [a for assigns in index.assigns.values() for a in assigns]
+    for node in index.states.values():
+        items.extend(node.enter_assigns)
+        items.extend(node.exit_assigns)
+    return [
+        ConfigIssue(
+            f"{assign.path}.{name}",
+            f"'{name}' is not a field of context model {typed.model.__name__}"
+            f"{suggest(name, sorted(typed.fields))}",
+        )
+        for assign in items
+        for name, _, _ in assign.items
+        if name not in typed.fields
+    ]

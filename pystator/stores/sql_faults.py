@@ -1,4 +1,4 @@
-"""How ``SQLStateStore`` (and the API's catalog) meet a database that is down, slow or frozen.
+"""How ``SQLStateStore`` and its catalogue meet a database that is down, slow or frozen.
 
 * **Timeouts** (PostgreSQL). Every connection is opened with ``connect_timeout`` (libpq counts
   whole seconds, at least 2), and gets the read timeout as its ``statement_timeout``, set with

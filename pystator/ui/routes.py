@@ -33,7 +33,12 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from pystator.errors import ConfigurationError, FSMError
 from pystator.loaders import definition_from_data, load_yaml_text, parse_json_text
-from pystator.models.definition import GuardSpec, TransitionDefinition, duration_ms
+from pystator.models.definition import (
+    ActionSpec,
+    GuardSpec,
+    TransitionDefinition,
+    duration_ms,
+)
 from pystator.runtime.machine import StateMachine
 
 MAX_TEXT = 1_048_576
@@ -235,7 +240,12 @@ def _transition_info(index: int, transition: TransitionDefinition) -> Transition
             guards.append(GuardInfo(label=guard, name=guard, expr=None))
         elif isinstance(guard, GuardSpec):
             guards.append(GuardInfo(label=guard.label, name=guard.name, expr=guard.expr))
-    actions = [a if isinstance(a, str) else a.name for a in transition.actions]
+    # ``assign`` items are not actions: they run in the engine, not in an executor.
+    actions = [
+        a if isinstance(a, str) else a.name
+        for a in transition.actions
+        if isinstance(a, str | ActionSpec)
+    ]
     return TransitionInfo(
         index=index,
         trigger=transition.trigger,

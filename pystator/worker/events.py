@@ -321,8 +321,8 @@ async def process_event_job(
 ) -> dict[str, Any]:
     """The arq job of an event: apply it through its machine's orchestrator.
 
-    Returns the result as JSON (or ``{"dead_letter": id}``); raises arq's ``Retry`` to be
-    tried again after a backoff.
+    Returns the result as JSON without its context (``Orchestrator.result_json``), or
+    ``{"dead_letter": id}``; raises arq's ``Retry`` to be tried again after a backoff.
     """
     app: WorkerApp = ctx[CTX_APP]
     queue: EventQueue = ctx[CTX_APP + ":queue"]
@@ -352,8 +352,8 @@ async def process_event_job(
                 entity_id,
                 result.metadata.get("reason"),
             )
-        data: dict[str, Any] = result.model_dump(mode="json")
-        return data
+        # Without the context: the job result (kept in Redis) never copies the entity's data.
+        return orchestrator.result_json(result)
     if not permanent and job_try < app.max_tries:
         delay = app.retry_delay_for(job_try)
         logger.warning(

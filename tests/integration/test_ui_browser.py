@@ -558,6 +558,11 @@ def expect_server_page(page: Page, route: str) -> list[str]:
             ".map(a => a.pathname)"
         )
         return links
+    if route.startswith("/docs?machine="):
+        machine = route.removeprefix("/docs?machine=")
+        page.driver.get(f"{page.base}{route}")
+        shows_the_machine_operations(page, machine)
+        return []
     if route == "/openapi.json":
         page.driver.get(f"{page.base}{route}")
         document = page.wait_for(lambda: json.loads(page.js("return document.body.innerText")))
@@ -595,9 +600,89 @@ def test_every_page_the_ui_links_to_shows_its_content(page: Page) -> None:
             todo += [href for href in links if href not in seen]
         else:
             todo += expect_server_page(page, route)
-    assert {"#/", "#/new", "/docs", "/redoc", "/openapi.json"} <= seen
+    assert {"#/", "#/new", "/docs", "/redoc", "/openapi.json", f"/docs?machine={machine}"} <= seen
     assert f"#/machines/{machine}/simulate" in seen
     assert f"#/machines/{machine}/entities/linked-1" in seen
+
+
+def shows_the_machine_operations(page: Page, machine: str) -> dict[str, Any]:
+    """``/docs?machine=<id>`` (the page open) lists one "Send <trigger>" per trigger of the
+    machine's own document; returns that document."""
+    url = f"{page.base}/api/v1/machines/{machine}/openapi.json"
+    document: dict[str, Any] = httpx.get(url, timeout=10).json()
+    sends = [
+        operation["summary"]
+        for item in document["paths"].values()
+        for operation in item.values()
+        if operation["summary"].startswith("Send ")
+    ]
+    assert sends
+
+    def missing() -> list[str]:
+        text = page_text(page)
+        return [s for s in sends if s not in text]
+
+    page.wait_for(lambda: not missing(), f"the operations of {machine}")
+    assert "Failed to load API definition" not in page_text(page)
+    same_origin_only(page)
+    return document
+
+
+TYPED_YAML = """\
+meta: {machine_name: typed_orders, version: "1.0.0"}
+context:
+  fields:
+    order_qty: {type: integer, required: true, minimum: 1}
+events:
+  fill:
+    description: A fill from the exchange.
+    fields:
+      fill_qty: {type: integer, required: true, minimum: 1}
+      venue: {type: string}
+states:
+  - {name: PENDING, type: initial}
+  - {name: OPEN}
+  - {name: FILLED, type: terminal}
+transitions:
+  - {trigger: exchange_ack, source: PENDING, dest: OPEN}
+  - {trigger: fill, source: OPEN, dest: FILLED, guards: [{expr: "fill_qty >= order_qty"}]}
+"""
+
+
+def test_the_machine_page_links_to_a_typed_form_for_each_trigger(page: Page) -> None:
+    machine = store_machine(page.base, TYPED_YAML)
+    page.open(f"#/machines/{machine}")
+    page.find("#machine-api-docs").click()
+    page.wait_for(lambda: page.driver.current_url.endswith(f"/docs?machine={machine}"), "/docs")
+    document = shows_the_machine_operations(page, machine)
+    fill = document["paths"][f"/api/v1/machines/{machine}/entities/{{entity_id}}/events/fill"]
+    operation = fill["post"]
+    block = f"#operations-{operation['tags'][0]}-{operation['operationId']}"
+    page.find(f"{block} button").click()
+    page.wait_for(lambda: "Request body" in page.find(block).text, "the fill operation's body")
+    assert "A fill from the exchange." in page.find(block).text
+    # The body's example is the payload's fields, and "Try it out" makes it an editable form.
+    page.button("Try it out", within=block).click()
+    editor = page.find(f"{block} textarea.body-param__text")
+    example = json.loads(editor.get_attribute("value"))
+    assert example["context"]["fill_qty"] == 1  # an integer, at its minimum
+    assert example["context"]["venue"] == "string"
+    # The schema view names each field with its type ("Expand all" opens the nested ones).
+    page.find(f"{block} button.tablinks[data-name=model]").click()
+    page.js("arguments[0].scrollIntoView()", page.find(block))
+
+    def fields_shown() -> bool:
+        page.js(
+            "const b = document.querySelector(arguments[0]);"
+            "for (const e of b.querySelectorAll('.json-schema-2020-12-expand-deep-button'))"
+            "  if (e.textContent === 'Expand all') e.click();",
+            block,
+        )
+        text = page.find(block).text
+        return "fill_qty" in text and "venue" in text and "integer" in text
+
+    page.wait_for(fields_shown, "the payload's fields and types")
+    page.screenshot("api-docs-machine-fill")
 
 
 def test_simulator_runs_the_order_example_to_a_terminal_state(page: Page) -> None:

@@ -389,7 +389,8 @@ class TestTransitions:
         assert issues_of(data) == [
             "states[0].on_enter[0].bogus: unknown key (check its spelling and its indentation)",
             "transitions[0].guards[0].nam: unknown key (check its spelling and its indentation)",
-            "transitions[0].actions[0]: must be an action name or {name, params}",
+            "transitions[0].actions[0]: must be an action name, {name, params} or "
+            "{assign: {field: expression}}",
         ]
 
     def test_bad_guard_entry(self) -> None:

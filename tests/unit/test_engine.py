@@ -511,11 +511,13 @@ class TestRejectionsOnEveryPath:
             [{"after": 100, "source": "A", "dest": "B", "guards": [{"expr": "ready == 1"}]}],
         )
         guard = m._index.guards[0][0]
-        first = m.fire_timer("A", "A:after:0", {"ready": 0})
-        assert first == build_rejection(
+        ctx = {"ready": 0}
+        first = m.fire_timer("A", "A:after:0", ctx)
+        assert first.context is ctx  # a failure carries the caller's context
+        assert first.model_copy(update={"context": None}) == build_rejection(
             m._index, "A", "A:after:0", guard, 1, "the expression is false"
         )
-        assert m.fire_timer("A", "A:after:0", {"ready": 0}) is first
+        assert m.fire_timer("A", "A:after:0", ctx) is first
         missing = m.fire_timer("A", "A:after:0", {})
         assert missing.metadata["guard_detail"] == "context key 'ready' is missing"
         assert m.fire_timer("A", "A:after:0", {"ready": 1}).target_state == "B"

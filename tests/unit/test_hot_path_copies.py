@@ -14,7 +14,7 @@ from typing import Any, Optional
 import pytest
 from pydantic import BaseModel
 
-from pystator.engine.expr import compile_expression
+from pystator.engine.expr import ExpressionError, compile_expression, compile_value
 from pystator.models.entity import (
     EntityRecord,
     OutboxItem,
@@ -199,3 +199,35 @@ def test_fast_explain_answers_as_the_checked_explain(source: str) -> None:
         fast = fn.explain(ctx)
         assert fast == fn.explain(MappingProxyType(ctx)), ctx
         assert (fast is None) is fn(ctx), ctx  # and it agrees with the evaluator
+
+
+# An ``assign`` value that adds or subtracts two ints has a fast twin too; it must compute
+# what the checked evaluator computes, and fail where it fails (compared on a read-only
+# mapping, which always takes the checked path).
+VALUE_FORMS = ["qty + 1", "qty - 1", "qty + limit", "qty - limit", "qty + -3"]
+VALUE_CONTEXTS: list[dict[str, Any]] = [
+    *CONTEXTS,
+    {"qty": 2**256 - 1, "limit": 1},
+    {"qty": -(2**256) + 1, "limit": 1},
+    {"qty": 2**257, "limit": -(2**257)},
+    {"qty": 5, "limit": 2**300},
+]
+
+
+def _value_or_error(fn: Any, ctx: Any) -> Any:
+    try:
+        return ("value", fn(ctx))
+    except ExpressionError as exc:
+        return ("error", str(exc))
+
+
+@pytest.mark.parametrize("source", VALUE_FORMS)
+def test_fast_value_computes_as_the_checked_value(source: str) -> None:
+    fn = compile_value(source)
+    assert fn.__qualname__.startswith("_fast_value"), "not on the fast path"
+    for ctx in VALUE_CONTEXTS:
+        fast = _value_or_error(fn, ctx)
+        checked = _value_or_error(fn, MappingProxyType(ctx))
+        assert fast == checked, ctx
+        if fast[0] == "value":
+            assert type(fast[1]) is type(checked[1]), ctx

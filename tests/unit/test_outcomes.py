@@ -28,6 +28,7 @@ from pystator import (
 )
 from pystator.engine.expr import compile_expression
 from pystator.engine.outcomes import _MAX_FAILURES, build_no_transition, build_rejection
+from pystator.models.result import with_context
 from tests.unit.conftest import ORDER, build
 
 
@@ -365,7 +366,8 @@ def fill_guard(m: StateMachine) -> Any:
 
 def assert_same_result(fast: TransitionResult, slow: TransitionResult) -> None:
     """Equal field for field, error included (type, code, message, args, attributes), and
-    the same JSON."""
+    the same JSON. The builders carry no context: ``fast``'s (the call's) is set aside."""
+    fast = with_context(fast, slow.context)
     for name in TransitionResult.model_fields:
         if name != "error":
             assert getattr(fast, name) == getattr(slow, name), name
@@ -484,7 +486,10 @@ class TestSharedFailures:
         else:
             assert first.error is None
         # Built once: the second call hands out the same object.
-        assert m.process(state, trigger, dict(ctx)) is first
+        assert m.process(state, trigger, ctx) is first
+        again = m.process(state, trigger, dict(ctx))
+        assert again.context == ctx
+        assert again.error is first.error  # the same shared result, with this call's context
 
     @pytest.mark.parametrize("index", range(len(CASE_IDS)), ids=CASE_IDS)
     def test_every_driver_gives_the_same_failure(self, index: int) -> None:
@@ -494,9 +499,10 @@ class TestSharedFailures:
         assert_same_result(m.process(state, trigger, ctx), expected)
         assert_same_result(m.create(ctx, initial_state=state).send(trigger), expected)
         # The general engine (the path of parallel configurations and history) agrees.
-        from pystator.engine import macrostep
+        from pystator.engine import DataModel, macrostep
 
-        general = m._drive(macrostep(m._index, state, trigger, None), ctx)
+        data = DataModel(ctx, ctx)
+        general = m._drive(macrostep(m._index, state, trigger, None, data=data), data)
         assert_same_result(general, expected)
 
     def test_a_rejection_never_answers_for_another_context(self) -> None:

@@ -22,6 +22,9 @@ EXPECTED = {
     "GuardRegistry",
     "ActionRegistry",
     "ActionExecutor",
+    # machines as Python classes
+    "Machine",
+    "State",
     # hooks
     "TransitionObserver",
     "TransitionHook",
@@ -55,6 +58,8 @@ EXPECTED = {
     "TimeoutSpec",
     "ContextSpec",
     "ContextField",
+    "AssignSpec",
+    "EventSpec",
     # errors
     "FSMError",
     "ErrorCode",
@@ -66,6 +71,7 @@ EXPECTED = {
     "TerminalStateError",
     "ContextValidationError",
     "ContextTooLargeError",
+    "PayloadValidationError",
     "UndefinedStateError",
     "GuardNotFoundError",
     "GuardEvaluationError",

@@ -140,3 +140,30 @@ def test_the_redis_schedulers_name_the_extra_when_redis_is_missing(
             ImportError, match=r"needs the 'redis' extra.*pip install 'pystator\[redis\]'"
         ):
             cls()
+
+
+async def test_an_event_jobs_result_leaves_the_entitys_context_out() -> None:
+    # arq keeps a job's return value in Redis: like the orchestrator's stored results, it
+    # must not copy the entity's data. Called directly, as arq calls it; a job that succeeds
+    # touches no Redis.
+    from pystator.worker.events import CTX_APP, process_event_job
+
+    machine = StateMachine.from_dict(
+        {
+            "meta": {"machine_name": "acct"},
+            "states": [{"name": "OPEN", "type": "initial"}, {"name": "HELD"}],
+            "transitions": [
+                {"trigger": "hold", "source": "OPEN", "dest": "HELD", "assign": {"n": "n + 1"}}
+            ],
+        }
+    )
+    accounts = Orchestrator(machine, InMemoryStateStore())
+    await accounts.async_create_entity("e1", {"n": 1, "card": "4242 4242"})
+    ctx: dict[Any, Any] = {CTX_APP: WorkerApp([accounts]), CTX_APP + ":queue": None}
+    data = await process_event_job(ctx, "acct", "e1", "hold", {"amount": 5}, "key-1", 0.0)
+    assert (data["success"], data["source_state"], data["target_state"]) == (True, "OPEN", "HELD")
+    assert "context" not in data
+    assert "4242" not in repr(data)
+    entity = await accounts.async_get_entity("e1")
+    assert entity is not None
+    assert entity.context["n"] == 2  # the entity has it, assign applied

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from pystator.api.auth import Principal
 from pystator.api.catalog import Served
 from pystator.api.definitions import unknown_guards_error
-from pystator.api.problems import ApiError, responses
+from pystator.api.problems import ApiError, context_error, responses
 from pystator.api.routes.machines import MachineIdPath, not_found, timestamp
 from pystator.api.schemas import (
     ENTITY_ID_PATTERN,
@@ -29,16 +29,41 @@ from pystator.api.schemas import (
     EntityPage,
     EventRequest,
     EventResponse,
+    EventSend,
     HistoryPage,
 )
 from pystator.api.services import Services, ServicesDep
 from pystator.api.supplied_guards import named_guards, supplying
-from pystator.errors import ContextTooLargeError, FSMError, StaleVersionError
+from pystator.errors import (
+    ContextTooLargeError,
+    ContextValidationError,
+    FSMError,
+    StaleVersionError,
+)
+from pystator.models.definition import TRIGGER_PATTERN
 from pystator.models.entity import EntityRecord
 
 EntityIdPath = Annotated[
     str, Path(pattern=ENTITY_ID_PATTERN, max_length=200, description="The entity's id.")
 ]
+TriggerPath = Annotated[
+    str, Path(pattern=TRIGGER_PATTERN, max_length=220, description="The trigger to send.")
+]
+IdempotencyHeader = Annotated[
+    str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
+]
+
+EVENT_DESCRIPTION = (
+    "Load, process, commit (one version-checked write), answer. A refused event (guard "
+    "rejected, no transition, terminal state, a payload that breaks the trigger's declared "
+    "payload: result.metadata.reason 'payload_validation') is a 200 with result.success false "
+    "and nothing written. A context the event would leave that breaks the machine's context "
+    "contract is a 422 naming the fields, nothing written. A version conflict that outlasts "
+    "the retries is a 409. The idempotency key may also come as the Idempotency-Key header. "
+    "'entity' is the entity exactly as this event left it (for a replayed idempotency key, "
+    "as it is now). A context that would pass PYSTATOR_MAX_CONTEXT_BYTES is a 413, nothing "
+    "stored."
+)
 
 
 def entity_out(served: Served, record: EntityRecord) -> EntityOut:
@@ -63,7 +88,7 @@ def entity_out(served: Served, record: EntityRecord) -> EntityOut:
 
 
 def _served(svc: Services, machine_id: str) -> Served:
-    served = svc.catalog.served(machine_id)
+    served = svc.served(machine_id)
     if served is None:
         raise not_found(machine_id)
     return served
@@ -75,6 +100,51 @@ def _entity_not_found(machine_id: str, entity_id: str) -> ApiError:
 
 def _context_too_large(message: str) -> ApiError:
     return ApiError(413, f"{message} (PYSTATOR_MAX_CONTEXT_BYTES)")
+
+
+def _key(body: EventSend, header: str | None) -> str | None:
+    """The idempotency key: the body's or the header's (422 when they differ)."""
+    key = body.idempotency_key
+    if header is not None:
+        if key is not None and key != header:
+            raise ApiError(422, "the Idempotency-Key header and body.idempotency_key differ")
+        key = header
+    return key
+
+
+def _send(
+    svc: Services,
+    machine_id: str,
+    entity_id: str,
+    trigger: str,
+    body: EventSend,
+    key: str | None,
+) -> Response:
+    served = _served(svc, machine_id)
+    unknown = set(body.guards) - set(named_guards(served.definition))
+    if unknown:
+        raise unknown_guards_error(unknown, served.definition)
+    # An unknown entity raises EntityNotFoundError inside (a 404): no extra read here.
+    # The answer's entity is the one this event committed (or saw), never a re-read:
+    # another request's event may commit as soon as the writer lock is released.
+    with svc.writer, supplying(body.guards):
+        outcome = served.orchestrator.process_event_outcome(
+            entity_id, trigger, body.context, idempotency_key=key
+        )
+    result, record = outcome.result, outcome.entity
+    reason = result.metadata.get("reason")
+    if reason == "context_too_large":
+        assert result.error is not None
+        raise _context_too_large(result.error.message)
+    if reason == "context_validation":
+        # The context the event would leave breaks the machine's contract: the caller's
+        # payload is wrong, as for a new entity's context (a 422 naming the fields).
+        assert result.error is not None
+        raise context_error(result.error.message, result.metadata.get("errors", ()))
+    if record is None:  # a replayed key of an entity deleted since
+        raise _entity_not_found(machine_id, entity_id)
+    answer = EventResponse(result=result, entity=entity_out(served, record))
+    return Response(answer.model_dump_json(), media_type="application/json")
 
 
 def build(principal: Callable[..., Awaitable[Principal]], route_class: type) -> APIRouter:
@@ -90,6 +160,10 @@ def build(principal: Callable[..., Awaitable[Principal]], route_class: type) -> 
         response_model=EntityOut,
         status_code=201,
         summary="Create an entity in the initial state (or initial_state)",
+        description="A context that breaks the machine's context contract (its context "
+        "model, or its 'context' section with meta.validate_context) is a 422 naming the "
+        "fields, nothing stored. With a context model the stored context is the validated "
+        "one (defaults filled in, values coerced).",
         responses=responses(400, 401, 403, 404, 409, 413, 422),
     )
     def create_entity(machine_id: MachineIdPath, body: EntityCreate, svc: ServicesDep) -> EntityOut:
@@ -105,6 +179,8 @@ def build(principal: Callable[..., Awaitable[Principal]], route_class: type) -> 
             ) from None
         except ContextTooLargeError as exc:
             raise _context_too_large(exc.message) from None
+        except ContextValidationError as exc:
+            raise context_error(exc.message, exc.errors) from None
         return entity_out(served, record)
 
     @router.get(
@@ -164,13 +240,7 @@ def build(principal: Callable[..., Awaitable[Principal]], route_class: type) -> 
         "/{entity_id}/events",
         response_model=EventResponse,
         summary="Send an event to an entity",
-        description="Load, process, commit (one version-checked write), answer. A refused "
-        "event (guard rejected, no transition, terminal state) is a 200 with "
-        "result.success false and nothing written. A version conflict that outlasts the "
-        "retries is a 409. The idempotency key may also come as the Idempotency-Key header. "
-        "'entity' is the entity exactly as this event left it (for a replayed idempotency "
-        "key, as it is now). A context that would pass PYSTATOR_MAX_CONTEXT_BYTES is a 413, "
-        "nothing stored.",
+        description=EVENT_DESCRIPTION,
         responses=responses(400, 401, 403, 404, 409, 413, 422),
     )
     def send_event(
@@ -178,35 +248,29 @@ def build(principal: Callable[..., Awaitable[Principal]], route_class: type) -> 
         entity_id: EntityIdPath,
         body: EventRequest,
         svc: ServicesDep,
-        idempotency_header: Annotated[
-            str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
-        ] = None,
+        idempotency_header: IdempotencyHeader = None,
     ) -> Response:
-        served = _served(svc, machine_id)
-        key = body.idempotency_key
-        if idempotency_header is not None:
-            if key is not None and key != idempotency_header:
-                raise ApiError(422, "the Idempotency-Key header and body.idempotency_key differ")
-            key = idempotency_header
-        unknown = set(body.guards) - set(named_guards(served.definition))
-        if unknown:
-            raise unknown_guards_error(unknown, served.definition)
-        orchestrator = served.orchestrator
-        # An unknown entity raises EntityNotFoundError inside (a 404): no extra read here.
-        # The answer's entity is the one this event committed (or saw), never a re-read:
-        # another request's event may commit as soon as the writer lock is released.
-        with svc.writer, supplying(body.guards):
-            outcome = orchestrator.process_event_outcome(
-                entity_id, body.trigger, body.context, idempotency_key=key
-            )
-        result, record = outcome.result, outcome.entity
-        if result.metadata.get("reason") == "context_too_large":
-            assert result.error is not None
-            raise _context_too_large(result.error.message)
-        if record is None:  # a replayed key of an entity deleted since
-            raise _entity_not_found(machine_id, entity_id)
-        answer = EventResponse(result=result, entity=entity_out(served, record))
-        return Response(answer.model_dump_json(), media_type="application/json")
+        return _send(svc, machine_id, entity_id, body.trigger, body, _key(body, idempotency_header))
+
+    @router.post(
+        "/{entity_id}/events/{trigger}",
+        response_model=EventResponse,
+        summary="Send one trigger to an entity",
+        description="The same as POST .../events with the trigger in the path, so each trigger "
+        "can be documented with its payload: GET /api/v1/machines/{machine_id}/openapi.json "
+        "describes this operation once per trigger of the machine. " + EVENT_DESCRIPTION,
+        responses=responses(400, 401, 403, 404, 409, 413, 422),
+    )
+    def send_trigger(
+        machine_id: MachineIdPath,
+        entity_id: EntityIdPath,
+        trigger: TriggerPath,
+        svc: ServicesDep,
+        body: EventSend | None = None,
+        idempotency_header: IdempotencyHeader = None,
+    ) -> Response:
+        body = body if body is not None else EventSend()
+        return _send(svc, machine_id, entity_id, trigger, body, _key(body, idempotency_header))
 
     @router.get(
         "/{entity_id}/history",

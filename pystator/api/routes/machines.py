@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from pystator.api.auth import Principal
 from pystator.api.catalog import MachineExistsError, MachineRenameError, MachineRow, summary_fields
 from pystator.api.definitions import BodySize, checked_machine
+from pystator.api.machine_openapi import machine_openapi
 from pystator.api.problems import ApiError, responses
 from pystator.api.schemas import (
     MACHINE_ID_PATTERN,
@@ -19,6 +21,7 @@ from pystator.api.schemas import (
     MachineDetail,
     MachineOut,
     MachinePage,
+    MachineSchemas,
     MachineSummary,
 )
 from pystator.api.services import ServicesDep
@@ -122,10 +125,45 @@ def build(principal: Callable[..., Awaitable[Principal]], route_class: type) -> 
         responses=responses(401, 403, 404, 422),
     )
     def get_machine(machine_id: MachineIdPath, svc: ServicesDep) -> MachineDetail:
-        served = svc.catalog.served(machine_id)  # compiled once per revision, then cached
+        served = svc.served(machine_id)  # compiled once per stored copy, then cached
         if served is None:
             raise not_found(machine_id)
         return machine_detail(served.row, served.machine)
+
+    @router.get(
+        "/{machine_id}/schema",
+        response_model=MachineSchemas,
+        summary="JSON Schemas of a machine's context and event payloads",
+        description="What entity contexts and event payloads of this machine are checked "
+        "against: the context model or 'context' section, and each trigger's declared payload.",
+        responses=responses(401, 403, 404, 422),
+    )
+    def get_schemas(machine_id: MachineIdPath, svc: ServicesDep) -> MachineSchemas:
+        served = svc.served(machine_id)
+        if served is None:
+            raise not_found(machine_id)
+        machine = served.machine
+        return MachineSchemas(
+            machine_id=machine_id,
+            context=machine.context_schema(),
+            events=machine.event_schemas(),
+        )
+
+    @router.get(
+        "/{machine_id}/openapi.json",
+        response_model=dict[str, Any],
+        summary="OpenAPI document of a machine's entities, typed",
+        description="The entity operations of this machine, with its context schema in "
+        "'create' and one 'send' operation per trigger with the trigger's payload schema. "
+        "Browse it at /docs?machine={machine_id}.",
+        responses=responses(401, 403, 404, 422),
+    )
+    def get_openapi(machine_id: MachineIdPath, svc: ServicesDep, request: Request) -> Response:
+        served = svc.served(machine_id)
+        if served is None:
+            raise not_found(machine_id)
+        document = machine_openapi(request.app.openapi(), machine_id, served.machine)
+        return JSONResponse(document)
 
     @router.put(
         "/{machine_id}",
@@ -161,7 +199,7 @@ def build(principal: Callable[..., Awaitable[Principal]], route_class: type) -> 
         responses=responses(401, 403, 404, 422),
     )
     def delete_machine(machine_id: MachineIdPath, svc: ServicesDep) -> Response:
-        if not svc.catalog.delete(machine_id):
+        if not svc.delete(machine_id):
             raise not_found(machine_id)
         return Response(status_code=204)
 

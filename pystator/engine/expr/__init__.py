@@ -34,7 +34,11 @@ Design decisions, all documented for users in ``docs/expressions.md``:
   ``MAX_NODES`` nodes and ``MAX_DEPTH`` levels of nesting (checked without recursion before
   the tree is compiled). At evaluation every operation checks
   its operands *before* it runs: integers of at most ``MAX_INT_BITS`` bits, strings and lists of
-  at most ``MAX_LENGTH`` items, ``Decimal`` values of bounded precision and exponent.
+  at most ``MAX_LENGTH`` items, ``Decimal`` values of bounded precision and exponent; a list,
+  tuple or set it builds holds at most ``MAX_LENGTH`` items and ``MAX_VALUE_CHARACTERS``
+  characters of strings in all, nested values counted each time they appear (as its JSON
+  holds them), so no sequence of ``assign`` steps grows a context exponentially
+  (``l: "[l, l]"``).
 * A missing context key makes the guard false (``on_missing="false"``, the default) or raises
   ``GuardEvaluationError`` naming the key (``on_missing="error"``); ``explain(context)`` says
   which key was missing.
@@ -49,10 +53,10 @@ Design decisions, all documented for users in ``docs/expressions.md``:
 from __future__ import annotations
 
 import ast
-from typing import cast
+from typing import Any, Protocol, cast
 
 from pystator.engine.expr.compiler import _Code, _Compiler, _constant, _quote
-from pystator.engine.expr.fast import FALSE, _fast_compare, _fast_explain
+from pystator.engine.expr.fast import FALSE, _fast_compare, _fast_explain, _fast_value
 from pystator.engine.expr.limits import (
     DECIMAL_CONTEXT,
     MAX_DEPTH,
@@ -62,6 +66,7 @@ from pystator.engine.expr.limits import (
     MAX_NUMBER_TEXT,
     MAX_SOURCE_LENGTH,
     MAX_TOKENS,
+    MAX_VALUE_CHARACTERS,
     SAFE_FUNCTIONS,
     CompiledExpression,
     Context,
@@ -82,9 +87,13 @@ __all__ = [
     "MAX_NUMBER_TEXT",
     "MAX_SOURCE_LENGTH",
     "MAX_TOKENS",
+    "MAX_VALUE_CHARACTERS",
     "SAFE_FUNCTIONS",
     "CompiledExpression",
+    "ExpressionError",
+    "ValueExpression",
     "compile_expression",
+    "compile_value",
 ]
 
 
@@ -177,4 +186,64 @@ def compile_expression(source: str, *, on_missing: OnMissing = "false") -> Compi
     result.names = tuple(compiler.names)
     result.on_missing = on_missing
     result.explain = explain
+    return result
+
+
+class ExpressionError(Exception):
+    """A value expression could not be computed (a missing key, a type error, a limit)."""
+
+
+class ValueExpression(Protocol):
+    """What ``compile_value`` returns: call it with the context to get the value."""
+
+    source: str
+    names: tuple[str, ...]
+
+    def __call__(self, context: Context, /) -> Any: ...
+
+
+def compile_value(source: str) -> ValueExpression:
+    """Parse, check and compile ``source`` once as a value (``assign``'s right-hand side).
+
+    The evaluator takes the context and returns the computed value; it raises
+    ``ExpressionError`` saying why when the value cannot be computed (a missing key, a type
+    error such as ``'a' + 1``, a division by zero, a limit, a NaN or infinity). Raises
+    ``ConfigurationError`` quoting the expression for anything the language refuses.
+    """
+    if not isinstance(source, str):
+        raise ConfigurationError(f"an expression must be a string, not {_type_name(source)}")
+    compiler = _Compiler(source)
+    tree = compiler.parse()
+    try:
+        root = compiler.compile(tree)
+    except RecursionError:  # pragma: no cover - MAX_DEPTH keeps the walk shallow
+        compiler.fail("too deeply nested")
+    body = root.fn
+
+    def evaluate(context: Context, /) -> Any:
+        try:
+            return body(context)
+        except _Missing as exc:
+            raise ExpressionError(f"context key {exc.key!r} is missing") from None
+        except _Invalid as exc:
+            raise ExpressionError(str(exc)) from None
+        except Exception as exc:
+            raise ExpressionError(f"{type(exc).__name__}: {exc}") from None
+
+    if root.const:
+        constant = root.value
+
+        def evaluate(context: Context, /) -> Any:
+            return constant
+
+    elif isinstance(tree, ast.BinOp):
+        fast = _fast_value(
+            type(tree.op), compiler.compile(tree.left), compiler.compile(tree.right), evaluate
+        )
+        if fast is not None:
+            evaluate = fast
+
+    result = cast(ValueExpression, evaluate)
+    result.source = source
+    result.names = tuple(compiler.names)
     return result

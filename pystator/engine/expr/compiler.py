@@ -27,7 +27,15 @@ from pystator.engine.expr.limits import (
     _Missing,
     _type_name,
 )
-from pystator.engine.expr.values import _BINARY, _COMPARE, _REFUSED_OPERATORS, _UNARY, _scan, _truth
+from pystator.engine.expr.values import (
+    _BINARY,
+    _COMPARE,
+    _REFUSED_OPERATORS,
+    _UNARY,
+    _content,
+    _scan,
+    _truth,
+)
 from pystator.errors import ConfigurationError
 
 
@@ -222,12 +230,21 @@ class _Compiler:
             self.fail(f"{kind} longer than {MAX_LENGTH} items")
         build: Callable[[list[Any]], Any]
         if isinstance(node, ast.List):
-            build = list
+
+            def build(values: list[Any]) -> Any:
+                _content(values, kind)
+                return values
+
         elif isinstance(node, ast.Tuple):
-            build = tuple
+
+            def build(values: list[Any]) -> Any:
+                _content(values, kind)
+                return tuple(values)
+
         else:
 
             def build(values: list[Any]) -> Any:
+                _content(values, kind)
                 for value in values:
                     _scan(value)
                 return frozenset(values)

@@ -18,7 +18,14 @@ MAX_DEPTH = 32
 MAX_INT_BITS = 256
 """Bits of an integer an operation may read or produce (about 77 decimal digits)."""
 MAX_LENGTH = 10_000
-"""Characters of a string, items of a list an operation may produce; items a function walks."""
+"""Characters of a string, items of a list an operation may produce; items a function walks.
+
+A list, tuple or set an operation builds (a display, ``+``, ``*``) holds at most this many
+items in all and ``MAX_VALUE_CHARACTERS`` characters of strings, counted as its JSON holds
+them: the values nested in it too, each time they appear (``[l, l]`` counts ``l`` twice), so
+no number of ``assign`` steps can grow a context exponentially."""
+MAX_VALUE_CHARACTERS = 100_000
+"""Characters of all the strings in a list, tuple or set an operation builds."""
 MAX_NUMBER_TEXT = 100
 """Characters of a string that ``int()`` or ``float()`` converts."""
 MAX_ROUND_DIGITS = 100

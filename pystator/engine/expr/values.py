@@ -5,8 +5,9 @@ from __future__ import annotations
 import ast
 import datetime
 import decimal
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
 from pystator.engine.expr.limits import (
@@ -16,6 +17,7 @@ from pystator.engine.expr.limits import (
     MAX_DECIMAL_DIGITS,
     MAX_INT_BITS,
     MAX_LENGTH,
+    MAX_VALUE_CHARACTERS,
     _Invalid,
     _type_name,
 )
@@ -100,6 +102,112 @@ def _length_ok(n: int, what: str) -> None:
 _SEQUENCES = (list, tuple)
 _COLLECTIONS = (list, tuple, set, frozenset)
 _TIME_TYPES = (datetime.datetime, datetime.date, datetime.time, datetime.timedelta)
+_SCALAR_TYPES = frozenset({int, float, bool, type(None)})
+_FLAT_TYPES = _SCALAR_TYPES | {str}
+
+
+def _content(
+    items: Collection[Any],
+    what: str,
+    items_left: int = MAX_LENGTH,
+    characters_left: int = MAX_VALUE_CHARACTERS,
+) -> tuple[int, int]:
+    """(items, characters) of the values of ``items``, which an operation is about to put in
+    a new ``what`` (``"list"``...), counted as its JSON would hold them: every value each time
+    it appears, the values nested in it included, and the characters of every string.
+
+    Raises ``_Invalid`` as soon as the items pass ``items_left`` (``MAX_LENGTH``) or the
+    characters ``characters_left`` (``MAX_VALUE_CHARACTERS``): the walk visits at most
+    ``items_left`` values, however much structure they share (``[l, l]`` repeated) and even
+    if one holds itself. A value of another type (a date, a Decimal, an object) is one item.
+    """
+    count = len(items)
+    if count > items_left:
+        raise _too_many(what)
+    characters = 0
+    if count <= 8:  # a display or a short list: a loop is cheaper than a set of types
+        for item in items:
+            kind = type(item)
+            if kind is str:
+                characters += len(item)
+            elif kind not in _SCALAR_TYPES:
+                break
+        else:
+            if characters > characters_left:
+                raise _too_long(what)
+            return count, characters
+    else:
+        kinds = set(map(type, items))  # one pass in C
+        if kinds <= _SCALAR_TYPES:  # numbers, booleans, None
+            return count, 0
+        if kinds <= _FLAT_TYPES:  # and strings
+            if len(kinds) == 1:
+                characters = sum(map(len, items))
+            else:
+                characters = sum([len(item) for item in items if type(item) is str])
+            if characters > characters_left:
+                raise _too_long(what)
+            return count, characters
+    count, characters = _walk(list(items), what, items_left)
+    if characters > characters_left:
+        raise _too_long(what)
+    return count, characters
+
+
+def _walk(stack: list[Any], what: str, items_left: int) -> tuple[int, int]:
+    # Every item is counted when its container is pushed (one subtraction per container,
+    # none per scalar), and a container is refused before its items are pushed.
+    left = items_left - len(stack)
+    characters = 0
+    pop, push = stack.pop, stack.extend
+    while stack:
+        item = pop()
+        kind = type(item)
+        if kind is list or kind is tuple:
+            left -= len(item)
+            if left < 0:
+                raise _too_many(what)
+            push(item)
+        elif kind is str:
+            characters += len(item)
+        elif kind in _SCALAR_TYPES:
+            continue
+        elif kind is dict or issubclass(kind, dict):
+            left -= 2 * dict.__len__(item)
+            if left < 0:
+                raise _too_many(what)
+            push(dict.keys(item))
+            push(dict.values(item))
+        elif issubclass(kind, str):
+            characters += str.__len__(item)
+        elif issubclass(kind, _COLLECTIONS):
+            left -= len(item)
+            if left < 0:
+                raise _too_many(what)
+            push(item)
+        elif issubclass(kind, Mapping):  # a nested model, read through a mapping view
+            size = len(item)
+            left -= 2 * size
+            if left < 0:
+                raise _too_many(what)
+            keys = list(islice(iter(item), size))
+            push(keys)
+            push([item[key] for key in keys])
+    return items_left - left, characters
+
+
+def _too_many(what: str) -> _Invalid:
+    return _Invalid(
+        f"{what} would hold more than {MAX_LENGTH} items in all "
+        "(nested items count each time they appear)"
+    )
+
+
+def _too_long(what: str) -> _Invalid:
+    return _Invalid(
+        f"{what} would hold more than {MAX_VALUE_CHARACTERS} characters of strings in all "
+        "(nested strings count each time they appear)"
+    )
 
 
 def _scan(value: Any) -> None:
@@ -206,6 +314,8 @@ def _add(a: Any, b: Any) -> Any:
         if issubclass(type(a), list) != issubclass(type(b), list):
             raise _Invalid("cannot add a list and a tuple")
         _length_ok(len(a) + len(b), "list")
+        count, characters = _content(a, "list")
+        _content(b, "list", MAX_LENGTH - count, MAX_VALUE_CHARACTERS - characters)
         return [*a, *b] if issubclass(type(a), list) else (*a, *b)
     a, b = _number(a), _number(b)
     if type(a) is Decimal or type(b) is Decimal:
@@ -231,6 +341,13 @@ def _repeat(seq: Any, times: Any) -> Any:
     _length_ok(size, "string" if text is not None else "list")
     if text is not None:
         return text * times
+    if times <= 0:
+        return [] if issubclass(type(seq), list) else ()
+    count, characters = _content(seq, "list")
+    if count * times > MAX_LENGTH:
+        raise _too_many("list")
+    if characters * times > MAX_VALUE_CHARACTERS:
+        raise _too_long("list")
     return list(seq) * times if issubclass(type(seq), list) else tuple(seq) * times
 
 

@@ -54,6 +54,11 @@ export class Workspace {
     this.deleteButton = h("button", { type: "button", class: "danger", hidden: !id, onclick: () => this.remove() }, "Delete");
     const exportSvg = h("button", { type: "button", class: "secondary", onclick: () => this.exportSvg() }, "Export SVG");
     const exportMermaid = h("button", { type: "button", class: "secondary", onclick: () => this.exportMermaid() }, "Export Mermaid");
+    // The stored machine's typed API: each trigger with its payload's fields (Swagger UI).
+    const apiDocs = id
+      ? h("a", { class: "button secondary", href: `/docs?machine=${encodeURIComponent(id)}`, id: "machine-api-docs",
+        title: "Its entity operations, typed: one form per trigger" }, "API docs")
+      : null;
 
     this.tabLinks = new Map();
     const nav = h("nav", { class: "tabs", "aria-label": "Machine views" });
@@ -74,7 +79,7 @@ export class Workspace {
       h("div", { class: "page-head" },
         h("div", { class: "title-row" }, this.title, this.statusPill, this.revision),
         h("div", { class: "toolbar", role: "toolbar", "aria-label": "Machine actions" },
-          this.saveButton, this.deleteButton, exportSvg, exportMermaid)),
+          this.saveButton, this.deleteButton, exportSvg, exportMermaid, apiDocs)),
       nav,
       h("div", { class: "split" }, this.panelHost, this.diagram.element));
     this.onKey = (event) => {
