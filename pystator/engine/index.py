@@ -82,7 +82,16 @@ class Rejection:
 class Candidate:
     """One transition that may fire from one active state; its result is built once."""
 
-    __slots__ = ("assigns", "guards", "index", "result", "source", "state", "transition")
+    __slots__ = (
+        "assigns",
+        "carried",
+        "guards",
+        "index",
+        "result",
+        "source",
+        "state",
+        "transition",
+    )
 
     def __init__(
         self,
@@ -103,6 +112,10 @@ class Candidate:
         self.result: TransitionResult | None = None
         # Set with ``result``: the assign items of that one microstep, in SCXML order.
         self.assigns: tuple[CompiledAssign, ...] = ()
+        # The last copy of ``result`` that carried a call's context (the driver's, see
+        # ``runtime.machine``): a session sends with one context object until an event
+        # changes it, so that copy serves its next calls.
+        self.carried: TransitionResult | None = None
 
 
 @dataclass(slots=True)

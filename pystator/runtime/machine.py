@@ -132,6 +132,8 @@ def _attach(result: TransitionResult, context: Any) -> TransitionResult:
         context = None
     if result.context is context:
         return result
+    if context is None:  # a copy of a result that carries a context, asked for none
+        return with_context(result, None)
     entry = _ATTACHED.get(id(result))
     if entry is not None and entry[0] is result and entry[1].context is context:
         return entry[1]
@@ -194,6 +196,7 @@ class StateMachine:
         # No context model, no contract, no declared payload: contexts go to guards as given
         # (the fast path; ``_frame`` is skipped).
         self._plain = self._typed is None and self._contract is None and not self._events
+        self._last_view: tuple[BaseModel, ModelView] | None = None
         self._rebuild: Rebuild = (
             dict_rebuild if self._typed is None else _model_rebuild(self._typed)
         )
@@ -518,11 +521,12 @@ class StateMachine:
         node = self._index.states.get(state)
         if node is None:
             configuration(self._index, state)
-        final = node is not None and node.is_final
         raw: Any = _EMPTY if given is None else given
         typed = self._typed
         coerced: Mapping[str, Any] | None = payload
-        event = self._events.get(trigger) if events and not final else None
+        event = self._events.get(trigger) if events else None
+        if event is not None and node is not None and node.is_final:
+            event = None
         if event is not None:
             source: Any = ModelView(raw) if isinstance(raw, BaseModel) else raw
             try:
@@ -536,10 +540,13 @@ class StateMachine:
             ctx: Any = {**raw, **coerced} if coerced else raw
             invalid = self.check_context(state, trigger, ctx)
             return (ctx, ctx) if invalid is None else invalid
-        try:
-            instance, overlay = typed.coerce_known(raw)
-        except ValidationError as exc:
-            return context_invalid(state, trigger, validation_errors(exc))
+        if type(raw) is typed.model:  # a session's own instance, validated when it was made
+            instance, overlay = raw, None
+        else:
+            try:
+                instance, overlay = typed.coerce_known(raw)
+            except ValidationError as exc:
+                return context_invalid(state, trigger, validation_errors(exc))
         if coerced:
             into, other = typed.split(coerced)
             if into:
@@ -555,7 +562,20 @@ class StateMachine:
             errors = contract.state_errors(instance, lambda name: self.is_active(state, name))
             if errors:
                 return context_invalid(state, trigger, errors)
+        if overlay is None:
+            return instance, self._view(instance)
         return instance, ModelView(instance, overlay)
+
+    def _view(self, instance: BaseModel) -> ModelView:
+        """The view expressions read of ``instance`` (no payload over it). The last one made
+        is kept: a session sends its events with one instance until an event changes it
+        (``typed_bench``, row "session send, 3-field model")."""
+        last = self._last_view
+        if last is not None and last[0] is instance:
+            return last[1]
+        view = ModelView(instance)
+        self._last_view = (instance, view)
+        return view
 
     def _select(
         self,
@@ -615,7 +635,12 @@ class StateMachine:
                     result = accept(index, cand)
                 assigns = cand.assigns
                 if not assigns:
-                    return _attach(result, ctx)
+                    if ctx is _EMPTY:  # no context given: the shared result carries None
+                        return result
+                    carried = cand.carried
+                    if carried is None or carried.context is not ctx:
+                        carried = cand.carried = with_context(result, ctx)
+                    return carried
                 if ctx is view and self._contract is None:  # a plain dict context
                     try:
                         return with_context(result, apply_to_dict(assigns, ctx))
