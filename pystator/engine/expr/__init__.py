@@ -97,6 +97,19 @@ __all__ = [
 ]
 
 
+def _compiled(source: str) -> tuple[_Compiler, ast.expr, _Code]:
+    """Parse and check ``source`` and compile its tree: (the compiler, the tree, its root)."""
+    if not isinstance(source, str):
+        raise ConfigurationError(f"an expression must be a string, not {_type_name(source)}")
+    compiler = _Compiler(source)
+    tree = compiler.parse()
+    try:
+        root = compiler.compile(tree)
+    except RecursionError:  # pragma: no cover - MAX_DEPTH keeps the walk shallow
+        compiler.fail("too deeply nested")
+    return compiler, tree, root
+
+
 def compile_expression(source: str, *, on_missing: OnMissing = "false") -> CompiledExpression:
     """Parse, check and compile ``source`` once; return its evaluator.
 
@@ -108,14 +121,7 @@ def compile_expression(source: str, *, on_missing: OnMissing = "false") -> Compi
     """
     if on_missing not in ("false", "error"):
         raise ValueError(f"on_missing must be 'false' or 'error', not {on_missing!r}")
-    if not isinstance(source, str):
-        raise ConfigurationError(f"an expression must be a string, not {_type_name(source)}")
-    compiler = _Compiler(source)
-    tree = compiler.parse()
-    try:
-        root = compiler.compile(tree)
-    except RecursionError:  # pragma: no cover - MAX_DEPTH keeps the walk shallow
-        compiler.fail("too deeply nested")
+    compiler, tree, root = _compiled(source)
     if root.const:
         try:
             constant = _truth(root.value)
@@ -210,14 +216,7 @@ def compile_value(source: str) -> ValueExpression:
     error such as ``'a' + 1``, a division by zero, a limit, a NaN or infinity). Raises
     ``ConfigurationError`` quoting the expression for anything the language refuses.
     """
-    if not isinstance(source, str):
-        raise ConfigurationError(f"an expression must be a string, not {_type_name(source)}")
-    compiler = _Compiler(source)
-    tree = compiler.parse()
-    try:
-        root = compiler.compile(tree)
-    except RecursionError:  # pragma: no cover - MAX_DEPTH keeps the walk shallow
-        compiler.fail("too deeply nested")
+    compiler, tree, root = _compiled(source)
     body = root.fn
 
     def evaluate(context: Context, /) -> Any:
