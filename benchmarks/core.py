@@ -169,6 +169,26 @@ class PyStator(Library):
 
         return run
 
+    def parallel_api_runner(self, shape: Shape) -> Runner:
+        """Row 8b: row 8's event through the seed's parallel API, ``process_parallel`` on the
+        ``ParallelStateConfig`` that ``enter_parallel_state`` gives (stateless, as row 8)."""
+        machine = build(shape)
+        process_parallel = machine.process_parallel
+        config = machine.enter_parallel_state(shape.parallel_state)
+        leaves = shape.default_leaves(shape.parallel_state)
+        expect(str(config) == configuration_string(shape, leaves), f"unexpected {config!r}")
+        moved, (result,) = process_parallel(config, "go")
+        expect(
+            str(moved) == machine.process(str(config), "go").target_state,
+            f"process_parallel and process disagree: {moved!r}, {result!r}",
+        )
+
+        def run(n: int) -> None:
+            for _ in range(n):
+                process_parallel(config, "go")
+
+        return run
+
     @staticmethod
     def _boundary(machine: StateMachine, shape: Shape, trigger: str) -> str:
         """The source of ``trigger`` (``enter`` or ``leave``), once checked that it crosses

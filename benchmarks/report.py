@@ -79,7 +79,8 @@ def render_text(
     lines += [f"  {key}: {value}" for key, value in environment(libraries, load_at_start)]
     lines += [
         "  figures: best of the repeats (median in brackets); ratio: figure / fastest peer's "
-        "figure (rows 10: / the passing transition's), lower is better",
+        "figure (row 8b: / process on the same configuration; rows 10: / the passing "
+        "transition's), lower is better",
         "",
     ]
     width = max(len(f.library) for row in rows for f in row.figures)

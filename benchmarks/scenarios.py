@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from benchmarks import shapes
+from benchmarks.core import PyStator
 from benchmarks.imports import import_times
 from benchmarks.library import Library, NotExpressible
 from benchmarks.results import (
@@ -22,6 +23,7 @@ from benchmarks.results import (
     Target,
     at_most,
     at_most_and_faster,
+    at_most_times_baseline,
 )
 from benchmarks.timing import (
     Batch,
@@ -194,6 +196,59 @@ def parallel_region(libraries: Sequence[Library], settings: Settings, p: Progres
         target=Target("<= 3 µs per process", at_most(3 * US)),
     )
     row.figures = _per_call(libraries, lambda lib: lib.region_runner(shape), settings, p)
+    return [row]
+
+
+PARALLEL_API_LIMIT = 2.0
+"""Row 8b: ``process_parallel`` costs at most this many times ``process`` on the same
+configuration string."""
+
+
+def parallel_api(libraries: Sequence[Library], settings: Settings, p: Progress) -> list[Row]:
+    """Row 8b: the seed's parallel API beside ``process`` on the same configuration, timed
+    interleaved (PyStator only: the peers have no such API)."""
+    subject = next((lib for lib in libraries if lib.name == SUBJECT), None)
+    if not isinstance(subject, PyStator):
+        return []
+    shape = shapes.parallel()
+    row = Row(
+        "8b",
+        "row 8's event through the parallel API (process_parallel)",
+        MICROSECONDS,
+        "pystator: config = machine.enter_parallel_state('P'), then "
+        "machine.process_parallel(config, 'go') every call (stateless, as row 8); reference "
+        "(same run, interleaved): machine.process('P(r1=A1, r2=B1, r3=C1)', 'go'), row 8's call",
+        target=Target(
+            f"<= {PARALLEL_API_LIMIT:g}x process on the same configuration in the same run",
+            at_most_times_baseline(PARALLEL_API_LIMIT),
+        ),
+        versus_reference=True,
+    )
+    runners: dict[str, tuple[Runner | Batch, int]] = {}
+    for name, make in (("api", subject.parallel_api_runner), ("process", subject.region_runner)):
+        p(f"{name} (set-up)")
+        run = make(shape)
+        runners[name] = (run, calibrate(run, settings.min_seconds))
+    p(f"timing 2 calls, {settings.repeats} rounds")
+    samples = time_ops(runners, repeats=settings.repeats)
+    api, process = samples["api"], samples["process"]
+    row.figures = [
+        Figure(
+            SUBJECT,
+            api.best,
+            api.median,
+            note=f"{api.repeats} x {api.ops:,} calls",
+            role=Role.SUBJECT,
+        ),
+        Figure(
+            "process",
+            process.best,
+            process.median,
+            note=f"process on the same configuration string; {process.repeats} x "
+            f"{process.ops:,} calls",
+            role=Role.REFERENCE,
+        ),
+    ]
     return [row]
 
 
@@ -462,6 +517,7 @@ SCENARIOS: dict[str, Scenario] = {
     "size": machine_size,
     "import": import_time,
     "region": parallel_region,
+    "parallel-api": parallel_api,
     "enter": parallel_enter,
     "exit": parallel_exit,
     "roundtrip": parallel_round_trip,

@@ -8,10 +8,10 @@ an invalid definition)::
 
     FSMError                      base of everything PyStator raises; has .code (ErrorCode)
     ├── ConfigurationError        a definition is invalid; .issues lists every problem with its path
-    ├── InvalidTransitionError    the trigger exists but not from this state          (result)
-    │   └── UndefinedTriggerError the trigger is defined nowhere in the machine       (result)
-    ├── GuardRejectedError        every candidate's guard said no; .guard_name         (result)
-    ├── TerminalStateError        the entity is in a terminal state                    (result)
+    ├── InvalidTransitionError    the event cannot change the state; .current_state   (result)
+    │   ├── UndefinedTriggerError the trigger is defined nowhere in the machine       (result)
+    │   ├── GuardRejectedError    every candidate's guard said no; .guard_name        (result)
+    │   └── TerminalStateError    the entity is in a terminal state                   (result)
     ├── ContextValidationError    the context broke the machine's contract; .errors    (result)
     │   └── ContextTooLargeError  the stored context would pass the size cap; .size   (result)
     ├── PayloadValidationError    an event's payload broke its declared schema; .errors (result)
@@ -29,6 +29,10 @@ an invalid definition)::
     └── StoreUnavailableError     a store or scheduler backend is down; .target, .reason,
         │                         .outcome_unknown (a write may have been applied)     (raised)
         └── StoreTimeoutError     it did not connect or answer within its timeout      (raised)
+
+As in pystator 0.0.x, ``except InvalidTransitionError`` catches every event that could not
+move the entity (no transition here, an unknown trigger, a guard that said no, a terminal
+state); each keeps its own ``code``, so tell them apart by class or by code.
 
 Every class has a stable ``code`` from ``ErrorCode``, which the API and the JSON form of a
 result use (``{"code", "type", "message"}``).
@@ -144,7 +148,9 @@ class ConfigurationError(FSMError):
 
 
 class InvalidTransitionError(FSMError):
-    """The trigger is defined in the machine but not from the current state."""
+    """The event cannot change the state: the trigger is defined in the machine but not from
+    the current state. Base of the other refusals of an event (an undefined trigger, a guard
+    rejection, a terminal state), as in pystator 0.0.x."""
 
     code = ErrorCode.INVALID_TRIGGER
 
@@ -160,19 +166,20 @@ class UndefinedTriggerError(InvalidTransitionError):
     code = ErrorCode.UNDEFINED_TRIGGER
 
 
-class GuardRejectedError(FSMError):
+class GuardRejectedError(InvalidTransitionError):
     """Every candidate transition had a guard that said no; ``guard_name`` is the one
     that rejected the first candidate."""
 
     code = ErrorCode.GUARD_REJECTED
 
-    def __init__(self, message: str, *, guard_name: str = "", current_state: str = "") -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, *, guard_name: str = "", current_state: str = "", trigger: str = ""
+    ) -> None:
+        super().__init__(message, current_state=current_state, trigger=trigger)
         self.guard_name = guard_name
-        self.current_state = current_state
 
 
-class TerminalStateError(FSMError):
+class TerminalStateError(InvalidTransitionError):
     """The entity is in a terminal state, which no event leaves."""
 
     code = ErrorCode.TERMINAL_STATE

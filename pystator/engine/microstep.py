@@ -9,7 +9,7 @@ events and timers. Pure and deterministic.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
 from pystator.engine.config import active_of, serialize
@@ -53,10 +53,33 @@ class Microstep:
         """Assign items in SCXML order: exit (innermost first), transition, entry."""
 
 
-def transition_domain(index: MachineIndex, source: str, dest: str, internal: bool) -> str:
-    """The state whose descendants a transition exits and enters (SCXML's domain)."""
+def effective_targets(index: MachineIndex, dest: str, history: History | None) -> tuple[str, ...]:
+    """SCXML's getEffectiveTargetStates for one target: a history pseudo-state stands for what
+    it remembers (else its ``default``, else its parent's initial child); any other state for
+    itself."""
+    states = index.states
+    node = states[dest]
+    if node.kind != "history":
+        return (dest,)
+    memory = history.get(dest) if history else None
+    if memory:
+        return tuple(memory)
+    fallback = node.default or states[node.parent].initial_child
+    return (fallback,) if fallback is not None else ()
+
+
+def transition_domain(
+    index: MachineIndex, source: str, dest: str, internal: bool, history: History | None = None
+) -> str:
+    """The state whose descendants a transition exits and enters (SCXML's domain).
+
+    For a target that is a history pseudo-state, the domain is computed from its effective
+    targets (what it remembers, in ``history``), as Appendix D's getTransitionDomain does.
+    """
     states = index.states
     dest_node = states[dest]
+    if dest_node.kind == "history":
+        return _domain_of_many(index, source, effective_targets(index, dest, history), internal)
     dest_above: tuple[str, ...] | frozenset[str] = dest_node.ancestors
     if (
         internal
@@ -76,17 +99,40 @@ def transition_domain(index: MachineIndex, source: str, dest: str, internal: boo
     return ROOT
 
 
+def _domain_of_many(
+    index: MachineIndex, source: str, targets: tuple[str, ...], internal: bool
+) -> str:
+    """``transition_domain`` for several targets (a history state's effective targets)."""
+    states = index.states
+    above = [frozenset(states[t].ancestors) for t in targets]
+    if (
+        internal
+        and states[source].kind in {"compound", "region"}
+        and all(source in a for a in above)
+    ):
+        return source
+    for ancestor in states[source].ancestors:
+        if states[ancestor].kind in {"compound", "region"} and all(ancestor in a for a in above):
+            return ancestor
+    return ROOT
+
+
 def moves(candidate: Candidate) -> bool:
     t = candidate.transition
     return t.dest is not None and not (t.internal and t.dest == candidate.source)
 
 
 def exit_set(
-    index: MachineIndex, active: frozenset[str], candidate: Candidate
+    index: MachineIndex,
+    active: frozenset[str],
+    candidate: Candidate,
+    history: History | None = None,
 ) -> tuple[str, frozenset[str]]:
+    """(domain, the active states the candidate exits); ``history`` is the memory before the
+    step (a transition that targets a history state has its domain from it)."""
     t = candidate.transition
     assert t.dest is not None
-    domain = transition_domain(index, candidate.source, t.dest, t.internal)
+    domain = transition_domain(index, candidate.source, t.dest, t.internal, history)
     states = index.states
     if domain == ROOT:
         return domain, active
@@ -100,13 +146,17 @@ class _EntrySet:
 
     __slots__ = ("covered", "history", "states", "to_enter", "todo")
 
-    def __init__(self, states: dict[str, StateNode], history: History | None) -> None:
+    def __init__(
+        self, states: dict[str, StateNode], history: History | None, remaining: Iterable[str]
+    ) -> None:
         self.states = states
         self.history = history
         self.to_enter: set[str] = set()
-        # Every state of ``to_enter`` and all its ancestors: "a region already has a state to
-        # enter" is one lookup. Kept upward closed, so each state is added to it once.
-        self.covered: set[str] = set()
+        # Every state that stays active or is to be entered, and all their ancestors: "a region
+        # already has a state" is one lookup. Kept upward closed, so each state is added to it
+        # once. A region that stays active is never given a second, default child (a history
+        # target can name an active parallel state as an ancestor of what it restores).
+        self.covered: set[str] = set(remaining)
         self.todo: list[tuple[int, str, str]] = []
 
     def run(self, calls: list[tuple[int, str, str]]) -> None:
@@ -137,10 +187,12 @@ class _EntrySet:
             parent = node.parent
             memory = self.history.get(name) if self.history else None
             restore = memory if memory else (node.default or self.states[parent].initial_child,)
-            for target in reversed(restore):
-                if target is not None:
-                    self.todo.append((_ANCESTORS, target, parent))
-                    self.todo.append((_DESCENDANTS, target, ""))
+            # The descendants of every remembered state first, their ancestors after (the
+            # Recommendation's order): an ancestor that is a parallel state then finds each
+            # region already holding its remembered state, and enters no default for it.
+            # Pushed in reverse: the stack pops them in that order.
+            self.todo.extend((_ANCESTORS, t, parent) for t in reversed(restore) if t is not None)
+            self.todo.extend((_DESCENDANTS, t, "") for t in reversed(restore) if t is not None)
             return
         self.enter(name)
         if node.kind == "compound" or node.kind == "region":
@@ -172,12 +224,21 @@ def entry_leaves(
     With no targets, the machine's initial configuration is entered from nothing.
     """
     states = index.states
-    entry = _EntrySet(states, history)
+    entry = _EntrySet(states, history, remaining)
     if not targets:
         top = index.initial_top
         entry.run([(_DESCENDANTS, top, ""), (_ANCESTORS, top, ROOT)])
     for target, domain in targets:
-        entry.run([(_DESCENDANTS, target, ""), (_ANCESTORS, target, domain)])
+        if states[target].kind == "history":
+            # Ancestors of the effective targets, up to the domain (computed from them).
+            entry.run(
+                [
+                    (_DESCENDANTS, target, ""),
+                    *((_ANCESTORS, t, domain) for t in effective_targets(index, target, history)),
+                ]
+            )
+        else:
+            entry.run([(_DESCENDANTS, target, ""), (_ANCESTORS, target, domain)])
     to_enter = entry.to_enter
     remaining_set = set(remaining)
     entered = tuple(
@@ -208,7 +269,7 @@ def microstep(
     for cand in selected:
         if not moves(cand):
             continue
-        domain, exits = exit_set(index, active, cand)
+        domain, exits = exit_set(index, active, cand, history)
         leaving |= exits
         assert cand.transition.dest is not None
         targets.append((cand.transition.dest, domain))
@@ -255,11 +316,14 @@ def microstep(
 def done_events_of(
     index: MachineIndex, entered: tuple[str, ...], leaves: tuple[str, ...]
 ) -> tuple[str, ...]:
-    """``done.state.X`` events raised by final states just entered (SCXML 3.7.1)."""
+    """``done.state.X`` events raised by final states just entered (SCXML 3.7.1), in the
+    Recommendation's order: a parallel state's event is queued by the final state whose entry
+    completes it (after that region's own event), judged on the configuration as it is at that
+    point of the entry order, not after the whole step."""
     states = index.states
     events: list[str] = []
     active: frozenset[str] | None = None
-    for name in entered:
+    for i, name in enumerate(entered):
         node = states[name]
         if not node.is_terminal or node.parent == ROOT:
             continue
@@ -268,7 +332,10 @@ def done_events_of(
         if grand != ROOT and states[grand].kind == "parallel":
             if active is None:
                 active = active_of(states, leaves)
-            if all(in_final(index, region, active) for region in states[grand].children):
+            # The configuration once ``name`` is entered: the states entered after it are not
+            # active yet.
+            now = active.difference(entered[i + 1 :])
+            if all(in_final(index, region, now) for region in states[grand].children):
                 events.append(f"done.state.{grand}")
     return tuple(dict.fromkeys(events))
 

@@ -195,13 +195,22 @@ def _select(
 
 
 def _without_conflicts(
-    index: MachineIndex, active: frozenset[str], selected: list[Candidate]
+    index: MachineIndex,
+    active: frozenset[str],
+    selected: list[Candidate],
+    history: History | None,
 ) -> list[Candidate]:
-    """SCXML's removeConflictingTransitions: a descendant source preempts, else first wins."""
+    """SCXML's removeConflictingTransitions: a descendant source preempts, else first wins.
+
+    ``history``: the memory before the step (the exit set of a transition that targets a
+    history state depends on it)."""
     if len(selected) < 2:
         return selected
     states = index.states
-    exits = {id(c): (exit_set(index, active, c)[1] if moves(c) else frozenset()) for c in selected}
+    exits = {
+        id(c): (exit_set(index, active, c, history)[1] if moves(c) else frozenset())
+        for c in selected
+    }
     kept: list[Candidate] = []
     for t1 in selected:
         preempted = False
@@ -281,7 +290,7 @@ def macrostep(
         if cached is not None:
             return cached
 
-    selected = _without_conflicts(index, config.active, selected)
+    selected = _without_conflicts(index, config.active, selected, history)
     steps = [microstep(index, config.leaves, selected, history)]
     if steps[0].assigns and data is not None:
         try:
@@ -312,7 +321,10 @@ def macrostep(
                 {"reason": "loop_limit"},
             )
         step = microstep(
-            index, leaves, _without_conflicts(index, active_of(states, leaves), nxt), memory
+            index,
+            leaves,
+            _without_conflicts(index, active_of(states, leaves), nxt, memory),
+            memory,
         )
         if step.assigns and data is not None:
             try:
@@ -430,7 +442,9 @@ def start(
         step = microstep(
             index,
             current.leaves,
-            _without_conflicts(index, active_of(index.states, current.leaves), nxt),
+            _without_conflicts(
+                index, active_of(index.states, current.leaves), nxt, current.history
+            ),
             current.history,
         )
         if step.assigns and data is not None:

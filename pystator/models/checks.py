@@ -55,9 +55,9 @@ class _Checker:
         self.partial = partial
         self.nodes: dict[str, TreeNode] = {}
         for node in nodes:
-            if node.name in self.nodes:
-                what = "region" if node.kind == "region" else "state"
-                self.add(f"{node.path}.name", f"{what} '{node.name}' is defined twice")
+            first = self.nodes.get(node.name)
+            if first is not None:
+                self.issues.append(_duplicate(self, first, node))
             else:
                 self.nodes[node.name] = node
         self.children: dict[str | None, list[TreeNode]] = {}
@@ -104,6 +104,46 @@ class _Checker:
             seen.add(current)
             current = self.nodes[current].parent
         return False
+
+
+def _duplicate(c: _Checker, first: TreeNode, second: TreeNode) -> ConfigIssue:
+    """The problem of a name written twice, naming both places when a region is involved.
+
+    A region member listed by name and declared once in the flat list is merged by
+    ``flatten`` when the declaration's parent fits (the 0.0.x form); what reaches here is
+    everything else.
+    """
+    name = second.name
+    if first.kind == "region" or second.kind == "region":
+        what = "region" if second.kind == "region" else "state"
+        return ConfigIssue(f"{second.path}.name", f"{what} '{name}' is defined twice")
+    if first.by_name and second.by_name:
+        return ConfigIssue(
+            second.path, f"state '{name}' is listed in two regions (also at {first.path})"
+        )
+    listing, other = (first, second) if first.by_name else (second, first)
+    declared = other.state.parent if other.state is not None else None
+    region = listing.parent
+    parallel = c.nodes[region].parent if region in c.nodes else None
+    if (
+        listing.by_name
+        and other.inside is None
+        and other.listed_at is None
+        and declared is not None
+        and declared not in (region, parallel)
+    ):
+        return ConfigIssue(
+            f"{other.path}.parent",
+            f"'{name}' is listed by name in region '{region}' (at {listing.path}): declared "
+            f"here too, it takes no parent, '{parallel}' or '{region}' as parent, not "
+            f"'{declared}'",
+        )
+    in_region = first.nesting or second.nesting or first.by_name or second.by_name
+    if not in_region and first.listed_at is None and second.listed_at is None:
+        return ConfigIssue(f"{second.path}.name", f"state '{name}' is defined twice")
+    return ConfigIssue(
+        f"{second.path}.name", f"state '{name}' is defined twice (also at {first.path})"
+    )
 
 
 def _spans(c: _Checker) -> dict[str, tuple[int, int]]:
@@ -174,6 +214,7 @@ def collect_issues(
             and (dest is None or dest in names)
             and not fields["internal"]
             and fields["after"] is None
+            and fields["region"] is None
             and not fields["auto"]
             and "." not in trigger  # triggers are names, or done.state.<name>
         ):
@@ -447,6 +488,8 @@ def _check_transition(c: _Checker, base: str, t: TransitionDefinition) -> None:
                 f"'{done_of}' has no children, so it never completes: done events belong to "
                 "compound and parallel states",
             )
+    if t.region is not None:
+        _check_region(c, base, t, t.region)
     dest = t.dest
     if dest is None:
         return
@@ -470,6 +513,39 @@ def _check_transition(c: _Checker, base: str, t: TransitionDefinition) -> None:
                     f"'{source}' or one of its descendants",
                 )
                 break
+
+
+def _check_region(c: _Checker, base: str, t: TransitionDefinition, region: str) -> None:
+    """``region:`` (0.0.x) must name a region that holds every source of the transition."""
+    path = f"{base}.region"
+    node = c.nodes.get(region)
+    if node is None:
+        regions = [n for n, x in c.nodes.items() if x.kind == "region"]
+        c.add(path, f"region '{region}' is not defined{suggest(region, regions)}")
+        return
+    if node.kind != "region":
+        c.add(path, f"'{region}' is a state, not a region")
+        return
+    if t.source == "*":
+        c.add(path, "a transition from '*' has no single region: list its source states")
+        return
+    for source in t.sources:
+        if source in c.nodes and not c.is_self_or_descendant(source, region):
+            c.add(path, f"source '{source}' is not in region '{region}' ({_region_of(c, source)})")
+            return
+
+
+def _region_of(c: _Checker, name: str) -> str:
+    """Where a state sits, for a message: ``"it is in region 'R'"`` or ``"it is in no
+    region"`` (walks up once; only error messages need it)."""
+    seen: set[str] = set()
+    current = c.nodes[name].parent
+    while current is not None and current in c.nodes and current not in seen:
+        if c.nodes[current].kind == "region":
+            return f"it is in region '{current}'"
+        seen.add(current)
+        current = c.nodes[current].parent
+    return "it is in no region"
 
 
 def check_definition(definition: MachineDefinition) -> None:

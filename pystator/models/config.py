@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from functools import cached_property
+from typing import Any, Self
+
 from pydantic import BaseModel, ConfigDict, Field
+
+MAX_SHARED = 1_024
+"""How many configurations ``SHARED_CONFIGS`` keeps; when full it starts again (cleared)."""
 
 
 def _split_top(text: str) -> list[str]:
@@ -31,6 +38,10 @@ class ParallelStateConfig(BaseModel):
     ``str(config)`` is the string ``process`` accepts, e.g.
     ``"MONITORING(feed=STREAMING, risk=CALM)"``; a region's value is its active leaf or a
     nested parallel configuration string.
+
+    The model is frozen and ``regions`` is read-only too: the string form is computed once
+    and kept (``config.text``), and ``StateMachine.process_parallel`` shares instances
+    between callers.
     """
 
     model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
@@ -39,8 +50,21 @@ class ParallelStateConfig(BaseModel):
     regions: dict[str, str] = Field(description="Region name -> the region's configuration.")
 
     def __str__(self) -> str:
+        return self.text
+
+    @cached_property
+    def text(self) -> str:
+        """``str(config)``, computed once (read it where a call to ``str`` would cost)."""
         inner = ", ".join(f"{name}={value}" for name, value in self.regions.items())
         return f"{self.state}({inner})"
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        # The copy starts with this instance's ``__dict__``, the kept string included: an
+        # update must not keep the old one.
+        copy = super().model_copy(update=update, deep=deep)
+        if update:
+            copy.__dict__.pop("text", None)
+        return copy
 
     def to_string(self) -> str:
         return str(self)
@@ -59,3 +83,23 @@ class ParallelStateConfig(BaseModel):
                 raise ValueError(f"{part!r} in {text!r} is not 'region=state'")
             regions[name.strip()] = value.strip()
         return cls(state=head.strip(), regions=regions)
+
+
+class SharedConfigs(dict[str, ParallelStateConfig]):
+    """Configuration string -> its ``ParallelStateConfig``, parsed on first use and shared.
+
+    ``StateMachine.process_parallel`` builds its result with ``SHARED_CONFIGS[target]``, so
+    that an event reaching a configuration seen before costs a dictionary look-up. Parsing
+    is syntax only (no machine), so one cache serves every machine; sharing is safe because
+    the model is frozen. Bounded: when it holds ``MAX_SHARED`` entries it starts again.
+    """
+
+    def __missing__(self, text: str) -> ParallelStateConfig:
+        config = ParallelStateConfig.from_string(text)
+        if len(self) >= MAX_SHARED:
+            self.clear()
+        self[text] = config
+        return config
+
+
+SHARED_CONFIGS = SharedConfigs()

@@ -352,6 +352,13 @@ class TransitionDefinition(BaseModel):
             "with a dest inside a compound source, the source is not exited (SCXML)."
         ),
     )
+    region: Name | None = Field(
+        default=None,
+        description="The region of a parallel state that holds the source(s), as pystator "
+        "0.0.x wrote it; checked when the definition loads (every source must be in it), "
+        "otherwise ignored.",
+        examples=["payment"],
+    )
     description: str | None = Field(default=None, description="Free text shown in tools.")
 
     @property

@@ -56,7 +56,7 @@ from pystator.loaders import (
 )
 from pystator.loaders.definition_io import PathLike
 from pystator.models.checks import suggest
-from pystator.models.config import ParallelStateConfig
+from pystator.models.config import SHARED_CONFIGS, ParallelStateConfig
 from pystator.models.definition import MachineDefinition, TransitionDefinition
 from pystator.models.result import TransitionResult, with_context
 from pystator.runtime.clock import Clock
@@ -912,7 +912,7 @@ class StateMachine:
         if node.kind != "parallel":
             raise UndefinedStateError(f"'{name}' is not a parallel state of machine '{self.name}'")
         result = self.start(initial_state=name)
-        return ParallelStateConfig.from_string(self._outer_parallel(result.target_state or ""))
+        return SHARED_CONFIGS[self._outer_parallel(result.target_state or "")]
 
     def _outer_parallel(self, config: str) -> str:
         if "(" not in config:
@@ -928,16 +928,18 @@ class StateMachine:
         """Process ``trigger`` in a parallel configuration; every region sees the event.
 
         Returns the new configuration (a plain state name once the parallel state is left)
-        and the results (one per event processed).
+        and the results (one per event processed). It costs little more than ``process`` on
+        the string: the frozen config keeps its string form (``config.text``), and a new
+        configuration is parsed once and then shared (``SHARED_CONFIGS``).
         """
-        result = self.process(str(config), trigger, context)
-        if not result.success or result.target_state is None:
-            return config, [result]
+        # ``config.text`` is the string form kept on the config; ``str`` takes the rest (a
+        # string, a subclass). A failed result is the one without a target state.
+        text = config.text if type(config) is ParallelStateConfig else str(config)
+        result = self.process(text, trigger, context)
         target = result.target_state
-        new: ParallelStateConfig | str = (
-            ParallelStateConfig.from_string(target) if "(" in target else target
-        )
-        return new, [result]
+        if target is None:
+            return config, [result]
+        return (SHARED_CONFIGS[target] if "(" in target else target), [result]
 
     def is_active(self, config: str, state: str) -> bool:
         """True when ``state`` is active in configuration ``config``."""
