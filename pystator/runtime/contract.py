@@ -227,7 +227,7 @@ def instance_fields(instance: BaseModel) -> dict[str, Any]:
 class TypedContext:
     """The machine's context model: coerces contexts into validated instances."""
 
-    __slots__ = ("fields", "keys", "model", "names", "open")
+    __slots__ = ("fields", "model", "names", "open")
 
     def __init__(self, model: type[BaseModel]) -> None:
         self.model = model
@@ -237,8 +237,6 @@ class TypedContext:
             f.alias: name for name, f in model.model_fields.items() if f.alias
         }
         """Key of a dict context or payload -> the model's field (names and aliases)."""
-        self.keys = frozenset(self.names)
-        """Keys of a dict context that belong to the model (names and aliases)."""
         self.open = model.model_config.get("extra") == "allow"
         """Every payload key updates the context (the model keeps extra keys)."""
 
@@ -279,9 +277,9 @@ class TypedContext:
         context), so a model that forbids extra keys still accepts them."""
         if self.open or type(data) is not dict:
             return self.coerce(data), None
-        keys = self.keys
-        known = {k: v for k, v in data.items() if k in keys}
-        other = {k: v for k, v in data.items() if k not in keys}
+        names = self.names  # the model's keys: field names and aliases
+        known = {k: v for k, v in data.items() if k in names}
+        other = {k: v for k, v in data.items() if k not in names}
         return self.coerce(known), other or None
 
     def update(self, instance: BaseModel, updates: Mapping[str, Any]) -> BaseModel:

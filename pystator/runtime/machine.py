@@ -132,8 +132,6 @@ def _attach(result: TransitionResult, context: Any) -> TransitionResult:
         context = None
     if result.context is context:
         return result
-    if context is None:  # a copy of a result that carries a context, asked for none
-        return with_context(result, None)
     entry = _ATTACHED.get(id(result))
     if entry is not None and entry[0] is result and entry[1].context is context:
         return entry[1]
