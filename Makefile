@@ -48,6 +48,9 @@ bench: install
 serve: $(SERVE_STAMP)
 	PYSTATOR_MACHINES_DIR=examples $(BIN)/python -m pystator api $(SERVE_ARGS)
 
+docs-api: install
+	$(BIN)/python scripts/gen_api_docs.py
+
 examples: install
 	$(BIN)/python examples/run_examples.py
 

@@ -18,7 +18,13 @@ from collections.abc import Callable, Iterator
 from typing import Literal
 
 from pystator.engine import ROOT, MachineIndex, StateNode, compile_machine
-from pystator.models.definition import ActionSpec, AssignSpec, GuardSpec, MachineDefinition
+from pystator.models.definition import (
+    ActionItem,
+    AssignSpec,
+    GuardSpec,
+    MachineDefinition,
+    RaiseSpec,
+)
 
 DiagramFormat = Literal["mermaid", "dot"]
 _MAX_INDENT = 16
@@ -72,9 +78,11 @@ def _guard_text(guard: str | GuardSpec) -> str:
     return guard.name or ""
 
 
-def _action_text(action: str | ActionSpec | AssignSpec) -> str:
+def _action_text(action: ActionItem) -> str:
     if isinstance(action, AssignSpec):
         return ", ".join(f"{field} := {expr}" for field, expr in action.assign.items())
+    if isinstance(action, RaiseSpec):
+        return f"raise {action.event}"
     return action if isinstance(action, str) else action.name
 
 
@@ -93,7 +101,7 @@ def _edges(tree: _Tree) -> Iterator[tuple[str, str, str]]:
         label = event
         if t.guards:
             label += " [" + ", ".join(_guard_text(g) for g in t.guards) + "]"
-        items: tuple[str | ActionSpec | AssignSpec, ...] = t.actions
+        items: tuple[ActionItem, ...] = t.actions
         if t.assign:
             items = (AssignSpec(assign=t.assign), *items)
         if items:

@@ -18,10 +18,12 @@ from typing import Any
 from pystator.engine.datamodel import CompiledAssign, ValueFn
 from pystator.errors import ConfigIssue, ConfigurationError
 from pystator.models.definition import (
+    ActionItem,
     ActionSpec,
     AssignSpec,
     GuardSpec,
     MachineDefinition,
+    RaiseSpec,
     StateDefinition,
     TransitionDefinition,
     duration_ms,
@@ -154,6 +156,15 @@ class StateNode:
     """``{assign: ...}`` items of ``on_enter``, in order."""
     exit_assigns: tuple[CompiledAssign, ...] = ()
     """``{assign: ...}`` items of ``on_exit``, in order."""
+    enter_raises: tuple[str, ...] = ()
+    """Internal events raised by ``on_enter`` (``{raise: EVENT}`` items), in order."""
+    exit_raises: tuple[str, ...] = ()
+    """Internal events raised by ``on_exit``, in order."""
+    fallback: tuple[str, ...] = ()
+    """History pseudo-states: what is entered while there is no memory (SCXML's default
+    history transition): ``default``, else the parent's initial child, else (the history is
+    that initial child) the child of type ``initial`` or the first real child; in a parallel
+    state, every region."""
 
     @property
     def is_compound(self) -> bool:
@@ -217,17 +228,26 @@ class MachineIndex:
     ``{assign: ...}`` items of its actions); absent: the transition assigns nothing."""
     has_assign: bool = False
     """Some transition or state assigns: results carry a context computed per call."""
+    raises: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    """transition index -> the internal events its actions raise, in order."""
+    has_raise: bool = False
+    """Some transition or state raises internal events (SCXML's ``<raise>``)."""
 
 
-def _action_specs(refs: tuple[str | ActionSpec | AssignSpec, ...]) -> tuple[ActionSpec, ...]:
-    """The actions of an action list (``assign`` items are not actions)."""
+def _action_specs(refs: tuple[ActionItem, ...]) -> tuple[ActionSpec, ...]:
+    """The actions of an action list (``assign`` and ``raise`` items are not actions)."""
     if not refs:
         return ()
     return tuple(
         ActionSpec(name=r) if isinstance(r, str) else r
         for r in refs
-        if not isinstance(r, AssignSpec)
+        if not isinstance(r, (AssignSpec, RaiseSpec))
     )
+
+
+def raised_events(refs: tuple[ActionItem, ...]) -> tuple[str, ...]:
+    """The internal events an action list raises (its ``{raise: EVENT}`` items), in order."""
+    return tuple(r.event for r in refs if isinstance(r, RaiseSpec))
 
 
 def _compile_assign(
@@ -257,7 +277,7 @@ def _compile_assign(
 
 def _action_assigns(
     path: str,
-    refs: tuple[str | ActionSpec | AssignSpec, ...],
+    refs: tuple[ActionItem, ...],
     compile_value: Callable[[str], ValueFn] | None,
     issues: list[ConfigIssue],
 ) -> tuple[CompiledAssign, ...]:
@@ -327,20 +347,6 @@ def _compile_guards(
     return None if failed else tuple(guards)
 
 
-def default_entry(states: Mapping[str, StateNode], name: str) -> tuple[str, ...]:
-    """States entered below ``name`` (excluded) by default entry, outermost first.
-
-    Follows initial children only; a parallel state on the way is entered by
-    ``engine.step`` (it needs every region).
-    """
-    path: list[str] = []
-    node = states[name]
-    while node.initial_child is not None:
-        path.append(node.initial_child)
-        node = states[node.initial_child]
-    return tuple(path)
-
-
 def _document_order(kids: Mapping[str, list[str]]) -> dict[str, int]:
     """Position of every state in document order (parents before children), by a depth-first
     walk with an explicit stack: parent chains can be thousands of states long."""
@@ -398,6 +404,7 @@ def build_index(
     triggers: set[str] = set()
     guard_cache: dict[int, tuple[CompiledGuard, ...]] = {}
     assign_cache: dict[int, tuple[CompiledAssign, ...]] = {}
+    raise_cache: dict[int, tuple[str, ...]] = {}
     issues: list[ConfigIssue] = []
     has_auto = False
     for i, t in enumerate(definition.transitions):
@@ -411,6 +418,9 @@ def build_index(
             assigns = _transition_assigns(i, t, compile_value, issues)
             if assigns:
                 assign_cache[i] = assigns
+            raised = raised_events(t.actions)
+            if raised:
+                raise_cache[i] = raised
         after = fields["after"]
         if after is not None:
             for source in t.sources:
@@ -483,6 +493,7 @@ def build_index(
             in_parallel_below[name] = in_parallel_below[parent] or kinds[name] == "parallel"
     states: dict[str, StateNode] = {}
     state_assigns = False
+    state_raises = False
     for tree_node in nodes:
         name = tree_node.name
         parent = tree_node.parent or ROOT
@@ -513,6 +524,8 @@ def build_index(
         in_parallel = in_parallel_below[parent]
         enter_assigns: tuple[CompiledAssign, ...] = ()
         exit_assigns: tuple[CompiledAssign, ...] = ()
+        enter_raises: tuple[str, ...] = ()
+        exit_raises: tuple[str, ...] = ()
         if state_def is not None and (state_def.on_enter or state_def.on_exit):
             enter_assigns = _action_assigns(
                 f"{tree_node.path}.on_enter", state_def.on_enter, compile_value, issues
@@ -521,6 +534,9 @@ def build_index(
                 f"{tree_node.path}.on_exit", state_def.on_exit, compile_value, issues
             )
             state_assigns = state_assigns or bool(enter_assigns or exit_assigns)
+            enter_raises = raised_events(state_def.on_enter)
+            exit_raises = raised_events(state_def.on_exit)
+            state_raises = state_raises or bool(enter_raises or exit_raises)
         states[name] = StateNode(
             name=name,
             kind=kind,
@@ -540,6 +556,8 @@ def build_index(
             definition=state_def,
             enter_assigns=enter_assigns,
             exit_assigns=exit_assigns,
+            enter_raises=enter_raises,
+            exit_raises=exit_raises,
         )
     if issues:
         raise ConfigurationError(issues)
@@ -551,8 +569,13 @@ def build_index(
         top[0],
     )
 
-    has_history = any(s.kind == "history" for s in states.values())
-    simple = not (has_auto or has_done or has_history)
+    has_history = False
+    for state_node in states.values():
+        if state_node.kind == "history":
+            has_history = True
+            state_node.fallback = history_fallback(states, state_node)
+    has_raise = bool(raise_cache) or state_raises
+    simple = not (has_auto or has_done or has_history or has_raise)
 
     timer_table: dict[str, Candidate] = {}
     for key, (i, t) in timer_transitions.items():
@@ -581,7 +604,23 @@ def build_index(
         guards=guard_cache,
         assigns=assign_cache,
         has_assign=bool(assign_cache) or state_assigns,
+        raises=raise_cache,
+        has_raise=has_raise,
     )
+
+
+def history_fallback(states: Mapping[str, StateNode], node: StateNode) -> tuple[str, ...]:
+    """What history pseudo-state ``node`` enters without memory (see ``StateNode.fallback``)."""
+    if node.default is not None:
+        return (node.default,)
+    parent = states[node.parent]
+    if parent.kind == "parallel":
+        return parent.children
+    if parent.initial_child is not None and parent.initial_child != node.name:
+        return (parent.initial_child,)
+    real = parent.children
+    typed = [c for c in real if states[c].type == "initial"]
+    return (typed[0] if typed else real[0],)
 
 
 def state_table(index: MachineIndex, name: str) -> dict[str, tuple[Candidate, ...]] | None:

@@ -15,7 +15,7 @@ from types import MappingProxyType
 from pystator.engine.config import active_of, serialize
 from pystator.engine.datamodel import CompiledAssign
 from pystator.engine.index import ROOT, Candidate, MachineIndex, StateNode
-from pystator.models.definition import ActionSpec, AssignSpec
+from pystator.models.definition import ActionSpec, AssignSpec, RaiseSpec
 from pystator.models.result import TimerSpec
 
 History = Mapping[str, tuple[str, ...]]
@@ -28,14 +28,13 @@ class Microstep:
     """What one set of non-conflicting transitions does to a configuration."""
 
     __slots__ = (
-        "actions",
         "assigns",
-        "done_events",
         "enter_actions",
         "entered",
         "exit_actions",
         "exited",
         "history",
+        "internal",
         "leaves",
         "transition_actions",
     )
@@ -48,24 +47,21 @@ class Microstep:
         self.enter_actions: tuple[ActionSpec, ...] = ()
         self.leaves: tuple[str, ...] = ()
         self.history: History | None = None
-        self.done_events: tuple[str, ...] = ()
+        self.internal: tuple[str, ...] = ()
+        """Events this microstep queues internally (raised and ``done.state``), in order."""
         self.assigns: tuple[CompiledAssign, ...] = ()
         """Assign items in SCXML order: exit (innermost first), transition, entry."""
 
 
 def effective_targets(index: MachineIndex, dest: str, history: History | None) -> tuple[str, ...]:
     """SCXML's getEffectiveTargetStates for one target: a history pseudo-state stands for what
-    it remembers (else its ``default``, else its parent's initial child); any other state for
+    it remembers (else its ``fallback``: its default history transition); any other state for
     itself."""
-    states = index.states
-    node = states[dest]
+    node = index.states[dest]
     if node.kind != "history":
         return (dest,)
     memory = history.get(dest) if history else None
-    if memory:
-        return tuple(memory)
-    fallback = node.default or states[node.parent].initial_child
-    return (fallback,) if fallback is not None else ()
+    return tuple(memory) if memory else node.fallback
 
 
 def transition_domain(
@@ -186,13 +182,13 @@ class _EntrySet:
         if node.kind == "history":
             parent = node.parent
             memory = self.history.get(name) if self.history else None
-            restore = memory if memory else (node.default or self.states[parent].initial_child,)
+            restore = memory if memory else node.fallback
             # The descendants of every remembered state first, their ancestors after (the
             # Recommendation's order): an ancestor that is a parallel state then finds each
             # region already holding its remembered state, and enters no default for it.
             # Pushed in reverse: the stack pops them in that order.
-            self.todo.extend((_ANCESTORS, t, parent) for t in reversed(restore) if t is not None)
-            self.todo.extend((_DESCENDANTS, t, "") for t in reversed(restore) if t is not None)
+            self.todo.extend((_ANCESTORS, t, parent) for t in reversed(restore))
+            self.todo.extend((_DESCENDANTS, t, "") for t in reversed(restore))
             return
         self.enter(name)
         if node.kind == "compound" or node.kind == "region":
@@ -300,7 +296,7 @@ def microstep(
         ActionSpec(name=a) if isinstance(a, str) else a
         for cand in selected
         for a in cand.transition.actions
-        if not isinstance(a, AssignSpec)
+        if not isinstance(a, (AssignSpec, RaiseSpec))
     )
     step.enter_actions = tuple(a for n in entered for a in states[n].on_enter)
     if index.has_assign:
@@ -309,25 +305,41 @@ def microstep(
             *(a for cand in selected for a in index.assigns.get(cand.index, ())),
             *(a for n in entered for a in states[n].enter_assigns),
         )
-    step.done_events = done_events_of(index, entered, new_leaves)
+    step.internal = queued_events(index, exited, selected, entered, new_leaves)
     return step
 
 
-def done_events_of(
-    index: MachineIndex, entered: tuple[str, ...], leaves: tuple[str, ...]
+def queued_events(
+    index: MachineIndex,
+    exited: tuple[str, ...],
+    selected: list[Candidate],
+    entered: tuple[str, ...],
+    leaves: tuple[str, ...],
 ) -> tuple[str, ...]:
-    """``done.state.X`` events raised by final states just entered (SCXML 3.7.1), in the
-    Recommendation's order: a parallel state's event is queued by the final state whose entry
-    completes it (after that region's own event), judged on the configuration as it is at that
-    point of the entry order, not after the whole step."""
+    """What one microstep adds to the internal queue, in the Recommendation's order.
+
+    Exit items run first (innermost state first), then the transitions' actions, then entry
+    in entry order; each ``{raise: EVENT}`` queues its event where it runs. A final state
+    queues ``done.state.<parent>`` after its own entry items (SCXML 3.7.1), and the entry that
+    completes a parallel state queues ``done.state.<parallel>`` after that region's event,
+    judged on the configuration as it is at that point of the entry order, not after the whole
+    step.
+    """
     states = index.states
     events: list[str] = []
+    if index.has_raise:
+        for name in exited:
+            events.extend(states[name].exit_raises)
+        for cand in selected:
+            events.extend(index.raises.get(cand.index, ()))
+    done: set[str] = set()
     active: frozenset[str] | None = None
     for i, name in enumerate(entered):
         node = states[name]
+        events.extend(node.enter_raises)
         if not node.is_terminal or node.parent == ROOT:
             continue
-        events.append(f"done.state.{node.parent}")
+        _queue_done(events, done, f"done.state.{node.parent}")
         grand = states[node.parent].parent
         if grand != ROOT and states[grand].kind == "parallel":
             if active is None:
@@ -336,8 +348,15 @@ def done_events_of(
             # active yet.
             now = active.difference(entered[i + 1 :])
             if all(in_final(index, region, now) for region in states[grand].children):
-                events.append(f"done.state.{grand}")
-    return tuple(dict.fromkeys(events))
+                _queue_done(events, done, f"done.state.{grand}")
+    return tuple(events)
+
+
+def _queue_done(events: list[str], done: set[str], event: str) -> None:
+    """Queue a ``done.state`` event once per microstep (raised events may repeat)."""
+    if event not in done:
+        done.add(event)
+        events.append(event)
 
 
 def in_final(index: MachineIndex, name: str, active: frozenset[str]) -> bool:

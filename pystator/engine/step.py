@@ -15,6 +15,7 @@ Everything here is pure and deterministic.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Generator, Mapping
 from functools import partial
 from types import MappingProxyType
@@ -36,11 +37,11 @@ from pystator.engine.index import (
 from pystator.engine.microstep import (
     History,
     Microstep,
-    done_events_of,
     entry_leaves,
     exit_set,
     microstep,
     moves,
+    queued_events,
     timer_changes,
 )
 from pystator.engine.outcomes import (
@@ -297,42 +298,20 @@ def macrostep(
             data.apply(steps[0].assigns)
         except AssignFailed as exc:
             return context_invalid(state, trigger, exc.errors)
-    queue = list(steps[0].done_events)
-    while index.has_auto or queue:
-        leaves = steps[-1].leaves
-        memory = steps[-1].history
-        nxt: list[Candidate] = []
-        if index.has_auto:
-            nxt, _, _ = yield from _select(index, leaves, AUTO, {})
-        if not nxt:
-            while queue and not nxt:
-                event = queue.pop(0)
-                nxt, _, _ = yield from _select(index, leaves, event, {})
-        if not nxt:
-            break
-        if len(steps) > MAX_MICROSTEPS:  # steps[0] is the event (or entry) itself
-            return failure(
-                state,
-                trigger,
-                LoopLimitError(
-                    f"more than {MAX_MICROSTEPS} eventless/done transitions followed "
-                    f"'{trigger}' in state '{state}': the machine loops; nothing was applied"
-                ),
-                {"reason": "loop_limit"},
-            )
-        step = microstep(
-            index,
-            leaves,
-            _without_conflicts(index, active_of(states, leaves), nxt, memory),
-            memory,
+    processed: list[str] = []
+    settled = yield from _settle(index, steps, data, processed)
+    if settled is _LOOP:
+        return failure(
+            state,
+            trigger,
+            LoopLimitError(
+                f"more than {MAX_MICROSTEPS} eventless, done or internal-event transitions "
+                f"followed '{trigger}' in state '{state}': the machine loops; nothing was applied"
+            ),
+            {"reason": "loop_limit"},
         )
-        if step.assigns and data is not None:
-            try:
-                data.apply(step.assigns)
-            except AssignFailed as exc:
-                return context_invalid(state, trigger, exc.errors)
-        steps.append(step)
-        queue.extend(step.done_events)
+    if isinstance(settled, AssignFailed):
+        return context_invalid(state, trigger, settled.errors)
 
     result = _combine(
         index,
@@ -341,6 +320,7 @@ def macrostep(
         config,
         steps,
         history,
+        processed,
     )
     if cache_key is not None:
         if len(index.results) >= _MAX_RESULTS:
@@ -355,6 +335,55 @@ def macrostep(
     return result
 
 
+_LOOP = "loop"
+"""What ``_settle`` returns when the machine does not become stable."""
+
+
+def _settle(
+    index: MachineIndex,
+    steps: list[Microstep],
+    data: DataModel | None,
+    processed: list[str],
+) -> Generator[CompiledGuard, GuardOutcome, str | AssignFailed | None]:
+    """Run SCXML's macrostep loop after the first microstep (``steps[0]``) until stable.
+
+    Eventless transitions first; when none is enabled, the next event of the internal queue
+    (raised events and ``done.state`` events, in the order the microsteps queued them, each
+    appended to ``processed`` when dequeued, whether or not it selects a transition). Appends
+    a microstep to ``steps`` for each set of transitions taken. Returns ``None`` once stable,
+    ``_LOOP`` past ``MAX_MICROSTEPS``, or the ``AssignFailed`` of an assign item.
+    """
+    states = index.states
+    queue = deque(steps[-1].internal)
+    while index.has_auto or queue:
+        current = steps[-1]
+        nxt: list[Candidate] = []
+        if index.has_auto:
+            nxt, _, _ = yield from _select(index, current.leaves, AUTO, {})
+        while queue and not nxt:
+            event = queue.popleft()
+            processed.append(event)
+            nxt, _, _ = yield from _select(index, current.leaves, event, {})
+        if not nxt:
+            return None
+        if len(steps) > MAX_MICROSTEPS:  # steps[0] is the event (or entry) itself
+            return _LOOP
+        step = microstep(
+            index,
+            current.leaves,
+            _without_conflicts(index, active_of(states, current.leaves), nxt, current.history),
+            current.history,
+        )
+        if step.assigns and data is not None:
+            try:
+                data.apply(step.assigns)
+            except AssignFailed as exc:
+                return exc
+        steps.append(step)
+        queue.extend(step.internal)
+    return None
+
+
 def _combine(
     index: MachineIndex,
     state: str,
@@ -362,6 +391,7 @@ def _combine(
     config: Configuration,
     steps: list[Microstep],
     history: History | None,
+    processed: list[str],
 ) -> TransitionResult:
     states = index.states
     last = steps[-1]
@@ -394,6 +424,7 @@ def _combine(
         timers_to_cancel=cancel,
         history=(last.history or MappingProxyType({})) if index.has_history else None,
         ordered_actions=ordered,
+        internal_events=tuple(processed),
     )
 
 
@@ -414,7 +445,7 @@ def start(
     first.leaves = leaves
     first.entered = entered
     first.enter_actions = tuple(a for n in entered for a in index.states[n].on_enter)
-    first.done_events = done_events_of(index, entered, leaves)
+    first.internal = queued_events(index, (), [], entered, leaves)
     first.history = history
     if index.has_assign:
         first.assigns = tuple(a for n in entered for a in index.states[n].enter_assigns)
@@ -424,35 +455,14 @@ def start(
             except AssignFailed as exc:
                 return context_invalid("", "__start__", exc.errors)
     steps = [first]
-    queue = list(first.done_events)
-    while index.has_auto or queue:
-        nxt: list[Candidate] = []
-        current = steps[-1]
-        if index.has_auto:
-            nxt, _, _ = yield from _select(index, current.leaves, AUTO, {})
-        while queue and not nxt:
-            nxt, _, _ = yield from _select(index, current.leaves, queue.pop(0), {})
-        if not nxt:
-            break
-        if len(steps) > MAX_MICROSTEPS:  # steps[0] is the event (or entry) itself
-            raise LoopLimitError(
-                f"more than {MAX_MICROSTEPS} eventless/done transitions follow the initial "
-                "state: the machine loops"
-            )
-        step = microstep(
-            index,
-            current.leaves,
-            _without_conflicts(
-                index, active_of(index.states, current.leaves), nxt, current.history
-            ),
-            current.history,
+    processed: list[str] = []
+    settled = yield from _settle(index, steps, data, processed)
+    if settled is _LOOP:
+        raise LoopLimitError(
+            f"more than {MAX_MICROSTEPS} eventless, done or internal-event transitions follow "
+            "the initial state: the machine loops"
         )
-        if step.assigns and data is not None:
-            try:
-                data.apply(step.assigns)
-            except AssignFailed as exc:
-                return context_invalid("", "__start__", exc.errors)
-        steps.append(step)
-        queue.extend(step.done_events)
+    if isinstance(settled, AssignFailed):
+        return context_invalid("", "__start__", settled.errors)
     empty = Configuration("", (), frozenset())
-    return _combine(index, "", "__start__", empty, steps, history)
+    return _combine(index, "", "__start__", empty, steps, history, processed)

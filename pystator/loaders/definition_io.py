@@ -39,10 +39,10 @@ PathLike = str | os.PathLike[str]
 
 _UNION_TAGS = {
     *("str", "int", "float", "bool", "none", "constrained-str"),
-    *("ActionSpec", "AssignSpec", "GuardSpec", "StateDefinition"),
+    *("ActionSpec", "AssignSpec", "RaiseSpec", "GuardSpec", "StateDefinition"),
 }
 # The two object branches of an action list item, and the key that says which one is meant.
-_ACTION_BRANCHES = {"ActionSpec": "name", "AssignSpec": "assign"}
+_ACTION_BRANCHES = {"ActionSpec": "name", "AssignSpec": "assign", "RaiseSpec": "raise"}
 _UNION_TAG_PREFIXES = ("literal[", "tuple[", "list[", "dict[", "function-", "nullable[")
 
 
@@ -83,21 +83,25 @@ def _describe(error: Mapping[str, Any]) -> str:
     return message.removeprefix("Value error, ")
 
 
+_ACTION_ITEM = (
+    "must be an action name, {name, params}, {assign: {field: expression}} or {raise: EVENT}"
+)
 _UNION_MESSAGES = {
     "source": "must be a state name, a list of state names, or '*'",
     "guards": "must be a guard name, {name, params} or {expr}",
-    "actions": "must be an action name, {name, params} or {assign: {field: expression}}",
-    "on_enter": "must be an action name, {name, params} or {assign: {field: expression}}",
-    "on_exit": "must be an action name, {name, params} or {assign: {field: expression}}",
+    "actions": _ACTION_ITEM,
+    "on_enter": _ACTION_ITEM,
+    "on_exit": _ACTION_ITEM,
 }
 
 
 def _meant_branches(errors: list[Any]) -> list[Any]:
     """Errors of an action list item without those of the object branch it did not mean.
 
-    ``{name: ...}`` is an action and ``{assign: ...}`` an assign: when an item lacks the key
-    of one branch but not the other's, the errors of the branch it lacks are left out (they
-    would only say "assign: required key is missing" about a misspelt action).
+    ``{name: ...}`` is an action, ``{assign: ...}`` an assign and ``{raise: ...}`` an internal
+    event: when an item has the key of one branch, the errors of the branches whose key it
+    lacks are left out (they would only say "assign: required key is missing" about a
+    misspelt action).
     """
     lacking: dict[tuple[Any, ...], set[str]] = {}
     for error in errors:
@@ -115,7 +119,7 @@ def _meant_branches(errors: list[Any]) -> list[Any]:
         branch = next((i for i, p in enumerate(loc) if p in _ACTION_BRANCHES), None)
         if branch is not None:
             missing = lacking.get(loc[:branch], set())
-            if loc[branch] in missing and len(missing) == 1:
+            if loc[branch] in missing and len(missing) < len(_ACTION_BRANCHES):
                 continue
         kept.append(error)
     return kept

@@ -220,7 +220,46 @@ def collect_issues(
         ):
             continue
         _check_transition(c, f"transitions[{t_index}]", transition)
+    _check_raises(c, transition_list)
     return c.issues
+
+
+def _check_raises(c: _Checker, transition_list: Sequence[TransitionDefinition | None]) -> None:
+    """Every ``{raise: EVENT}`` names the trigger of some transition (not a delayed one): an
+    internal event no transition takes would be dropped without a trace."""
+    from pystator.models.definition import RaiseSpec
+
+    raised: list[tuple[str, str]] = []
+    for t_index, t in enumerate(transition_list):
+        if t is not None and t.__dict__["actions"]:
+            raised.extend(
+                (f"transitions[{t_index}].actions[{j}].raise", item.event)
+                for j, item in enumerate(t.actions)
+                if isinstance(item, RaiseSpec)
+            )
+    for node in c.nodes.values():
+        state = node.state
+        if state is not None and (state.on_enter or state.on_exit):
+            for key, items in (("on_enter", state.on_enter), ("on_exit", state.on_exit)):
+                raised.extend(
+                    (f"{node.path}.{key}[{j}].raise", item.event)
+                    for j, item in enumerate(items)
+                    if isinstance(item, RaiseSpec)
+                )
+    if not raised:
+        return
+    triggers = {
+        t.trigger
+        for t in transition_list
+        if t is not None and t.trigger is not None and t.after is None
+    }
+    for path, event in raised:
+        if event not in triggers:
+            c.add(
+                path,
+                f"no transition has trigger '{event}': the internal event would be dropped"
+                f"{suggest(event, sorted(triggers))}",
+            )
 
 
 def _check_tree(c: _Checker) -> None:
@@ -242,7 +281,7 @@ def _check_tree(c: _Checker) -> None:
             # A top-level state that names its parent: a region or a plain state may take it.
             if parent_type == "terminal":
                 c.add(f"{node.path}.parent", f"'{parent}' is terminal and cannot contain states")
-            elif parent_type == "parallel":
+            elif parent_type == "parallel" and node.state.type != "history":
                 c.add(
                     f"{node.path}.parent",
                     f"'{parent}' is a parallel state: put '{node.name}' in one of its regions "
@@ -377,7 +416,10 @@ def _check_states(c: _Checker) -> None:
                 elif not c.known(region.initial):
                     c.add(f"{node.path}.initial", c.undefined(region.initial))
             elif (
-                region.initial is not None and typed_initial and typed_initial[0] != region.initial
+                region.initial is not None
+                and typed_initial
+                and typed_initial[0] != region.initial
+                and c.type_of(region.initial) != "history"
             ):
                 c.add(
                     f"{node.path}.initial",
@@ -416,8 +458,10 @@ def _check_states(c: _Checker) -> None:
                 pass
             elif state.initial_child not in c.nodes:
                 c.add(ipath, c.undefined(state.initial_child))
-            elif not any(k.name == state.initial_child for k in real_kids):
+            elif not any(k.name == state.initial_child for k in kids):
                 c.add(ipath, f"'{state.initial_child}' is not a child of '{state.name}'")
+            elif c.type_of(state.initial_child) == "history":
+                pass  # entered through its history; a child of type 'initial' is its fallback
             elif typed_initial and typed_initial[0] != state.initial_child:
                 c.add(ipath, f"conflicts with child '{typed_initial[0]}' of type 'initial'")
         if kids and not real_kids and state.type != "parallel":
@@ -439,6 +483,11 @@ def _check_history(c: _Checker, node: TreeNode, state: StateDefinition) -> None:
             state.default == parent or not c.is_self_or_descendant(state.default, parent)
         ):
             c.add(f"{path}.default", f"'{state.default}' is not inside '{parent}'")
+        elif state.default in c.nodes and c.type_of(state.default) == "history":
+            c.add(
+                f"{path}.default",
+                f"'{state.default}' is a history state: a default names a real state to enter",
+            )
 
 
 def _check_transition(c: _Checker, base: str, t: TransitionDefinition) -> None:

@@ -143,9 +143,42 @@ class AssignSpec(BaseModel):
     )
 
 
+class RaiseSpec(BaseModel):
+    """An internal event: ``{raise: EVENT}`` (SCXML's ``<raise>``).
+
+    The engine queues ``EVENT`` on the internal queue when the item's place in the step is
+    reached (exit items, then transition items, then entry items) and processes it in the same
+    macrostep, after eventless transitions and before the next external event. An internal
+    event carries no payload. In Python: ``RaiseSpec(event="retry")`` or ``{"raise": "retry"}``.
+    """
+
+    model_config = ConfigDict(
+        defer_build=True,
+        frozen=True,
+        extra="forbid",
+        title="Raise",
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+    )
+
+    event: TriggerName = Field(
+        alias="raise",
+        description="The internal event to queue; some transition of the machine must have "
+        "it as its trigger.",
+        examples=["retry", "validated"],
+    )
+
+
+ActionItem = str | ActionSpec | AssignSpec | RaiseSpec
+"""One item of an action list (``actions``, ``on_enter``, ``on_exit``) once validated."""
+
 ActionRef = Annotated[
-    CallableName | ActionSpec | AssignSpec,
-    Field(description="An action name, {name, params}, or {assign: {field: expression}}."),
+    CallableName | ActionSpec | AssignSpec | RaiseSpec,
+    Field(
+        description="An action name, {name, params}, {assign: {field: expression}}, or "
+        "{raise: EVENT}."
+    ),
 ]
 GuardRef = Annotated[
     CallableName | GuardSpec,

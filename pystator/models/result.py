@@ -203,8 +203,13 @@ class TransitionResult(BaseModel):
     )
     ordered_actions: tuple[ActionSpec, ...] | None = Field(
         default=None,
-        description="Set when eventless or done transitions followed the event: every action "
-        "in execution order across all the steps.",
+        description="Set when eventless, done or internal-event transitions followed the "
+        "event: every action in execution order across all the steps.",
+    )
+    internal_events: tuple[str, ...] = Field(
+        default=(),
+        description="The internal events the step processed, in the order it dequeued them: "
+        "those raised by {raise: EVENT} items and done.state events (SCXML's internal queue).",
     )
 
     def model_post_init(self, _validation_context: Any, /) -> None:

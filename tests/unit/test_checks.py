@@ -389,8 +389,8 @@ class TestTransitions:
         assert issues_of(data) == [
             "states[0].on_enter[0].bogus: unknown key (check its spelling and its indentation)",
             "transitions[0].guards[0].nam: unknown key (check its spelling and its indentation)",
-            "transitions[0].actions[0]: must be an action name, {name, params} or "
-            "{assign: {field: expression}}",
+            "transitions[0].actions[0]: must be an action name, {name, params}, "
+            "{assign: {field: expression}} or {raise: EVENT}",
         ]
 
     def test_bad_guard_entry(self) -> None:

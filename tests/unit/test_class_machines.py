@@ -356,12 +356,6 @@ def test_an_initial_parallel_state_is_meta_initial() -> None:
     assert Boot.machine().get_initial_state() == "RUN(a=A1)"
 
 
-@pytest.mark.xfail(
-    raises=ConfigurationError,
-    strict=False,
-    reason="SPEC section 8 history (history as initial_child, history in a parallel state) "
-    "is not in the definition checks yet",
-)
 def test_an_initial_history_state_is_its_parents_initial_child() -> None:
     class Boot(Machine):
         OUTER = State(initial=True)
@@ -691,12 +685,6 @@ def test_registered_actions_and_a_state_both_initial_and_terminal() -> None:
     assert _issues(build) == {"Bad.A": "a state cannot be both initial and terminal"}
 
 
-@pytest.mark.xfail(
-    raises=ConfigurationError,
-    strict=False,
-    reason="SPEC section 8 history (history as initial_child, history in a parallel state) "
-    "is not in the definition checks yet",
-)
 def test_history_directly_in_a_parallel_state() -> None:
     class Split(Machine):
         IDLE = State(initial=True)

@@ -59,6 +59,7 @@ EXPECTED = {
     "ContextSpec",
     "ContextField",
     "AssignSpec",
+    "RaiseSpec",
     "EventSpec",
     # errors
     "FSMError",
