@@ -6,8 +6,11 @@ children (Mermaid composite states, DOT clusters); a parallel state's regions ar
 by side (Mermaid's ``--`` separator, dashed DOT clusters). Each box has its own start marker
 on its initial child; top-level terminal states lead to the end marker.
 
-Edge labels read ``trigger [guard, ...] / action, ...``; a delayed transition's label is
-``after 5s``, an eventless one's ``auto``, a state timeout's ``timeout 30s``. A wildcard
+Edge labels read ``trigger [guard, ...] / action, ...``, where an ``assign`` item reads
+``field := expression`` and a ``raise`` item ``raise EVENT``; a delayed transition's label is
+``after 5s``, an eventless one's ``auto``, a state timeout's ``timeout 30s``. A history
+pseudo-state is drawn inside the state it remembers (``H``, or ``H*`` when deep), also
+directly in a parallel state, beside its regions. A wildcard
 source (``"*"``) is drawn from every top-level non-terminal state (a transition of a parent
 applies to everything inside it). A targetless transition is a loop on its source.
 """
@@ -172,11 +175,20 @@ def _mermaid_states(tree: _Tree, lines: list[str]) -> None:
             return [f"{pad}{node.name}"]
         items: list[_Item] = [f"{pad}state {node.name} {{"]
         if node.kind == "parallel":
-            regions = [c for c in children if c.kind == "region"] or children
+            # Each region is a section between ``--`` separators. A history pseudo-state
+            # placed directly in the parallel state belongs to no region: it gets a
+            # section of its own after them (left out, Mermaid would draw it at the top
+            # level, outside the state it remembers).
+            regions = [c for c in children if c.kind == "region"]
+            loose = [c for c in children if c.kind != "region"]
             for i, region in enumerate(regions):
                 if i:
                     items.append(f"{pad}    --")
                 items.append((region, depth + 1))
+            if loose:
+                if regions:
+                    items.append(f"{pad}    --")
+                items.extend((child, depth + 1) for child in loose)
         else:
             if node.initial_child is not None:
                 items.append(f"{pad}    [*] --> {node.initial_child}")

@@ -106,7 +106,9 @@ def build_rejection(
         message += f": {detail}"
     if tried > 1:
         message += f" (and {tried - 1} other candidate transition(s) were rejected too)"
-    error = GuardRejectedError(message, guard_name=guard.label, current_state=state)
+    error = GuardRejectedError(
+        message, guard_name=guard.label, current_state=state, trigger=trigger
+    )
     metadata: dict[str, object] = {
         "reason": "guard_rejected",
         "guard_name": guard.label,
@@ -171,7 +173,11 @@ def build_no_transition(
         return failure(
             state,
             trigger,
-            TerminalStateError(f"state '{state}' is terminal: trigger '{trigger}' cannot leave it"),
+            TerminalStateError(
+                f"state '{state}' is terminal: trigger '{trigger}' cannot leave it",
+                current_state=state,
+                trigger=trigger,
+            ),
             {"reason": "terminal_state"},
         )
     if trigger.startswith("done.state."):

@@ -299,7 +299,9 @@ def macrostep(
         except AssignFailed as exc:
             return context_invalid(state, trigger, exc.errors)
     processed: list[str] = []
-    settled = yield from _settle(index, steps, data, processed)
+    settled = None
+    if index.has_auto or steps[0].internal:
+        settled = yield from _settle(index, steps, data, processed)
     if settled is _LOOP:
         return failure(
             state,

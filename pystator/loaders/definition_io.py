@@ -43,6 +43,7 @@ _UNION_TAGS = {
 }
 # The two object branches of an action list item, and the key that says which one is meant.
 _ACTION_BRANCHES = {"ActionSpec": "name", "AssignSpec": "assign", "RaiseSpec": "raise"}
+_FIRST_BRANCH = "ActionSpec"
 _UNION_TAG_PREFIXES = ("literal[", "tuple[", "list[", "dict[", "function-", "nullable[")
 
 
@@ -101,7 +102,9 @@ def _meant_branches(errors: list[Any]) -> list[Any]:
     ``{name: ...}`` is an action, ``{assign: ...}`` an assign and ``{raise: ...}`` an internal
     event: when an item has the key of one branch, the errors of the branches whose key it
     lacks are left out (they would only say "assign: required key is missing" about a
-    misspelt action).
+    misspelt action). An item with none of the keys keeps the errors of its first branch but
+    not the missing key (``{nmae: x}`` is reported as the unknown key ``nmae``); with nothing
+    else wrong (``{}``), the item is reported as a whole.
     """
     lacking: dict[tuple[Any, ...], set[str]] = {}
     for error in errors:
@@ -120,6 +123,10 @@ def _meant_branches(errors: list[Any]) -> list[Any]:
         if branch is not None:
             missing = lacking.get(loc[:branch], set())
             if loc[branch] in missing and len(missing) < len(_ACTION_BRANCHES):
+                continue
+            if len(missing) == len(_ACTION_BRANCHES) and (
+                loc[branch] != _FIRST_BRANCH or error["type"] == "missing"
+            ):
                 continue
         kept.append(error)
     return kept
@@ -141,11 +148,14 @@ def issues_from_validation(
         if loc in deeper and all(e["type"] in {"string_type", "too_short"} for _, e in entries):
             continue
         messages = list(dict.fromkeys(m for m, _ in entries))
+        # A value that matched no branch of a union: say what the field accepts.
+        field = next((p for p in reversed(loc) if isinstance(p, str)), "")
+        if field in _UNION_MESSAGES and all(e["type"] == "string_type" for _, e in entries):
+            out.append((loc, _UNION_MESSAGES[field]))  # an object with no key of any branch
+            continue
         if len(messages) == 1:
             out.append((loc, messages[0]))
             continue
-        # A value that matched no branch of a union: say what the field accepts.
-        field = next((p for p in reversed(loc) if isinstance(p, str)), "")
         pattern_msg = next((m for m, e in entries if e["type"] == "string_pattern_mismatch"), None)
         if pattern_msg is not None and isinstance(entries[0][1].get("input"), str):
             out.append((loc, pattern_msg))

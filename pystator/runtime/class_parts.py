@@ -67,7 +67,8 @@ class State(_Named):
         parent: the enclosing compound state, or a ``Region`` of a parallel state.
         initial_child: the child entered by default, by name (for a history child; otherwise
             mark the child ``initial=True``).
-        on_enter, on_exit: actions (method names, ``ActionSpec``, ``AssignSpec`` or dicts).
+        on_enter, on_exit: actions (method names, ``ActionSpec``, ``AssignSpec``,
+            ``RaiseSpec``, or their dicts: ``{"raise": "retry"}`` queues an internal event).
         timeout: ``(seconds, destination)`` or a ``TimeoutSpec``.
         description, metadata: free text and data for tools.
     """
@@ -129,7 +130,9 @@ class State(_Named):
 
         Without ``auto`` or ``after`` it fires on the trigger named by the class attribute;
         ``auto=True`` makes it eventless, ``after="5s"`` delayed. ``event`` is the payload
-        model of the trigger (a Pydantic model class, or an ``EventSpec``).
+        model of the trigger (a Pydantic model class, or an ``EventSpec``). ``actions`` run in
+        order: method names, ``ActionSpec``, ``AssignSpec`` or ``RaiseSpec`` items, or their
+        dicts (``{"raise": "retry"}`` queues the internal event ``retry``).
         """
         rule = Rule(self, dest, **options)
         if auto:

@@ -119,7 +119,18 @@ class LoggingHook:
         """Nothing to do when a transition is selected."""
 
     def on_transition_complete(self, result: TransitionResult, duration_ms: float) -> None:
-        if result.success:
+        if result.success and result.internal_events:
+            # Without them, "IDLE --start--> DONE" would not say how the step got there.
+            self.logger.log(
+                self.level,
+                "%s --%s--> %s via internal events %s (%.3f ms)",
+                result.source_state,
+                result.trigger,
+                result.target_state,
+                ", ".join(result.internal_events),
+                duration_ms,
+            )
+        elif result.success:
             self.logger.log(
                 self.level,
                 "%s --%s--> %s (%.3f ms)",

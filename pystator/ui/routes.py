@@ -240,7 +240,7 @@ def _transition_info(index: int, transition: TransitionDefinition) -> Transition
             guards.append(GuardInfo(label=guard, name=guard, expr=None))
         elif isinstance(guard, GuardSpec):
             guards.append(GuardInfo(label=guard.label, name=guard.name, expr=guard.expr))
-    # ``assign`` items are not actions: they run in the engine, not in an executor.
+    # ``assign`` and ``raise`` items are not actions: the engine runs them, not an executor.
     actions = [
         a if isinstance(a, str) else a.name
         for a in transition.actions

@@ -258,13 +258,14 @@ class TestErrorTree:
             caught = exc
         assert isinstance(caught, GuardRejectedError)
         assert caught.code.value == "GUARD_REJECTED"
-        assert caught.current_state == "A"
+        assert (caught.current_state, caught.trigger, caught.guard_name) == ("A", "go", "expr: ok")
 
         terminal = machine.process("B", "go", {})
         with pytest.raises(InvalidTransitionError) as info:
             terminal.raise_for_error()
         assert type(info.value) is TerminalStateError
         assert info.value.code.value == "TERMINAL_STATE"
+        assert (info.value.current_state, info.value.trigger) == ("B", "go")
 
     def test_keyword_arguments_of_0_0_x_still_work(self) -> None:
         error = GuardRejectedError("no", guard_name="g", current_state="A", trigger="go")

@@ -3,6 +3,8 @@
 Issue 14 items 1-3: deep history over a parallel state restores every region; the done event
 of a parallel state is queued after the done event of the region that completes it; a
 transition that targets a history state has its domain from the history's effective targets.
+Items 4 and 5: history wherever SCXML allows it (directly in a parallel state, as a compound
+state's initial child) and internal events (``{raise: EVENT}``).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from pystator import StateMachine
+from pystator import ConfigurationError, LoopLimitError, RaiseSpec, StateMachine
 from pystator.models.result import TransitionResult
 
 DEEP_OVER_PARALLEL = """
@@ -285,3 +287,375 @@ class TestHistoryTargetDomain:
             for a in (*r.on_exit_actions, *r.actions_to_execute, *r.on_enter_actions)
         ]
         assert ran == expected
+
+
+# Item 4: a history state directly in a parallel state.
+HISTORY_IN_PARALLEL = """
+meta: {machine_name: hp, strict_mode: false}
+states:
+  - {name: IDLE, type: initial}
+  - name: P
+    type: parallel
+    regions:
+      - {name: left, states: [L1, L2]}
+      - {name: right, states: [R1, R2]}
+  - {name: H, parent: P, type: history, history: %s}
+transitions:
+  - {trigger: enter, source: IDLE, dest: P}
+  - {trigger: step, source: L1, dest: L2}
+  - {trigger: hop, source: R1, dest: R2}
+  - {trigger: leave, source: P, dest: IDLE}
+  - {trigger: again, source: IDLE, dest: H}
+"""
+
+# Item 4: a compound state whose initial child is its history.
+INITIAL_HISTORY = """
+meta: {machine_name: ih, strict_mode: false}
+states:
+  - {name: OFF, type: initial}
+  - {name: ON, initial_child: BACK}
+  - {name: BACK, parent: ON, type: history%s}
+  - {name: LOW, parent: ON}
+  - {name: HIGH, parent: ON%s}
+transitions:
+  - {trigger: power, source: OFF, dest: ON}
+  - {trigger: up, source: LOW, dest: HIGH}
+  - {trigger: power, source: ON, dest: OFF}
+"""
+
+
+class TestHistoryInParallel:
+    def test_deep_history_restores_every_region(self) -> None:
+        m = StateMachine.from_yaml_string(HISTORY_IN_PARALLEL % "deep")
+        state, results = run(m, "enter step hop leave again")
+        assert state == "P(left=L2, right=R2)"
+        assert results[-2].history == {"H": ("L2", "R2")}
+        assert results[-1].entered_states == ("P", "left", "L2", "right", "R2")
+
+    def test_shallow_history_remembers_the_regions_and_enters_their_defaults(self) -> None:
+        m = StateMachine.from_yaml_string(HISTORY_IN_PARALLEL % "shallow")
+        state, results = run(m, "enter step leave again")
+        # The children of a parallel state are its regions: a shallow memory holds them, and
+        # re-entering a region enters its initial state (SCXML's addDescendantStatesToEnter).
+        assert results[-2].history == {"H": ("left", "right")}
+        assert state == "P(left=L1, right=R1)"
+
+    def test_without_memory_every_region_is_entered(self) -> None:
+        m = StateMachine.from_yaml_string(HISTORY_IN_PARALLEL % "deep")
+        assert m.process("IDLE", "again").target_state == "P(left=L1, right=R1)"
+
+    def test_a_default_in_one_region_gives_the_others_their_initial_state(self) -> None:
+        text = (HISTORY_IN_PARALLEL % "deep").replace(
+            "history: deep}", "history: deep, default: L2}"
+        )
+        m = StateMachine.from_yaml_string(text)
+        result = m.process("IDLE", "again")
+        assert result.target_state == "P(left=L2, right=R1)"
+        assert result.entered_states == ("P", "left", "L2", "right", "R1")
+
+    def test_a_session_keeps_the_memory(self) -> None:
+        m = StateMachine.from_yaml_string(HISTORY_IN_PARALLEL % "deep")
+        session = m.create()
+        for event in ("enter", "hop", "leave", "again"):
+            assert session.send(event).success
+        assert session.current_state == "P(left=L1, right=R2)"
+
+
+class TestInitialHistory:
+    def test_first_entry_takes_the_first_real_child(self) -> None:
+        m = StateMachine.from_yaml_string(INITIAL_HISTORY % ("", ""))
+        assert m.process("OFF", "power").target_state == "LOW"
+
+    def test_the_history_default_wins_over_the_initial_child(self) -> None:
+        m = StateMachine.from_yaml_string(INITIAL_HISTORY % (", default: HIGH", ""))
+        assert m.process("OFF", "power").target_state == "HIGH"
+
+    def test_a_child_of_type_initial_is_the_fallback(self) -> None:
+        m = StateMachine.from_yaml_string(INITIAL_HISTORY % ("", ", type: initial"))
+        assert m.process("OFF", "power").target_state == "HIGH"
+
+    def test_re_entry_restores_the_remembered_child(self) -> None:
+        m = StateMachine.from_yaml_string(INITIAL_HISTORY % ("", ""))
+        state, results = run(m, "power up power power")
+        assert state == "HIGH"
+        assert results[-1].entered_states == ("ON", "HIGH")
+
+    def test_the_machine_can_start_through_a_history(self) -> None:
+        text = (
+            (INITIAL_HISTORY % ("", ""))
+            .replace("{name: OFF, type: initial}", "{name: OFF}")
+            .replace(
+                "{name: ON, initial_child: BACK}", "{name: ON, type: initial, initial_child: BACK}"
+            )
+        )
+        m = StateMachine.from_yaml_string(text)
+        assert m.get_initial_state() == "LOW"
+
+    def test_a_region_may_start_through_its_history(self) -> None:
+        m = StateMachine.from_yaml_string(
+            """
+meta: {machine_name: rh, strict_mode: false}
+states:
+  - {name: IDLE, type: initial}
+  - name: P
+    type: parallel
+    regions:
+      - {name: r1, initial: H1, states: [A1, A2, {name: H1, type: history}]}
+      - {name: r2, states: [B1]}
+transitions:
+  - {trigger: go, source: IDLE, dest: P}
+  - {trigger: a, source: A1, dest: A2}
+  - {trigger: out, source: P, dest: IDLE}
+"""
+        )
+        state, _ = run(m, "go a out go")
+        assert state == "P(r1=A2, r2=B1)"
+
+    def test_a_default_naming_a_history_state_is_refused(self) -> None:
+        text = (INITIAL_HISTORY % (", default: H2", "")).replace(
+            "  - {name: LOW, parent: ON}",
+            "  - {name: LOW, parent: ON}\n  - {name: H2, parent: ON, type: history}",
+        )
+        with pytest.raises(ConfigurationError) as info:
+            StateMachine.from_yaml_string(text)
+        assert [str(i) for i in info.value.issues] == [
+            "states[2].default: 'H2' is a history state: a default names a real state to enter "
+            "(line 6)"
+        ]
+
+
+# Item 5: internal events, in SCXML's queue order.
+RAISES = """
+meta: {machine_name: rs, strict_mode: false}
+states:
+  - {name: A, type: initial, on_exit: [{raise: from_exit}]}
+  - {name: B, initial_child: B1, on_enter: [{raise: from_entry}, enter_B]}
+  - {name: B1, parent: B}
+  - {name: B_done, parent: B, type: terminal, on_enter: [{raise: from_final}]}
+  - {name: C}
+transitions:
+  - {trigger: go, source: A, dest: B_done, actions: [{raise: from_transition}, act]}
+  - {trigger: from_exit, source: B, actions: [saw_exit]}
+  - {trigger: from_transition, source: B, actions: [saw_transition]}
+  - {trigger: from_entry, source: B, actions: [saw_entry]}
+  - {trigger: from_final, source: B, actions: [saw_final]}
+  - {trigger: done.state.B, source: B, dest: C}
+"""
+
+
+class TestInternalEvents:
+    def test_the_queue_order_is_exit_transition_entry_then_done(self) -> None:
+        m = StateMachine.from_yaml_string(RAISES)
+        result = m.process("A", "go")
+        assert result.success, result.error
+        assert result.internal_events == (
+            "from_exit",
+            "from_transition",
+            "from_entry",
+            "from_final",
+            "done.state.B",
+        )
+        assert result.target_state == "C"
+        # raise items are not actions; the actions run in the order the events were taken.
+        assert [a.name for a in result.ordered_actions or ()] == [
+            "act",
+            "enter_B",
+            "saw_exit",
+            "saw_transition",
+            "saw_entry",
+            "saw_final",
+        ]
+
+    def test_eventless_transitions_come_before_internal_events(self) -> None:
+        m = StateMachine.from_yaml_string(
+            """
+meta: {machine_name: order, strict_mode: false}
+states:
+  - {name: A, type: initial}
+  - {name: B}
+  - {name: C}
+  - {name: D}
+transitions:
+  - {trigger: go, source: A, dest: B, actions: [{raise: next}]}
+  - {auto: true, source: B, dest: C}
+  - {trigger: next, source: B, dest: D}
+  - {trigger: next, source: C, dest: A}
+"""
+        )
+        result = m.process("A", "go")
+        assert (result.target_state, result.internal_events) == ("A", ("next",))
+        assert result.entered_states == ("B", "C", "A")
+
+    def test_an_event_that_selects_nothing_is_dropped_and_the_next_one_taken(self) -> None:
+        m = StateMachine.from_yaml_string(
+            """
+meta: {machine_name: drop, strict_mode: true}
+states:
+  - {name: A, type: initial}
+  - {name: B}
+  - {name: C}
+transitions:
+  - {trigger: go, source: A, dest: B, actions: [{raise: only_in_a}, {raise: move}]}
+  - {trigger: only_in_a, source: A, dest: C}
+  - {trigger: move, source: B, dest: C}
+"""
+        )
+        result = m.process("A", "go")
+        assert result.success
+        assert result.target_state == "C"
+        assert result.internal_events == ("only_in_a", "move")
+
+    def test_a_raise_loop_is_a_loop_limit_error_and_changes_nothing(self) -> None:
+        m = StateMachine.from_yaml_string(
+            """
+meta: {machine_name: loop}
+states:
+  - {name: A, type: initial}
+  - {name: B}
+transitions:
+  - {trigger: ping, source: A, dest: B, actions: [{raise: pong}]}
+  - {trigger: pong, source: B, dest: A, actions: [{raise: ping}]}
+"""
+        )
+        result = m.process("A", "ping")
+        assert not result.success
+        assert isinstance(result.error, LoopLimitError)
+        assert result.metadata["reason"] == "loop_limit"
+        session = m.create()
+        sent = session.send("ping")
+        assert isinstance(sent.error, LoopLimitError)
+        assert session.current_state == "A"
+
+    def test_raises_at_start_are_processed(self) -> None:
+        m = StateMachine.from_yaml_string(
+            """
+meta: {machine_name: boot}
+states:
+  - {name: A, type: initial, on_enter: [{raise: ready}]}
+  - {name: B}
+transitions:
+  - {trigger: ready, source: A, dest: B}
+"""
+        )
+        assert m.get_initial_state() == "A"  # the configuration entered, before any step
+        session = m.create()
+        assert session.current_state == "B"
+
+    def test_guards_of_internal_event_transitions_see_the_assigned_context(self) -> None:
+        m = StateMachine.from_yaml_string(
+            """
+meta: {machine_name: retry, strict_mode: false}
+context:
+  fields: {tries: {type: integer, default: 0}}
+states:
+  - {name: IDLE, type: initial}
+  - {name: TRYING, on_enter: [{assign: {tries: tries + 1}}, {raise: check}]}
+  - {name: GAVE_UP}
+transitions:
+  - {trigger: start, source: IDLE, dest: TRYING}
+  - {trigger: check, source: TRYING, dest: TRYING, guards: [{expr: tries < 3}]}
+  - {trigger: check, source: TRYING, dest: GAVE_UP}
+"""
+        )
+        result = m.process("IDLE", "start", {"tries": 0})
+        assert result.target_state == "GAVE_UP"
+        assert result.context == {"tries": 3}
+        assert result.internal_events == ("check", "check", "check")
+
+    def test_a_python_definition_takes_raise_spec(self) -> None:
+        from pystator import MachineDefinition
+
+        definition = MachineDefinition.model_validate(
+            {
+                "meta": {"machine_name": "py"},
+                "states": [{"name": "A", "type": "initial"}, {"name": "B"}, {"name": "C"}],
+                "transitions": [
+                    {
+                        "trigger": "go",
+                        "source": "A",
+                        "dest": "B",
+                        "actions": [RaiseSpec(event="on")],
+                    },
+                    {"trigger": "on", "source": "B", "dest": "C"},
+                ],
+            }
+        )
+        assert definition.transitions[0].actions == (RaiseSpec(event="on"),)
+        assert definition.model_dump()["transitions"][0]["actions"] == ({"raise": "on"},)
+        machine = StateMachine.from_definition(definition)
+        assert machine.process("A", "go").target_state == "C"
+        assert '- raise: "on"' in machine.to_yaml()
+        assert StateMachine.from_yaml_string(machine.to_yaml()).definition == definition
+
+    @pytest.mark.parametrize(
+        ("where", "path"),
+        [
+            ("transition", "transitions[0].actions[0].raise"),
+            ("on_enter", "states[1].on_enter[0].raise"),
+            ("on_exit", "states[0].on_exit[0].raise"),
+        ],
+    )
+    def test_a_raise_nobody_takes_is_refused(self, where: str, path: str) -> None:
+        item = {"raise": "chek"}
+        states: list[dict[str, object]] = [{"name": "A", "type": "initial"}, {"name": "B"}]
+        transitions: list[dict[str, object]] = [
+            {"trigger": "go", "source": "A", "dest": "B"},
+            {"trigger": "check", "source": "B", "dest": "A"},
+            {"trigger": "later", "source": "B", "dest": "A", "after": "1s"},
+        ]
+        if where == "transition":
+            transitions[0]["actions"] = [item]
+        else:
+            states[1 if where == "on_enter" else 0][where] = [item]
+        with pytest.raises(ConfigurationError) as info:
+            StateMachine.from_dict(
+                {"meta": {"machine_name": "m"}, "states": states, "transitions": transitions}
+            )
+        assert [str(i) for i in info.value.issues] == [
+            f"{path}: no transition has trigger 'chek': the internal event would be dropped; "
+            "did you mean 'check'?"
+        ]
+
+    def test_a_delayed_transitions_trigger_cannot_be_raised(self) -> None:
+        with pytest.raises(ConfigurationError) as info:
+            StateMachine.from_dict(
+                {
+                    "meta": {"machine_name": "m"},
+                    "states": [{"name": "A", "type": "initial"}, {"name": "B"}],
+                    "transitions": [
+                        {
+                            "trigger": "go",
+                            "source": "A",
+                            "dest": "B",
+                            "actions": [{"raise": "later"}],
+                        },
+                        {"trigger": "later", "source": "B", "dest": "A", "after": "1s"},
+                    ],
+                }
+            )
+        assert "no transition has trigger 'later'" in str(info.value)
+
+    @pytest.mark.parametrize(
+        ("item", "message"),
+        [
+            ({"raise": "no such"}, "'no such' is not a valid name"),
+            ({"raise": "x", "extra": 1}, "unknown key"),
+            ({"rase": "x"}, ".rase: unknown key"),
+            ({}, "must be an action name, {name, params}, {assign: {field: expression}} or "),
+        ],
+    )
+    def test_malformed_raise_items(self, item: dict[str, object], message: str) -> None:
+        with pytest.raises(ConfigurationError) as info:
+            StateMachine.from_dict(
+                {
+                    "meta": {"machine_name": "m"},
+                    "states": [{"name": "A", "type": "initial"}, {"name": "B"}],
+                    "transitions": [
+                        {"trigger": "x", "source": "A", "dest": "B", "actions": [item]}
+                    ],
+                }
+            )
+        issues = [str(i) for i in info.value.issues]
+        assert len(issues) == 1, issues
+        assert issues[0].startswith("transitions[0].actions[0]"), issues
+        assert message in issues[0], issues

@@ -12,6 +12,17 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * The named guard a refused event needed but the request did not supply (the API's 422 with
+ * an error at `body.guards.NAME`), or null. A transition taken after the event itself (an
+ * internal event's, an eventless one) may need a guard the event's own transitions do not.
+ */
+export function missingGuard(err) {
+  if (!(err instanceof ApiError) || err.status !== 422) return null;
+  const item = err.errors.find((e) => e && typeof e.path === "string" && e.path.startsWith("body.guards."));
+  return item && /needs the outcome/.test(item.message) ? item.path.slice("body.guards.".length) : null;
+}
+
 let onUnauthorized = () => {};
 
 export function setUnauthorizedHandler(handler) {

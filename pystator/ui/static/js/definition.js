@@ -9,17 +9,48 @@ export function asList(value) {
   return Array.isArray(value) ? value : [value];
 }
 
+/**
+ * Where 0.0.x definitions put the states a region lists by name: state name -> {region,
+ * parallel}. Such a state is declared in the flat `states` list with no parent or with the
+ * parallel state as parent, before or after the parallel state; it belongs to the region.
+ */
+function listedByName(states) {
+  const listed = new Map();
+  const walk = (state) => {
+    if (!isObject(state) || !Array.isArray(state.regions)) return;
+    for (const region of state.regions) {
+      if (!isObject(region) || typeof region.name !== "string") continue;
+      for (const item of asList(region.states)) {
+        if (typeof item === "string") listed.set(item, { region: region.name, parallel: state.name });
+        else walk(item);
+      }
+    }
+  };
+  states.forEach(walk);
+  return listed;
+}
+
 /** Every state and region as a node, in document order; tolerant of invalid data. */
 export function buildTree(config) {
   const nodes = new Map();
   const order = [];
-  const add = (state, parent, path) => {
+  const states = config && Array.isArray(config.states) ? config.states : [];
+  const listed = listedByName(states);
+  const add = (state, parent, path, bare = false) => {
     if (!isObject(state) || typeof state.name !== "string" || !state.name) return;
-    if (nodes.has(state.name)) return; // duplicates: the first one wins for drawing
     const regions = Array.isArray(state.regions) ? state.regions : [];
     const type =
       typeof state.type === "string" ? state.type : regions.length ? "parallel" : "stable";
-    const node = { name: state.name, kind: "state", type, parent: parent || null, def: state, path, children: [] };
+    const known = nodes.get(state.name);
+    if (known) {
+      // A name a region lists, declared in full in the flat list: draw the declaration
+      // (its type and actions). Other duplicates: the first one wins for drawing.
+      if (known.bare && !bare && !regions.length) Object.assign(known, { type, def: state, path, bare: false });
+      return;
+    }
+    const where = listed.get(state.name);
+    if (where && (!parent || parent === where.parallel)) parent = where.region;
+    const node = { name: state.name, kind: "state", type, parent: parent || null, def: state, path, bare, children: [] };
     nodes.set(state.name, node);
     order.push(node);
     regions.forEach((region, r) => {
@@ -32,11 +63,10 @@ export function buildTree(config) {
       order.push(rnode);
       asList(region.states).forEach((item, k) => {
         const child = typeof item === "string" ? { name: item } : item;
-        add(child, region.name, `${rnode.path}.states[${k}]`);
+        add(child, region.name, `${rnode.path}.states[${k}]`, typeof item === "string");
       });
     });
   };
-  const states = config && Array.isArray(config.states) ? config.states : [];
   states.forEach((state, i) => add(state, isObject(state) ? state.parent : null, `states[${i}]`));
   // Unknown parents and parent cycles: draw such states at the top level.
   for (const node of order) {
@@ -65,18 +95,21 @@ export function buildTree(config) {
   return { nodes, order, roots };
 }
 
-/** The child a container starts in (the machine root when `container` is null). */
+/**
+ * The child a container starts in (the machine root when `container` is null). A history
+ * child counts only when `initial_child` (a region's `initial`) names it: the container is
+ * then entered through its history, as in SCXML.
+ */
 export function startChild(config, tree, container) {
-  const kids = (container ? container.children : tree.roots).filter(
-    (c) => c.kind === "state" && c.type !== "history",
-  );
-  if (!kids.length) return null;
+  const states = (container ? container.children : tree.roots).filter((c) => c.kind === "state");
   let wanted = null;
   if (!container) wanted = config && isObject(config.meta) ? config.meta.initial : null;
   else if (container.kind === "region") wanted = container.def.initial;
   else wanted = container.def.initial_child;
-  const named = kids.find((k) => k.name === wanted);
+  const named = states.find((k) => k.name === wanted);
   if (named) return named;
+  const kids = states.filter((c) => c.type !== "history");
+  if (!kids.length) return null;
   if (container && container.kind === "region") return kids[0];
   return kids.find((k) => k.type === "initial") || kids[0];
 }
@@ -90,9 +123,20 @@ export function guardLabel(guard) {
   return "?";
 }
 
+/** The event a `{raise: EVENT}` item queues, or null for any other item. */
+export function raisedEvent(action) {
+  return isObject(action) && typeof action.raise === "string" ? action.raise : null;
+}
+
+/** How an action item reads: its name, `raise EVENT`, or `field := expression, ...`. */
 export function actionName(action) {
   if (typeof action === "string") return action;
   if (isObject(action) && typeof action.name === "string") return action.name;
+  const raised = raisedEvent(action);
+  if (raised !== null) return `raise ${raised}`;
+  if (isObject(action) && isObject(action.assign)) {
+    return Object.entries(action.assign).map(([field, expr]) => `${field} := ${expr}`).join(", ") || "?";
+  }
   return "?";
 }
 
@@ -114,20 +158,31 @@ export function transitionLabel(t) {
   return label || "(no trigger)";
 }
 
-/** Transitions as drawable edges; sources "*" kept as "*". */
+/**
+ * Transitions as drawable edges; sources "*" kept as "*". `label` is the transition's
+ * `trigger [guards] after N`, `actions` every item of its action list as it reads, and
+ * `diagramLabel` what the diagram writes on the edge: the label and the internal events the
+ * transition raises (`start / raise retry`). Raises are part of the flow (they cause further
+ * transitions in the same step), so they are drawn; other actions only show on hover.
+ */
 export function transitionsOf(config) {
   const list = config && Array.isArray(config.transitions) ? config.transitions : [];
   return list
     .map((t, index) => ({ t, index }))
     .filter(({ t }) => isObject(t))
-    .map(({ t, index }) => ({
-      index,
-      sources: t.source === "*" ? ["*"] : asList(t.source).filter((x) => typeof x === "string"),
-      dest: typeof t.dest === "string" ? t.dest : null,
-      label: transitionLabel(t),
-      actions: asList(t.actions).map(actionName),
-      def: t,
-    }));
+    .map(({ t, index }) => {
+      const label = transitionLabel(t);
+      const raises = asList(t.actions).map(raisedEvent).filter((e) => e !== null);
+      return {
+        index,
+        sources: t.source === "*" ? ["*"] : asList(t.source).filter((x) => typeof x === "string"),
+        dest: typeof t.dest === "string" ? t.dest : null,
+        label,
+        diagramLabel: raises.length ? `${label} / ${raises.map((e) => `raise ${e}`).join(", ")}` : label,
+        actions: asList(t.actions).map(actionName),
+        def: t,
+      };
+    });
 }
 
 export function stateNames(config) {

@@ -2,6 +2,7 @@
 
 import { h, s, clear } from "./dom.js";
 import { layoutDiagram, METRICS } from "./layout.js";
+import { actionName, asList } from "./definition.js";
 
 const FONT_FAMILY = "system-ui, -apple-system, 'Segoe UI', Roboto, 'DejaVu Sans', Arial, sans-serif";
 const FONTS = {
@@ -32,7 +33,7 @@ function stateTitle(box) {
   if (node.kind === "state") lines.push(`type: ${node.type}`);
   const def = node.def || {};
   if (typeof def.description === "string") lines.push(def.description);
-  const names = (list) => (Array.isArray(list) ? list.map((a) => (typeof a === "string" ? a : a && a.name)).join(", ") : "");
+  const names = (list) => asList(list).map(actionName).join(", ");
   if (names(def.on_enter)) lines.push(`on enter: ${names(def.on_enter)}`);
   if (names(def.on_exit)) lines.push(`on exit: ${names(def.on_exit)}`);
   return lines.join("\n");
@@ -103,7 +104,7 @@ export function renderSvg(config, { title = "State diagram", aspect = 1.3 } = {}
         d: e.path,
         "marker-end": "url(#pystator-arrow)",
         dataset: { transition: e.index, from: e.from, to: e.to },
-      }, s("title", {}, `${e.from === "*" ? "any non-terminal state" : e.from} → ${e.to}: ${e.label}${e.actions.length ? ` / ${e.actions.join(", ")}` : ""}`)),
+      }, s("title", {}, `${e.from === "*" ? "any non-terminal state" : e.from} → ${e.to}: ${e.detail || e.label}`)),
     );
   }
   svg.append(gEdges);

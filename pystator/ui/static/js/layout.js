@@ -60,8 +60,9 @@ export function layoutDiagram(config, measure, options = {}) {
     for (const src of e.sources) {
       const dest = e.dest || src;
       if ((src === ANY || tree.nodes.has(src)) && tree.nodes.has(dest)) {
-        const label = src === ANY ? `(any) ${e.label}` : e.label;
-        links.push({ index: e.index, from: src, to: dest, label, actions: e.actions, targetless: !e.dest, kind: src === ANY ? "transition any" : "transition" });
+        const label = src === ANY ? `(any) ${e.diagramLabel}` : e.diagramLabel;
+        const detail = e.actions.length ? `${e.label} / ${e.actions.join(", ")}` : e.label;
+        links.push({ index: e.index, from: src, to: dest, label, detail, actions: e.actions, targetless: !e.dest, kind: src === ANY ? "transition any" : "transition" });
       }
     }
   }
@@ -491,7 +492,14 @@ export function layoutDiagram(config, measure, options = {}) {
       const sy = A.y;
       const ey = A.y + 14 + k * 6;
       path = `M${sx},${sy} C${sx},${sy - 30 - k * 8} ${ax2 + 32 + k * 8},${ey} ${ax2},${ey}`;
-      mid = { x: ax2 - 4, y: sy - 30 - k * 8 };
+      if ((commonContainer(l.from, l.to).dir || "LR") === "TB") {
+        // Top to bottom, the label of the edge coming in from above sits above the box:
+        // this one goes beside the loop, right of the box.
+        mid = { x: ax2 + 10 + k * 8, y: sy - 10 - k * 8 };
+        mode = "right";
+      } else {
+        mid = { x: ax2 - 4, y: sy - 30 - k * 8 };
+      }
       step = "x";
     } else if (r.type === "down-in") {
       const sx = A.x + 12;

@@ -45,6 +45,12 @@ export function toMermaid(config) {
         lines.push(`${pad}    %% region ${region.name}`);
         writeContainer(region, region.children, indent + 1);
       });
+      // A history state directly in the parallel state belongs to no region: a section of
+      // its own (as pystator.diagram draws it).
+      if (states.length) {
+        lines.push(`${pad}    --`);
+        for (const kid of states) writeState(kid, indent + 1);
+      }
       lines.push(`${pad}}`);
     } else if (states.length) {
       lines.push(`${pad}state ${node.name} {`);
@@ -64,7 +70,7 @@ export function toMermaid(config) {
       const to = e.dest || src;
       if (src !== "*" && !tree.nodes.has(src)) continue;
       if (!tree.nodes.has(to)) continue;
-      lines.push(`    ${from} --> ${to} : ${clean(e.label)}`);
+      lines.push(`    ${from} --> ${to} : ${clean(e.diagramLabel)}`);
     }
   }
   for (const node of tree.order) {

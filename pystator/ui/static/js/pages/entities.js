@@ -1,7 +1,7 @@
 // Entities of a stored machine: list them by state, open one (state on the diagram, context,
 // version, timers, history) and send it an event through the orchestrator.
 
-import { api } from "../api.js";
+import { api, missingGuard } from "../api.js";
 import { h, replace, field, select, newId, formatTime, toast, confirmDialog } from "../dom.js";
 import { buildTree } from "../definition.js";
 
@@ -228,10 +228,14 @@ export class EntitiesPanel {
     const error = h("p", { class: "error", role: "alert" });
     const result = h("div", { class: "outcome", "aria-live": "polite" });
     let boxes = [];
+    const later = new Map(); // trigger -> guards the API asked for beyond its own transitions'
     const renderGuards = () => {
       const names = info
-        ? [...new Set(info.transitions.filter((t) => t.trigger === trigger.input.value)
-          .flatMap((t) => t.guards.filter((g) => g.name).map((g) => g.name)))]
+        ? [...new Set([
+          ...info.transitions.filter((t) => t.trigger === trigger.input.value)
+            .flatMap((t) => t.guards.filter((g) => g.name).map((g) => g.name)),
+          ...(later.get(trigger.input.value) || []),
+        ])]
         : [];
       boxes = names.map((g) => {
         const id = newId("eguard");
@@ -269,7 +273,13 @@ export class EntitiesPanel {
         else toast(`${r.trigger} refused: ${r.error ? r.error.message : "no transition"}`, "error");
         await this.loadEntity();
       } catch (err) {
-        error.textContent = err.message;
+        const guard = missingGuard(err);
+        if (guard !== null) {
+          // A transition taken after the event (an internal event's, an eventless one).
+          later.set(body.trigger, new Set([...(later.get(body.trigger) || []), guard]));
+          renderGuards();
+          error.textContent = `${body.trigger} also needs the outcome of guard '${guard}' (a transition taken after it, by an internal or eventless step): choose it above and send again.`;
+        } else error.textContent = err.message;
         submit.disabled = false;
       }
     });

@@ -2,7 +2,7 @@
 // which transitions may fire come from /ui/api/inspect (the engine itself); each event goes
 // to POST /api/v1/process with the context and the outcome of each named guard.
 
-import { api } from "../api.js";
+import { api, missingGuard } from "../api.js";
 import { h, replace, field, newId, toast, formatMs } from "../dom.js";
 import { buildTree } from "../definition.js";
 
@@ -17,6 +17,9 @@ export class SimulatorPanel {
     this.info = null; // InspectResponse of the current state
     this.steps = []; // [{state, history, trigger, result}]
     this.configKey = null;
+    // trigger -> named guards the API asked for beyond the event's own transitions (those
+    // of transitions its internal or eventless steps take): offered on the event's card.
+    this.laterGuards = new Map();
 
     this.stateSelect = h("select", { name: "sim-state", id: newId("sim-state") });
     const go = h("button", { type: "button", class: "secondary", onclick: () => this.start(this.stateSelect.value || null) }, "Start here");
@@ -75,6 +78,7 @@ export class SimulatorPanel {
       return;
     }
     this.configKey = key;
+    this.laterGuards = new Map();
     if (!this.info) {
       await this.start(null);
       return;
@@ -138,7 +142,10 @@ export class SimulatorPanel {
     }
     const cards = [];
     for (const [trigger, candidates] of byTrigger) {
-      const guards = [...new Set(candidates.flatMap((t) => t.guards.filter((g) => g.name).map((g) => g.name)))];
+      const guards = [...new Set([
+        ...candidates.flatMap((t) => t.guards.filter((g) => g.name).map((g) => g.name)),
+        ...(this.laterGuards.get(trigger) || []),
+      ])];
       const exprs = [...new Set(candidates.flatMap((t) => t.guards.filter((g) => g.expr).map((g) => g.expr)))];
       const boxes = guards.map((g) => {
         const id = newId("guard");
@@ -197,7 +204,14 @@ export class SimulatorPanel {
         ...(last.history ? { history: last.history } : {}),
       });
     } catch (err) {
-      replace(this.outcome, h("p", { class: "error", role: "alert" }, `Refused by the API: ${err.message}`));
+      const guard = missingGuard(err);
+      if (guard !== null) {
+        this.laterGuards.set(trigger, new Set([...(this.laterGuards.get(trigger) || []), guard]));
+        this.renderEvents();
+      }
+      replace(this.outcome, h("p", { class: "error", role: "alert" }, guard === null
+        ? `Refused by the API: ${err.message}`
+        : `${trigger} also needs the outcome of guard '${guard}' (a transition taken after it, by an internal or eventless step): choose it on the event and send again.`));
       return;
     }
     this.renderOutcome(result);
@@ -241,6 +255,9 @@ export class SimulatorPanel {
       h("p", {}, h("strong", {}, result.trigger), `: ${result.source_state} → `, h("strong", {}, result.target_state || "?"),
         noop ? " (no transition: lenient no-op)" : ""),
       rows.length ? h("div", {}, h("p", {}, "Actions that would run:"), h("ul", { class: "actions-list" }, rows)) : h("p", { class: "muted" }, "No actions."),
+      result.internal_events && result.internal_events.length
+        ? h("p", { class: "internal-events" }, "Internal events processed: ", result.internal_events.join(" → "))
+        : null,
       result.timers_to_arm && result.timers_to_arm.length
         ? h("p", { class: "muted" }, `Timers armed: ${result.timers_to_arm.map((t) => `${t.trigger} in ${formatMs(t.delay_ms)}`).join(", ")}`)
         : null));
