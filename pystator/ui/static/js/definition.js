@@ -236,23 +236,28 @@ export function addState(config, spec) {
   return data;
 }
 
-function removeFromRegions(states, name) {
-  for (const state of states) {
+/**
+ * `states` without any entry for `name`, at any depth: its declarations (`{name: ...}`) and
+ * the plain names regions list. A 0.0.x definition has both for one region state (the name in
+ * `regions[].states`, the declaration in the flat list); a bare name left behind would still
+ * be a state, so removing only one of them would not remove the state.
+ */
+function withoutState(states, name) {
+  const kept = states.filter((item) => item !== name && !(isObject(item) && item.name === name));
+  for (const state of kept) {
     if (!isObject(state) || !Array.isArray(state.regions)) continue;
     for (const region of state.regions) {
-      if (!isObject(region) || !Array.isArray(region.states)) continue;
-      const at = region.states.findIndex((item) => item === name || (isObject(item) && item.name === name));
-      if (at >= 0) {
-        region.states.splice(at, 1);
-        return true;
-      }
-      if (removeFromRegions(region.states.filter(isObject), name)) return true;
+      if (isObject(region) && Array.isArray(region.states)) region.states = withoutState(region.states, name);
     }
   }
-  return false;
+  return kept;
 }
 
-/** Remove a state with its descendants and the transitions that need them. */
+/**
+ * Remove a state with its descendants, every place that declares or lists them, the
+ * transitions that need them, and the references to them (`meta.initial`, `initial_child`, a
+ * region's `initial`, a history's `default`, a timeout's `destination`).
+ */
 export function removeState(config, name) {
   const data = clone(config);
   const tree = buildTree(data);
@@ -264,11 +269,7 @@ export function removeState(config, name) {
     n.children.forEach(collect);
   };
   collect(node);
-  for (const dead of gone) {
-    const at = data.states.findIndex((st) => isObject(st) && st.name === dead);
-    if (at >= 0) data.states.splice(at, 1);
-    else removeFromRegions(data.states, dead);
-  }
+  for (const dead of gone) data.states = withoutState(data.states, dead);
   let removedTransitions = 0;
   if (Array.isArray(data.transitions)) {
     const kept = [];
