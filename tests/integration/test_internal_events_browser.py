@@ -207,3 +207,38 @@ def test_region_states_declared_in_the_flat_list_are_drawn_in_their_region(ui: P
     assert "on exit: bye" in title_of(ui, ".diagram [data-state=A2]")
     assert "A1" in ui.data(".diagram [data-initial]", "initial")
     ui.screenshot("legacy-regions-diagram")
+
+
+ROUND_TRIP_YAML = """
+meta: {machine_name: round_trip}
+states:
+  - {name: IDLE, type: initial}
+  - {name: WORK}
+transitions:
+  - {trigger: start, source: IDLE, dest: WORK, actions: [{raise: check}]}
+  - {trigger: check, source: WORK, dest: IDLE, guards: [ok]}
+"""
+
+
+def test_an_entity_keeps_the_guards_it_was_asked_for(ui: Page) -> None:
+    machine = store_machine(ui.base, ROUND_TRIP_YAML)
+    created = httpx.post(
+        f"{ui.base}/api/v1/machines/{machine}/entities", json={"entity_id": "rt-1"}, timeout=10
+    )
+    assert created.status_code == 201, created.text
+    ui.open(f"#/machines/{machine}/entities/rt-1")
+    ui.wait_for(lambda: ui.find("#entity-state").text == "IDLE", "the entity")
+    ui.button("Send event").click()
+    ui.wait_for(
+        lambda: "needs the outcome of guard 'ok'" in ui.find(".entity-detail .error").text,
+        "the missing guard",
+    )
+    ui.button("Send event").click()
+    ui.wait_for(lambda: ui.find("#entity-version").text == "2", "the first round trip")
+    # The form is drawn again after the event; the guard asked for is still offered, so the
+    # second round trip needs no second refusal.
+    ui.find(".entity-detail [data-guard=ok]")
+    ui.button("Send event").click()
+    ui.wait_for(lambda: ui.find("#entity-version").text == "3", "the second round trip")
+    assert ui.find("#entity-state").text == "IDLE"
+    assert ui.find(".entity-detail .error").text == ""

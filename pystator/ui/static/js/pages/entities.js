@@ -21,6 +21,7 @@ export class EntitiesPanel {
     this.offset = 0;
     this.filter = "";
     this.entityId = null;
+    this.laterGuards = new Map(); // entity id -> trigger -> guards asked for by the API
     this.element = h("div", { class: "panel entities-panel" });
   }
 
@@ -228,7 +229,10 @@ export class EntitiesPanel {
     const error = h("p", { class: "error", role: "alert" });
     const result = h("div", { class: "outcome", "aria-live": "polite" });
     let boxes = [];
-    const later = new Map(); // trigger -> guards the API asked for beyond its own transitions'
+    // trigger -> guards the API asked for beyond its own transitions': kept per entity for
+    // as long as the page lives, since the form is drawn again after every event.
+    if (!this.laterGuards.has(entity.entity_id)) this.laterGuards.set(entity.entity_id, new Map());
+    const later = this.laterGuards.get(entity.entity_id);
     const renderGuards = () => {
       const names = info
         ? [...new Set([
