@@ -162,9 +162,9 @@ class StateNode:
     """Internal events raised by ``on_exit``, in order."""
     fallback: tuple[str, ...] = ()
     """History pseudo-states: what is entered while there is no memory (SCXML's default
-    history transition): ``default``, else the parent's initial child, else (the history is
-    that initial child) the child of type ``initial`` or the first real child; in a parallel
-    state, every region."""
+    history transition): ``default``, else the parent's initial child (through it when it is
+    another history), else (the history is that initial child) the child of type ``initial``
+    or the first real child; in a parallel state, every region. Never a history state."""
 
     @property
     def is_compound(self) -> bool:
@@ -616,8 +616,14 @@ def history_fallback(states: Mapping[str, StateNode], node: StateNode) -> tuple[
     parent = states[node.parent]
     if parent.kind == "parallel":
         return parent.children
-    if parent.initial_child is not None and parent.initial_child != node.name:
-        return (parent.initial_child,)
+    initial = parent.initial_child
+    if initial is not None and initial != node.name:
+        if states[initial].kind == "history":
+            # The parent starts through its other history H1: this one's default transition
+            # targets H1, which remembers nothing either (both record when the parent is
+            # left), so it stands for H1's own fallback (SCXML's getEffectiveTargetStates).
+            return history_fallback(states, states[initial])
+        return (initial,)
     real = parent.children
     typed = [c for c in real if states[c].type == "initial"]
     return (typed[0] if typed else real[0],)

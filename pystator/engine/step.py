@@ -134,6 +134,7 @@ def accept(index: MachineIndex, candidate: Candidate) -> TransitionResult:
         source_state=candidate.state,
         target_state=serialize(index, step.leaves) if step.entered else candidate.state,
         trigger=_trigger_label(candidate),
+        internal_events=step.internal,  # done events no transition takes (a simple machine)
         on_exit_actions=step.exit_actions,
         actions_to_execute=step.transition_actions,
         on_enter_actions=step.enter_actions,
@@ -352,13 +353,18 @@ def _settle(
     Eventless transitions first; when none is enabled, the next event of the internal queue
     (raised events and ``done.state`` events, in the order the microsteps queued them, each
     appended to ``processed`` when dequeued, whether or not it selects a transition). Appends
-    a microstep to ``steps`` for each set of transitions taken. Returns ``None`` once stable,
-    ``_LOOP`` past ``MAX_MICROSTEPS``, or the ``AssignFailed`` of an assign item.
+    a microstep to ``steps`` for each set of transitions taken. Stops at a top-level final
+    state, where SCXML halts (what is left on the queue is not processed). Returns ``None``
+    once stable, ``_LOOP`` past ``MAX_MICROSTEPS``, or the ``AssignFailed`` of an assign item.
     """
     states = index.states
     queue = deque(steps[-1].internal)
     while index.has_auto or queue:
         current = steps[-1]
+        if states[current.leaves[0]].is_final:
+            # A top-level final state: SCXML's interpreter halts here and leaves the rest of
+            # the internal queue unprocessed.
+            return None
         nxt: list[Candidate] = []
         if index.has_auto:
             nxt, _, _ = yield from _select(index, current.leaves, AUTO, {})

@@ -13,15 +13,24 @@ It works on a small neutral model built from a PyStator ``MachineDefinition`` by
   its regions and their states, depth first; children of a state in the order written;
 * the initial child of a compound state: ``initial_child`` (``regions[].initial``), else the
   child of ``type: initial``, else the first child (SCXML's rule; the middle one is PyStator's
-  spelling of ``initial=``);
+  spelling of ``initial=``). It may name a history child, as ``initial=`` may in SCXML: the
+  state is then entered through that history;
 * a transition is SCXML's ``<transition>`` of its source, in the definition's order;
   ``auto: true`` is an eventless transition; ``dest`` absent is a targetless transition;
   ``internal: true`` is ``type="internal"``. Two documented PyStator choices are mapped on
   the way in (``docs/semantics.md``, "Differences from SCXML"): ``internal: true`` with
   ``dest`` equal to the source is a targetless transition, and ``priority`` reorders the
   transitions of one state (a stable sort, higher first).
-* a history state's default transition targets ``default``, else its parent's initial child;
-* every action is just a name: executing content appends it to ``Trace.actions``.
+* a history state (under a compound state, a region, or directly under a parallel state) has
+  the default transition PyStator gives it (``defaultHistoryTargets``): to ``default``, else to
+  its parent's default entry: every region of a parallel parent, else the parent's initial
+  child, unless that is the history itself, then the child of ``type: initial``, else the
+  first child. It may target another history (the parent's initial child): Appendix D's
+  ``getEffectiveTargetStates`` follows it;
+* executable content is a list of actions, each just a name that executing it appends to
+  ``Trace.actions``, and ``{raise: EVENT}`` items (``Raise``: SCXML's ``<raise>``, which
+  appends EVENT to the internal queue). ``Trace.internal_events`` lists every event taken off
+  that queue (raised and ``done.state`` ones), which PyStator's ``internal_events`` lists.
 
 Not modelled: ``source: "*"`` (an extension, refused by ``build``), delayed transitions
 (``after``, ignored), guards other than by name (a ``guard`` callback answers each name).
@@ -33,6 +42,12 @@ What PyStator adds around the algorithm, and the reference mirrors so that resul
   eventless or internal-event microsteps after it is a loop (PyStator's ``LoopLimitError``):
   the reference then restores its configuration and history and reports ``looped``.
 * A top-level final state halts the interpreter (``running = false``); later events do nothing.
+  Events still on the internal queue then are never taken off (``Trace.left_on_queue``).
+
+One documented PyStator choice changes the algorithm itself, so it is an option:
+``Interpreter(..., enterActiveStates=False)`` enters no state that is already active
+(docs/semantics.md, "A state that stays active is never entered again"). The default is the
+literal algorithm; ``Trace.entered_while_active`` names the states concerned in both modes.
 """
 
 # The procedures and variables keep the Recommendation's camelCase names, to be read side by
@@ -45,13 +60,24 @@ import copy
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from pystator import MachineDefinition
+from pystator import MachineDefinition, RaiseSpec
 from pystator.models.definition import ActionSpec, AssignSpec, StateDefinition
 
 MAX_MICROSTEPS = 100
 """Eventless and internal-event microsteps allowed after one event (PyStator's limit)."""
 
 ROOT = "<scxml>"
+
+
+@dataclass(frozen=True)
+class Raise:
+    """SCXML's ``<raise event="..."/>``: executing it appends ``event`` to the internal queue."""
+
+    event: str
+
+
+Content = str | Raise
+"""One item of executable content: an action (just its name) or a ``<raise>``."""
 
 
 @dataclass
@@ -67,12 +93,14 @@ class Node:
     history: list[str] = field(default_factory=list)
     """History pseudo-states that are children of this state."""
     initial: str | None = None
-    """Target of the compound state's initial transition."""
+    """Target of the compound state's initial transition (it may be a history child)."""
+    typed_initial: str | None = None
+    """The first child of ``type: initial``, if any."""
     deep: bool = False
     default: str | None = None
-    """History: target of the history's default transition."""
-    onentry: list[str] = field(default_factory=list)
-    onexit: list[str] = field(default_factory=list)
+    """History: ``default``, the target written for the history's default transition."""
+    onentry: list[Content] = field(default_factory=list)
+    onexit: list[Content] = field(default_factory=list)
     transitions: list[Transition] = field(default_factory=list)
 
 
@@ -86,7 +114,7 @@ class Transition:
     target: tuple[str, ...]
     internal: bool
     guards: tuple[str, ...]
-    actions: tuple[str, ...]
+    actions: tuple[Content, ...]
 
 
 @dataclass
@@ -105,15 +133,34 @@ class Trace:
     actions: list[str] = field(default_factory=list)
     microsteps: int = 0
     looped: bool = False
+    """More than ``MAX_MICROSTEPS`` microsteps: nothing is applied, and the trace keeps only
+    ``raised`` (what was raised before the loop was found)."""
     entered_while_active: list[str] = field(default_factory=list)
     """States in an entry set that were already active (and not exited): Appendix D enters
-    them again (see ``enterStates``)."""
+    them again, unless ``Interpreter.enterActiveStates`` is false (see ``enterStates``)."""
     done_events: list[str] = field(default_factory=list)
     """Internal ``done.state`` events queued, in order."""
+    raised: list[str] = field(default_factory=list)
+    """Events queued by ``<raise>``, in order."""
+    internal_events: list[str] = field(default_factory=list)
+    """Every event taken off the internal queue (raised and ``done.state``), in order, whether
+    or not it enabled a transition (PyStator's ``TransitionResult.internal_events``)."""
     restored: int = 0
     """History states entered with a remembered value."""
     restored_deep: int = 0
     """... of which remembered states below a child of the history's parent."""
+    left_on_queue: list[str] = field(default_factory=list)
+    """Internal events still queued when a top-level final state halted the interpreter:
+    ``mainEventLoop`` stops (``running`` is false) and never takes them off."""
+    internal_taken: list[str] = field(default_factory=list)
+    """The internal events that enabled a transition, in order."""
+    history_targets: list[tuple[str, bool]] = field(default_factory=list)
+    """History states targeted by the transitions taken, each with whether it had a memory
+    then."""
+    history_entries: list[tuple[str, str, bool]] = field(default_factory=list)
+    """Each history state entered: (its name, ``restored`` or where its default transition
+    comes from (see ``Interpreter.defaultHistoryTargets``), whether it was entered as its
+    parent's initial child rather than as a transition's target)."""
 
 
 class Loop(Exception):
@@ -121,13 +168,17 @@ class Loop(Exception):
 
 
 # ----------------------------------------------------------------------------- the model
-def _names(actions: Iterable[str | ActionSpec | AssignSpec]) -> list[str]:
-    out: list[str] = []
-    for a in actions:
-        if isinstance(a, str):
-            out.append(a)
-        elif isinstance(a, ActionSpec):
-            out.append(a.name)
+def _content(items: Iterable[str | ActionSpec | AssignSpec | RaiseSpec]) -> list[Content]:
+    """Executable content of an action list: actions by name, ``{raise: EVENT}`` as ``Raise``
+    (``assign`` items are not modelled: the property test writes none)."""
+    out: list[Content] = []
+    for item in items:
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, ActionSpec):
+            out.append(item.name)
+        elif isinstance(item, RaiseSpec):
+            out.append(Raise(item.event))
     return out
 
 
@@ -142,8 +193,8 @@ def build(definition: MachineDefinition) -> Model:
         kind = {"terminal": "final", "parallel": "parallel", "history": "history"}.get(
             state.type, "atomic"
         )
-        node = Node(state.name, kind, parent, onentry=_names(state.on_enter))
-        node.onexit = _names(state.on_exit)
+        node = Node(state.name, kind, parent, onentry=_content(state.on_enter))
+        node.onexit = _content(state.on_exit)
         node.deep = state.history == "deep"
         node.default = state.default
         nodes[state.name] = node
@@ -173,9 +224,8 @@ def build(definition: MachineDefinition) -> Model:
         if node.children and node.kind == "atomic":
             node.kind = "compound"
         if node.kind == "compound":
-            node.initial = explicit_initial.get(
-                node.name, typed_initial.get(node.name, node.children[0])
-            )
+            node.typed_initial = typed_initial.get(node.name)
+            node.initial = explicit_initial.get(node.name, node.typed_initial or node.children[0])
 
     counter = 0
 
@@ -208,7 +258,7 @@ def build(definition: MachineDefinition) -> Model:
                     target=targets,
                     internal=t.internal,
                     guards=guards,
-                    actions=tuple(_names(t.actions)),
+                    actions=tuple(_content(t.actions)),
                 )
             )
     priorities = {i: t.priority for i, t in enumerate(definition.transitions)}
@@ -224,10 +274,18 @@ def build(definition: MachineDefinition) -> Model:
 class Interpreter:
     """Appendix D's interpreter over a ``Model``; ``guard(name)`` answers each condition."""
 
-    def __init__(self, model: Model, guard: Callable[[str], bool]) -> None:
+    def __init__(
+        self, model: Model, guard: Callable[[str], bool], *, enterActiveStates: bool = True
+    ) -> None:
         self.model = model
         self.nodes = model.nodes
         self.guard = guard
+        self.enterActiveStates = enterActiveStates
+        """``True``: Appendix D as written. ``False``: PyStator's documented choice
+        (docs/semantics.md, "A state that stays active is never entered again"): a state of
+        the entry set that is active is not entered again (no ``onentry``), and a region that
+        stays active is given no default state next to its active one. Either way,
+        ``Trace.entered_while_active`` names the active states of the entry set."""
         self.configuration: set[str] = set()
         self.historyValue: dict[str, list[str]] = {}
         self.internalQueue: list[str] = []
@@ -257,7 +315,7 @@ class Interpreter:
         except Loop:
             self.configuration, self.historyValue, self.running = saved
             self.internalQueue = []
-            self.trace = Trace(looped=True)
+            self.trace = Trace(looped=True, raised=self.trace.raised)  # raised: for statistics
         return self.trace
 
     def _finish_macrostep(self) -> None:
@@ -271,12 +329,17 @@ class Interpreter:
                     macrostepDone = True
                 else:
                     internalEvent = self.internalQueue.pop(0)
+                    self.trace.internal_events.append(internalEvent)
                     enabledTransitions = self.selectTransitions(internalEvent)
+                    if enabledTransitions:
+                        self.trace.internal_taken.append(internalEvent)
             if enabledTransitions:
                 if follow_ups >= MAX_MICROSTEPS:
                     raise Loop()
                 follow_ups += 1
                 self.microstep(enabledTransitions)
+        if not self.running:
+            self.trace.left_on_queue = list(self.internalQueue)
 
     # ---- tree helpers
     def isAtomicState(self, s: str) -> bool:
@@ -375,6 +438,10 @@ class Interpreter:
     # ---- the microstep
     def microstep(self, enabledTransitions: list[Transition]) -> None:
         self.trace.microsteps += 1
+        for t in enabledTransitions:
+            self.trace.history_targets.extend(
+                (s, bool(self.historyValue.get(s))) for s in t.target if self.isHistoryState(s)
+            )
         self.exitStates(enabledTransitions)
         self.executeTransitionContent(enabledTransitions)
         self.enterStates(enabledTransitions)
@@ -404,13 +471,23 @@ class Interpreter:
                     value = [s0 for s0 in self.configuration if self.nodes[s0].parent == s]
                 self.historyValue[h] = self.documentOrder(value)
         for s in exitOrder:
-            self.trace.actions.extend(self.nodes[s].onexit)
+            self.executeContent(self.nodes[s].onexit)
             self.trace.exited.append(s)
             self.configuration.discard(s)
 
     def executeTransitionContent(self, enabledTransitions: list[Transition]) -> None:
         for t in enabledTransitions:
-            self.trace.actions.extend(t.actions)
+            self.executeContent(t.actions)
+
+    def executeContent(self, content: Iterable[Content]) -> None:
+        """Run executable content in order: an action is recorded, a ``<raise>`` appends its
+        event to the internal queue (SCXML 6.4)."""
+        for item in content:
+            if isinstance(item, Raise):
+                self.internalQueue.append(item.event)
+                self.trace.raised.append(item.event)
+            else:
+                self.trace.actions.append(item)
 
     def enterStates(self, enabledTransitions: list[Transition]) -> None:
         statesToEnter: list[str] = []  # an ordered set
@@ -421,8 +498,10 @@ class Interpreter:
             # entry set, although they were never exited; they are entered (onentry runs) again.
             if s in self.configuration:
                 self.trace.entered_while_active.append(s)
+                if not self.enterActiveStates:
+                    continue
             self.configuration.add(s)
-            self.trace.actions.extend(self.nodes[s].onentry)
+            self.executeContent(self.nodes[s].onentry)
             self.trace.entered.append(s)
             if self.isFinalState(s):
                 parent = self.nodes[s].parent
@@ -457,24 +536,42 @@ class Interpreter:
             for s in self.getEffectiveTargetStates(t):
                 self.addAncestorStatesToEnter(s, ancestor, statesToEnter)
 
-    def _historyTransitionTargets(self, h: str) -> list[str]:
-        """The target of a history state's default transition (PyStator: ``default``, else
-        the parent's initial child)."""
-        node = self.nodes[h]
-        target = node.default or self.nodes[node.parent].initial
-        assert target is not None
-        return [target]
+    def defaultHistoryTargets(self, h: str) -> tuple[list[str], str]:
+        """The targets of history ``h``'s default transition (SCXML's ``<history>``'s
+        ``<transition>``), and where they come from.
 
-    def addDescendantStatesToEnter(self, state: str, statesToEnter: list[str]) -> None:
+        PyStator writes that transition as the history's ``default``; without one, it is the
+        parent's default entry: every region of a parallel parent, else the parent's initial
+        child, unless that is ``h`` itself (``initial_child`` naming the history), then the
+        child of ``type: initial``, else the first child."""
+        node = self.nodes[h]
+        parent = self.nodes[node.parent]
+        if node.default is not None:
+            return [node.default], "default"
+        if self.isParallelState(parent.name):
+            return self.getChildStates(parent.name), "every region"
+        if parent.initial is not None and parent.initial != h:
+            return [parent.initial], "initial child"
+        if parent.typed_initial is not None:
+            return [parent.typed_initial], "child of type initial"
+        return [parent.children[0]], "first child"
+
+    def addDescendantStatesToEnter(
+        self, state: str, statesToEnter: list[str], *, throughInitial: bool = False
+    ) -> None:
+        """(``throughInitial`` only says, for the statistics, that ``state`` is the initial
+        child of its parent.)"""
         if self.isHistoryState(state):
             parent = self.nodes[state].parent
             if self.historyValue.get(state):
                 targets = self.historyValue[state]
+                how = "restored"
                 self.trace.restored += 1
                 if any(self.nodes[s].parent != parent for s in targets):
                     self.trace.restored_deep += 1
             else:
-                targets = self._historyTransitionTargets(state)
+                targets, how = self.defaultHistoryTargets(state)
+            self.trace.history_entries.append((state, how, throughInitial))
             for s in targets:
                 self.addDescendantStatesToEnter(s, statesToEnter)
             for s in targets:
@@ -485,12 +582,19 @@ class Interpreter:
             if self.isCompoundState(state):
                 initial = self.nodes[state].initial
                 assert initial is not None
-                self.addDescendantStatesToEnter(initial, statesToEnter)
+                self.addDescendantStatesToEnter(initial, statesToEnter, throughInitial=True)
                 self.addAncestorStatesToEnter(initial, state, statesToEnter)
             elif self.isParallelState(state):
                 for child in self.getChildStates(state):
-                    if not any(self.isDescendant(s, child) for s in statesToEnter):
+                    if self._needsDefaultEntry(child, statesToEnter):
                         self.addDescendantStatesToEnter(child, statesToEnter)
+
+    def _needsDefaultEntry(self, region: str, statesToEnter: list[str]) -> bool:
+        """Appendix D's test before a parallel state's child is entered by default: nothing
+        below it is to be entered (and, without ``enterActiveStates``, it is not active)."""
+        if not self.enterActiveStates and region in self.configuration:
+            return False
+        return not any(self.isDescendant(s, region) for s in statesToEnter)
 
     def addAncestorStatesToEnter(
         self, state: str, ancestor: str | None, statesToEnter: list[str]
@@ -502,7 +606,7 @@ class Interpreter:
                 statesToEnter.append(anc)
             if self.isParallelState(anc):
                 for child in self.getChildStates(anc):
-                    if not any(self.isDescendant(s, child) for s in statesToEnter):
+                    if self._needsDefaultEntry(child, statesToEnter):
                         self.addDescendantStatesToEnter(child, statesToEnter)
 
     def getTransitionDomain(self, t: Transition) -> str | None:
@@ -532,8 +636,11 @@ class Interpreter:
             if self.isHistoryState(s):
                 if self.historyValue.get(s):
                     found = self.historyValue[s]
-                else:
-                    found = self._historyTransitionTargets(s)  # the default transition's targets
+                else:  # the effective targets of the default transition (maybe a history)
+                    default = self.defaultHistoryTargets(s)[0]
+                    found = self.getEffectiveTargetStates(
+                        Transition(-1, s, None, tuple(default), False, (), ())
+                    )
                 targets.extend(x for x in found if x not in targets)
             elif s not in targets:
                 targets.append(s)

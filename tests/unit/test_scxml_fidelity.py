@@ -659,3 +659,21 @@ transitions:
         assert len(issues) == 1, issues
         assert issues[0].startswith("transitions[0].actions[0]"), issues
         assert message in issues[0], issues
+
+
+def test_a_top_level_final_state_halts_the_internal_queue() -> None:
+    """SCXML stops at a ``<final>`` child of ``<scxml>``: events still queued are not taken."""
+    m = StateMachine.from_yaml_string(
+        """
+meta: {machine_name: halt}
+states:
+  - {name: A, type: initial}
+  - {name: END, type: terminal, on_enter: [{raise: again}]}
+transitions:
+  - {trigger: finish, source: A, dest: END, actions: [{raise: again}]}
+  - {trigger: again, source: A, dest: A}
+"""
+    )
+    result = m.process("A", "finish")
+    assert result.success
+    assert (result.target_state, result.internal_events) == ("END", ())
