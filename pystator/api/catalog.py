@@ -31,8 +31,7 @@ from pystator.runtime.orchestrator import Orchestrator
 from pystator.runtime.ports import StateStore
 from pystator.runtime.validation import check_machine
 from pystator.stores.availability import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
-from pystator.stores.sql import SQLStateStore
-from pystator.stores.sql_catalog import SQLMachineCatalog
+from pystator.stores.sql import SQLMachineCatalog, SQLStateStore
 
 MachineRow = MachineRecord
 """The name the routes know a stored machine by."""

@@ -33,7 +33,7 @@ from pystator.models.entity import (
 )
 from pystator.models.snapshot import TimerSnapshot
 from pystator.stores.sql import SQLStateStore
-from pystator.stores.sql_tables import (
+from pystator.stores.sql.tables import (
     ENTITIES,
     IDEMPOTENCY,
     MACHINES,

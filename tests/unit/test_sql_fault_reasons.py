@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from pystator import StoreTimeoutError, StoreUnavailableError
-from pystator.stores.sql_faults import SQLFaults
+from pystator.stores.sql.faults import SQLFaults
 
 psycopg = pytest.importorskip("psycopg")
 

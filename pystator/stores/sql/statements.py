@@ -1,11 +1,12 @@
 """The statements of ``SQLStateStore``: SQLAlchemy Core over the generated tables, compiled once.
 
-Every statement is built from the tables of ``pystator.stores.sql_tables`` (no column list is
+Every statement is built from the tables of ``pystator.stores.sql.tables`` (no column list is
 written out here) and compiled once per store for its dialect, with named parameters:
 ``:name`` for sqlite3 and ``%(name)s`` for psycopg. The store runs the compiled text on the
 driver's own connection: going through SQLAlchemy's execution layer for each statement cost
 several times the database's own time on SQLite (``benchmarks.stores_bench``, rows
-``sqlite 1 entity`` and ``sqlite 1,000 entities``).
+``sqlite 1 entity`` and ``sqlite 1,000 entities``). The plain twin is
+``sa.Connection.execute`` of the statement before ``Statements.render``.
 
 A statement's parameters are named after its columns (``insert_entity`` takes a row of
 ``RecordCodec.row``); the lookups name their keys with short names (``m``: the machine, ``e``:
@@ -20,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from pystator.stores.sql_tables import StoreTables
+from pystator.stores.sql.tables import StoreTables
 
 # Columns an update of an entity leaves as they are: its key, and when it was created.
 _FIXED_ENTITY_COLUMNS = frozenset({"machine_name", "entity_id", "created_at"})

@@ -8,7 +8,7 @@ string literals: ``VARCHAR`` with the field's ``max_length``; ``int``: ``BIGINT`
 ``bool``; anything structured (dicts, lists, models): ``JSON``), ``NULL`` allowed exactly when
 the field may be ``None``. What a model cannot say about storage (the table's name, primary
 key and indexes) is a ``TableSpec`` beside it. A field added to a record is a column of its
-table, and every statement (``pystator.stores.sql_statements``) follows.
+table, and every statement (``pystator.stores.sql.statements``) follows.
 
 The models stay free of SQLAlchemy (``models`` may import Pydantic only, and SQLModel is the
 ``sql`` extra): the table classes live here, owned by the SQL adapter, one SQLAlchemy registry

@@ -19,8 +19,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from pystator.models.entity import MachineRecord
-from pystator.stores.sql_connections import SQLConnections
-from pystator.stores.sql_rows import RecordCodec
+from pystator.stores.sql.connections import SQLConnections
+from pystator.stores.sql.rows import RecordCodec
 
 # Columns an update keeps: the key, and when the machine was first stored.
 _FIXED = frozenset({"id", "created_at"})

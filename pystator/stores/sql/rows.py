@@ -2,7 +2,7 @@
 
 A row is the record's fields by column name, the ``JSON`` columns encoded as text (compact,
 unicode kept as is); reading back decodes them and validates the record. Which columns are
-JSON comes from the table, which comes from the record (``pystator.stores.sql_tables``).
+JSON comes from the table, which comes from the record (``pystator.stores.sql.tables``).
 """
 
 from __future__ import annotations
