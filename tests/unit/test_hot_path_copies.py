@@ -224,7 +224,7 @@ def _value_or_error(fn: Any, ctx: Any) -> Any:
 @pytest.mark.parametrize("source", VALUE_FORMS)
 def test_fast_value_computes_as_the_checked_value(source: str) -> None:
     fn = compile_value(source)
-    assert fn.__qualname__.startswith("_fast_value"), "not on the fast path"
+    assert fn.__qualname__.startswith("fast_value."), "not on the fast path"
     for ctx in VALUE_CONTEXTS:
         fast = _value_or_error(fn, ctx)
         checked = _value_or_error(fn, MappingProxyType(ctx))

@@ -48,6 +48,20 @@ Design decisions, all documented for users in ``docs/expressions.md``:
 * The context is only read: keys through ``Mapping.get`` (a ``defaultdict`` gains no key),
   list items by index. No attribute of any context value is ever read; an arbitrary object in
   the context can only be compared with ``==``/``!=`` (or found with ``in``).
+
+This module holds the two entry points, ``compile_expression`` (a guard) and
+``compile_value`` (an ``assign`` value). The rest of the package, in the order a source
+text goes through it:
+
+* ``syntax``: the text checked and parsed (``ast.parse`` only), the node and depth limits;
+* ``compiler``: the tree turned into nested closures, literals folded at load;
+* ``operators`` and ``functions``: what the closures compute with, each operation bounded;
+* ``values``: the checks on values those operations share (numbers, sizes, NaN, truth);
+* ``fast``: the fast evaluators of a one-comparison guard and of ``name + 1``;
+* ``limits``: every bound, and the internal signals ``Missing`` and ``Invalid``.
+
+The engine imports this package on the first ``expr`` guard it compiles
+(``engine.step``), not with ``import pystator``.
 """
 
 from __future__ import annotations
@@ -55,8 +69,8 @@ from __future__ import annotations
 import ast
 from typing import Any, Protocol, cast
 
-from pystator.engine.expr.compiler import _Code, _Compiler, _constant, _quote
-from pystator.engine.expr.fast import FALSE, _fast_compare, _fast_explain, _fast_value
+from pystator.engine.expr.compiler import Code, Compiler, constant
+from pystator.engine.expr.fast import FALSE, fast_compare, fast_explain, fast_value
 from pystator.engine.expr.limits import (
     DECIMAL_CONTEXT,
     MAX_DEPTH,
@@ -70,12 +84,13 @@ from pystator.engine.expr.limits import (
     SAFE_FUNCTIONS,
     CompiledExpression,
     Context,
+    Invalid,
+    Missing,
     OnMissing,
-    _Invalid,
-    _Missing,
-    _type_name,
+    type_name,
 )
-from pystator.engine.expr.values import _truth
+from pystator.engine.expr.syntax import parse, quote
+from pystator.engine.expr.values import truth
 from pystator.errors import ConfigurationError, GuardEvaluationError
 
 __all__ = [
@@ -97,12 +112,12 @@ __all__ = [
 ]
 
 
-def _compiled(source: str) -> tuple[_Compiler, ast.expr, _Code]:
+def _compiled(source: str) -> tuple[Compiler, ast.expr, Code]:
     """Parse and check ``source`` and compile its tree: (the compiler, the tree, its root)."""
     if not isinstance(source, str):
-        raise ConfigurationError(f"an expression must be a string, not {_type_name(source)}")
-    compiler = _Compiler(source)
-    tree = compiler.parse()
+        raise ConfigurationError(f"an expression must be a string, not {type_name(source)}")
+    compiler = Compiler(source)
+    tree = parse(source)
     try:
         root = compiler.compile(tree)
     except RecursionError:  # pragma: no cover - MAX_DEPTH keeps the walk shallow
@@ -124,15 +139,15 @@ def compile_expression(source: str, *, on_missing: OnMissing = "false") -> Compi
     compiler, tree, root = _compiled(source)
     if root.const:
         try:
-            constant = _truth(root.value)
-        except _Invalid as exc:
+            known = truth(root.value)
+        except Invalid as exc:
             compiler.fail(f"cannot be used as a condition: {exc}")
-        root = _constant(constant)
+        root = constant(known)
 
     body = root.fn
     boolean = root.boolean
     raise_missing = on_missing == "error"
-    quoted = _quote(source)
+    quoted = quote(source)
 
     def missing(key: str) -> bool:
         if raise_missing:
@@ -146,7 +161,7 @@ def compile_expression(source: str, *, on_missing: OnMissing = "false") -> Compi
         def evaluate(context: Context, /) -> bool:
             try:
                 return body(context)  # type: ignore[no-any-return]
-            except _Missing as exc:
+            except Missing as exc:
                 return missing(exc.key)
             except Exception:
                 return False
@@ -155,17 +170,17 @@ def compile_expression(source: str, *, on_missing: OnMissing = "false") -> Compi
 
         def evaluate(context: Context, /) -> bool:
             try:
-                return _truth(body(context))
-            except _Missing as exc:
+                return truth(body(context))
+            except Missing as exc:
                 return missing(exc.key)
             except Exception:
                 return False
 
-    fast_operands: tuple[type[ast.cmpop], _Code, _Code] | None = None
+    fast_operands: tuple[type[ast.cmpop], Code, Code] | None = None
     if not root.const and isinstance(tree, ast.Compare) and len(tree.ops) == 1:
         left = compiler.compile(tree.left)
         right = compiler.compile(tree.comparators[0])
-        fast = _fast_compare(type(tree.ops[0]), left, right, evaluate)
+        fast = fast_compare(type(tree.ops[0]), left, right, evaluate)
         if fast is not None:
             evaluate = fast
             fast_operands = (type(tree.ops[0]), left, right)
@@ -176,16 +191,16 @@ def compile_expression(source: str, *, on_missing: OnMissing = "false") -> Compi
             value = body(context)
             if boolean:
                 return None if value else FALSE
-            return None if _truth(value) else FALSE
-        except _Missing as exc:
+            return None if truth(value) else FALSE
+        except Missing as exc:
             return f"context key {exc.key!r} is missing"
-        except _Invalid as exc:
+        except Invalid as exc:
             return str(exc)
         except Exception as exc:
             return f"{type(exc).__name__}: {exc}"
 
     if fast_operands is not None:
-        explain = _fast_explain(*fast_operands, explain) or explain
+        explain = fast_explain(*fast_operands, explain) or explain
 
     result = cast(CompiledExpression, evaluate)
     result.source = source
@@ -222,21 +237,21 @@ def compile_value(source: str) -> ValueExpression:
     def evaluate(context: Context, /) -> Any:
         try:
             return body(context)
-        except _Missing as exc:
+        except Missing as exc:
             raise ExpressionError(f"context key {exc.key!r} is missing") from None
-        except _Invalid as exc:
+        except Invalid as exc:
             raise ExpressionError(str(exc)) from None
         except Exception as exc:
             raise ExpressionError(f"{type(exc).__name__}: {exc}") from None
 
     if root.const:
-        constant = root.value
+        known = root.value
 
         def evaluate(context: Context, /) -> Any:
-            return constant
+            return known
 
     elif isinstance(tree, ast.BinOp):
-        fast = _fast_value(
+        fast = fast_value(
             type(tree.op), compiler.compile(tree.left), compiler.compile(tree.right), evaluate
         )
         if fast is not None:

@@ -1,46 +1,41 @@
-"""Parse, check and compile an expression into nested closures (never eval/exec)."""
+"""The compiler of the expression language: a checked tree becomes nested closures.
+
+What lives here: ``Code`` (one compiled node: its closure and what is known of it at load),
+``constant``, and ``Compiler``, whose ``on_<node>`` handlers (the table ``HANDLERS``) turn each
+node the language has into a closure over its operands' closures, folding at load every part
+whose operands are all literals. The closures read the context only through ``Mapping.get``
+and list indexes, compute with ``operators`` and ``functions``, and never call ``eval``,
+``exec`` or ``compile``. ``syntax`` parses and checks the text first.
+"""
 
 from __future__ import annotations
 
 import ast
-import re
-import unicodedata
-import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
-from pystator.engine.expr.functions import _BOOLEAN_FUNCTIONS, _FUNCTIONS
+from pystator.engine.expr.functions import BOOLEAN_FUNCTIONS, FUNCTIONS
 from pystator.engine.expr.limits import (
-    _ABSENT,
-    _ARITY,
-    _CONSTANT_NAMES,
-    MAX_DEPTH,
+    ABSENT,
+    ARITY,
+    CONSTANT_NAMES,
     MAX_INT_BITS,
     MAX_LENGTH,
-    MAX_NODES,
-    MAX_SOURCE_LENGTH,
-    MAX_TOKENS,
     SAFE_FUNCTIONS,
     Context,
     Evaluator,
-    _Invalid,
-    _Missing,
-    _type_name,
+    Invalid,
+    Missing,
+    type_name,
 )
-from pystator.engine.expr.values import (
-    _BINARY,
-    _COMPARE,
-    _REFUSED_OPERATORS,
-    _UNARY,
-    _content,
-    _scan,
-    _truth,
-)
-from pystator.errors import ConfigurationError
+from pystator.engine.expr.operators import BINARY, COMPARE, REFUSED_OPERATORS, UNARY
+from pystator.engine.expr.syntax import fail, identifier, refusal, segment
+from pystator.engine.expr.values import content, scan, truth
+
+__all__ = ["HANDLERS", "Code", "Compiler", "constant"]
 
 
-# ------------------------------------------------------------------------------- compiler
-class _Code:
+class Code:
     """A compiled node: ``fn(ctx)`` computes it; constants are known at load."""
 
     __slots__ = ("boolean", "const", "fn", "foldable", "key", "value")
@@ -67,163 +62,71 @@ class _Code:
         """Every operand is a constant: compute the value at load."""
 
 
-def _constant(value: Any) -> _Code:
-    return _Code(lambda _ctx: value, const=True, value=value, boolean=isinstance(value, bool))
+def constant(value: Any) -> Code:
+    """The compiled node of a value known at load."""
+    return Code(lambda _ctx: value, const=True, value=value, boolean=isinstance(value, bool))
 
 
-def _quote(source: str) -> str:
-    if len(source) > 120:
-        return repr(source[:80]) + f"... ({len(source)} characters)"
-    return repr(source)
+class Compiler:
+    """Compiles the nodes of one expression's tree (``syntax.parse`` checked it first).
 
+    ``names`` collects, in order, the context paths the expression reads.
+    """
 
-# Roughly Python's tokens: a string literal, a word (name, number, keyword) or one character.
-_TOKEN = re.compile(r"""'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*"|\w+|\S""")
-_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
-
-
-class _Compiler:
     def __init__(self, source: str) -> None:
         self.source = source
         self.names: dict[str, None] = {}
 
     def fail(self, message: str) -> NoReturn:
-        raise ConfigurationError(f"expression {_quote(self.source)}: {message}")
+        """Refuse the expression: a ``ConfigurationError`` quoting it."""
+        fail(self.source, message)
 
     def segment(self, node: ast.AST) -> str:
-        text = ast.get_source_segment(self.source, node)
-        return text if text is not None else type(node).__name__
+        """The text of ``node`` in the expression."""
+        return segment(self.source, node)
 
-    # ----------------------------------------------------------------- front end
-    def parse(self) -> ast.expr:
-        source = self.source
-        if len(source) > MAX_SOURCE_LENGTH:
-            self.fail(f"longer than {MAX_SOURCE_LENGTH} characters")
-        if not source.strip():
-            self.fail("empty expression")
-        suspect = _ASCII_CONTROL.search(source) if source.isascii() else True
-        for position, char in enumerate(source if suspect else ()):
-            if char not in "\t\n\r" and unicodedata.category(char) in _INVISIBLE:
-                name = "NUL" if char == "\x00" else unicodedata.name(char, "a control character")
-                self.fail(
-                    f"character U+{ord(char):04X} ({name}) at position {position} is not "
-                    "allowed: no control or invisible formatting characters"
-                )
-        # The parser's work grows with the tokens; refuse hostile inputs before it runs.
-        if len(_TOKEN.findall(source)) > MAX_TOKENS:
-            self.fail(
-                f"more than {MAX_TOKENS} tokens (names, literals, operators, brackets); split it"
-            )
-        tree, error = self._parse("eval")
-        if not isinstance(tree, ast.Expression):
-            statements, _ = self._parse("exec")
-            if isinstance(statements, ast.Module) and (
-                len(statements.body) != 1 or not isinstance(statements.body[0], ast.Expr)
-            ):
-                self.fail(
-                    "only one expression is allowed; statements (import, assignment, ...), "
-                    "';' and several lines of code are not"
-                )
-            self.fail(error)
-        self.check_size(tree)
-        return tree.body
-
-    def _parse(self, mode: str) -> tuple[ast.AST | None, str]:
-        """Parse only (never compiled); every failure of the parser becomes a message."""
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error")
-                return ast.parse(self.source, mode=mode), ""
-        except SyntaxError as exc:
-            where = f" at column {exc.offset}" if exc.offset else ""
-            # Python's own message is often just "invalid syntax" again: say it once.
-            detail = f": {exc.msg}" if exc.msg and exc.msg != "invalid syntax" else ""
-            return None, f"invalid syntax{where}{detail}"
-        except (RecursionError, MemoryError):
-            return None, "too deeply nested or too complex"
-        except (ValueError, OverflowError, Warning) as exc:
-            return None, f"invalid expression: {exc}"
-
-    def check_size(self, tree: ast.Expression) -> None:
-        """Node count and depth, measured without recursion (the tree may be deep)."""
-        count = 0
-        stack: list[tuple[ast.AST, int]] = [(tree.body, 1)]
-        while stack:
-            node, depth = stack.pop()
-            if isinstance(node, (ast.expr_context, ast.operator, ast.cmpop, ast.unaryop)):
-                continue
-            if isinstance(node, ast.boolop):
-                continue
-            count += 1
-            if count > MAX_NODES:
-                self.fail(f"more than {MAX_NODES} parts (names, literals, operators); split it")
-            if depth > MAX_DEPTH:
-                self.fail(f"nested deeper than {MAX_DEPTH} levels")
-            stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
-
-    # ----------------------------------------------------------------- nodes
-    def compile(self, node: ast.expr) -> _Code:
-        method = _HANDLERS.get(type(node))
+    def compile(self, node: ast.expr) -> Code:
+        """The compiled ``node``; computed now if every operand of it is a literal."""
+        method = HANDLERS.get(type(node))
         if method is None:
-            self.fail(self.refusal(node))
-        code: _Code = method(self, node)
+            self.fail(refusal(self.source, node))
+        code: Code = method(self, node)
         if code.const or not code.foldable:
             return code
         # Every operand is a literal: compute it now, so that a part which cannot be computed
         # is refused at load rather than being a guard that is always false.
         try:
             value = code.fn({})
-        except _Missing as exc:
+        except Missing as exc:
             self.fail(f"{self.segment(node)!r} cannot be computed: {exc.key!r} is missing")
         except Exception as exc:
             self.fail(f"{self.segment(node)!r} cannot be computed: {exc}")
-        code = _constant(value)
+        code = constant(value)
         code.boolean = isinstance(value, bool)
         return code
 
-    def refusal(self, node: ast.AST) -> str:
-        segment = self.segment(node)
-        if isinstance(node, ast.Lambda):
-            return "lambda is not allowed"
-        if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
-            return f"comprehensions and generator expressions are not allowed ({segment!r})"
-        if isinstance(node, ast.NamedExpr):
-            return "assignment expressions (:=) are not allowed"
-        if isinstance(node, (ast.JoinedStr, ast.FormattedValue)):
-            return "f-strings are not allowed"
-        if isinstance(node, ast.Starred):
-            return f"unpacking with * is not allowed ({segment!r})"
-        if isinstance(node, ast.Dict):
-            return "dict displays ({...: ...}) are not allowed"
-        if isinstance(node, ast.Slice):
-            return f"slices are not allowed ({segment!r}); index with a single key or number"
-        if isinstance(node, (ast.Await, ast.Yield, ast.YieldFrom)):
-            return f"{type(node).__name__.lower()} is not allowed"
-        return f"{type(node).__name__} ({segment!r}) is not allowed"
-
     # literals
-    def on_constant(self, node: ast.Constant) -> _Code:
+    def on_constant(self, node: ast.Constant) -> Code:
         value = node.value
         if value is None or isinstance(value, (bool, str)):
             if isinstance(value, str) and len(value) > MAX_LENGTH:
                 self.fail(f"string literal longer than {MAX_LENGTH} characters")
-            return _constant(value)
+            return constant(value)
         if isinstance(value, int):
             if value.bit_length() > MAX_INT_BITS:
                 self.fail(f"integer literal larger than {MAX_INT_BITS} bits")
-            return _constant(value)
+            return constant(value)
         if isinstance(value, float):
             if value - value != 0.0:
                 self.fail(f"number literal {self.segment(node)} is not finite")
-            return _constant(value)
+            return constant(value)
         if isinstance(value, complex):
             return self.fail("complex numbers are not allowed")
         if isinstance(value, bytes):
             return self.fail("bytes literals are not allowed; use a string")
         return self.fail(f"the literal {self.segment(node)} is not allowed")
 
-    def _display(self, node: ast.List | ast.Tuple | ast.Set) -> _Code:
+    def _display(self, node: ast.List | ast.Tuple | ast.Set) -> Code:
         kind = type(node).__name__.lower()
         items = [self.compile(e) for e in node.elts]
         if len(items) > MAX_LENGTH:  # pragma: no cover - MAX_NODES is far smaller
@@ -232,72 +135,60 @@ class _Compiler:
         if isinstance(node, ast.List):
 
             def build(values: list[Any]) -> Any:
-                _content(values, kind)
+                content(values, kind)
                 return values
 
         elif isinstance(node, ast.Tuple):
 
             def build(values: list[Any]) -> Any:
-                _content(values, kind)
+                content(values, kind)
                 return tuple(values)
 
         else:
 
             def build(values: list[Any]) -> Any:
-                _content(values, kind)
+                content(values, kind)
                 for value in values:
-                    _scan(value)
+                    scan(value)
                 return frozenset(values)
 
         if all(i.const for i in items):
             try:
-                return _constant(build([i.value for i in items]))
-            except (_Invalid, TypeError) as exc:
+                return constant(build([i.value for i in items]))
+            except (Invalid, TypeError) as exc:
                 self.fail(f"{self.segment(node)!r} cannot be computed: {exc}")
         fns = tuple(i.fn for i in items)
 
         def display(ctx: Context) -> Any:
             return build([fn(ctx) for fn in fns])
 
-        return _Code(display)
+        return Code(display)
 
-    def on_list(self, node: ast.List) -> _Code:
+    def on_list(self, node: ast.List) -> Code:
         return self._display(node)
 
-    def on_tuple(self, node: ast.Tuple) -> _Code:
+    def on_tuple(self, node: ast.Tuple) -> Code:
         return self._display(node)
 
-    def on_set(self, node: ast.Set) -> _Code:
+    def on_set(self, node: ast.Set) -> Code:
         return self._display(node)
 
     # context reads
-    def identifier(self, name: str, node: ast.AST) -> str:
-        """Check a name as written: no dunder, plain ASCII, not rewritten by the parser.
-
-        Python folds identifiers with NFKC (full-width ``\\uff45val`` becomes ``eval``); the
-        source text of the node must therefore end with the name itself."""
-        if name.startswith("__"):
-            self.fail(f"names starting with '__' are not allowed ({name!r})")
-        written = self.segment(node)
-        if not name.isascii() or (not written.isascii() and not written.endswith(name)):
-            self.fail(f"identifiers must be plain ASCII ({written!r})")
-        return name
-
-    def on_name(self, node: ast.Name) -> _Code:
-        name = self.identifier(node.id, node)
-        if name in _CONSTANT_NAMES:
-            return _constant(_CONSTANT_NAMES[name])
+    def on_name(self, node: ast.Name) -> Code:
+        name = identifier(self.source, node.id, node)
+        if name in CONSTANT_NAMES:
+            return constant(CONSTANT_NAMES[name])
         self.names[name] = None
 
         def read(ctx: Context) -> Any:
-            value = ctx.get(name, _ABSENT)
-            if value is _ABSENT:
-                raise _Missing(name)
+            value = ctx.get(name, ABSENT)
+            if value is ABSENT:
+                raise Missing(name)
             return value
 
-        return _Code(read, key=name)
+        return Code(read, key=name)
 
-    def on_attribute(self, node: ast.Attribute) -> _Code:
+    def on_attribute(self, node: ast.Attribute) -> Code:
         """``a.b.c`` (and ``a[0].b``): key reads in nested mappings, never ``getattr``."""
         chain: list[ast.Attribute] = []
         base: ast.expr = node
@@ -306,26 +197,26 @@ class _Compiler:
             base = base.value
         chain.reverse()
         keys = [a.attr for a in chain]
-        segment = self.segment(node)
-        is_path = (isinstance(base, ast.Name) and base.id not in _CONSTANT_NAMES) or isinstance(
+        written = self.segment(node)
+        is_path = (isinstance(base, ast.Name) and base.id not in CONSTANT_NAMES) or isinstance(
             base, ast.Subscript
         )
         if not is_path or any(k.startswith("__") for k in keys):
-            dunder = "; names starting with '__' are never allowed" if "__" in segment else ""
+            dunder = "; names starting with '__' are never allowed" if "__" in written else ""
             self.fail(
-                f"attribute access is not allowed ({segment!r}){dunder}; use a.b only to read "
+                f"attribute access is not allowed ({written!r}){dunder}; use a.b only to read "
                 "nested context keys"
             )
         for attribute in chain:
-            self.identifier(attribute.attr, attribute)
+            identifier(self.source, attribute.attr, attribute)
         read_base: Evaluator
         if isinstance(base, ast.Name):
-            first = self.identifier(base.id, base)
+            first = identifier(self.source, base.id, base)
 
             def read_name(ctx: Context) -> Any:
-                value = ctx.get(first, _ABSENT)
-                if value is _ABSENT:
-                    raise _Missing(first)
+                value = ctx.get(first, ABSENT)
+                if value is ABSENT:
+                    raise Missing(first)
                 return value
 
             read_base, base_label = read_name, first
@@ -340,17 +231,17 @@ class _Compiler:
             value = read_base(ctx)
             for key, parent, label in steps:
                 if type(value) is not dict and not issubclass(type(value), Mapping):
-                    raise _Invalid(f"{parent!r} is a {_type_name(value)}, not a mapping")
-                value = value.get(key, _ABSENT)
-                if value is _ABSENT:
-                    raise _Missing(label)
+                    raise Invalid(f"{parent!r} is a {type_name(value)}, not a mapping")
+                value = value.get(key, ABSENT)
+                if value is ABSENT:
+                    raise Missing(label)
             return value
 
-        return _Code(read)
+        return Code(read)
 
-    def on_subscript(self, node: ast.Subscript) -> _Code:
+    def on_subscript(self, node: ast.Subscript) -> Code:
         if isinstance(node.slice, ast.Slice):
-            self.fail(self.refusal(node.slice))
+            self.fail(refusal(self.source, node.slice))
         target = self.compile(node.value)
         index = self.compile(node.slice)
         label = self.segment(node)
@@ -360,14 +251,14 @@ class _Compiler:
             container = get_target(ctx)
             key = get_index(ctx)
             if type(container) is dict or issubclass(type(container), Mapping):
-                _scan(key)
-                value = container.get(key, _ABSENT)
-                if value is _ABSENT:
-                    raise _Missing(label)
+                scan(key)
+                value = container.get(key, ABSENT)
+                if value is ABSENT:
+                    raise Missing(label)
                 return value
             if issubclass(type(container), (str, list, tuple)):
                 if type(key) is not int:
-                    raise _Invalid(f"index of {label!r} must be an integer")
+                    raise Invalid(f"index of {label!r} must be an integer")
                 try:
                     if issubclass(type(container), str):
                         return str.__getitem__(container, key)
@@ -375,14 +266,14 @@ class _Compiler:
                         return list.__getitem__(container, key)
                     return tuple.__getitem__(container, key)
                 except IndexError:
-                    raise _Missing(label) from None
-            raise _Invalid(f"cannot index a {_type_name(container)} value ({label!r})")
+                    raise Missing(label) from None
+            raise Invalid(f"cannot index a {type_name(container)} value ({label!r})")
 
-        return _Code(item, foldable=target.const and index.const)
+        return Code(item, foldable=target.const and index.const)
 
     # operators
-    def on_binop(self, node: ast.BinOp) -> _Code:
-        refused = _REFUSED_OPERATORS.get(type(node.op))
+    def on_binop(self, node: ast.BinOp) -> Code:
+        refused = REFUSED_OPERATORS.get(type(node.op))
         if refused is not None:
             self.fail(refused)
         if (
@@ -391,25 +282,25 @@ class _Compiler:
             and isinstance(node.left.value, str)
         ):
             self.fail("string formatting with % is not allowed")
-        operation = _BINARY[type(node.op)]
+        operation = BINARY[type(node.op)]
         left, right = self.compile(node.left), self.compile(node.right)
         lf, rf = left.fn, right.fn
-        return _Code(lambda ctx: operation(lf(ctx), rf(ctx)), foldable=left.const and right.const)
+        return Code(lambda ctx: operation(lf(ctx), rf(ctx)), foldable=left.const and right.const)
 
-    def on_unaryop(self, node: ast.UnaryOp) -> _Code:
-        refused = _REFUSED_OPERATORS.get(type(node.op))
+    def on_unaryop(self, node: ast.UnaryOp) -> Code:
+        refused = REFUSED_OPERATORS.get(type(node.op))
         if refused is not None:
             self.fail(refused)
-        operation = _UNARY[type(node.op)]
+        operation = UNARY[type(node.op)]
         operand = self.compile(node.operand)
         fn = operand.fn
-        return _Code(
+        return Code(
             lambda ctx: operation(fn(ctx)),
             boolean=isinstance(node.op, ast.Not),
             foldable=operand.const,
         )
 
-    def on_boolop(self, node: ast.BoolOp) -> _Code:
+    def on_boolop(self, node: ast.BoolOp) -> Code:
         parts = [self.compile(v) for v in node.values]
         fns = tuple(p.fn for p in parts)
         boolean = all(p.boolean for p in parts)
@@ -420,36 +311,36 @@ class _Compiler:
                 value: Any = True
                 for fn in fns:
                     value = fn(ctx)
-                    if not _truth(value):
+                    if not truth(value):
                         return value
                 return value
 
-            return _Code(both, boolean=boolean, foldable=foldable)
+            return Code(both, boolean=boolean, foldable=foldable)
 
         def either(ctx: Context) -> Any:
             value: Any = False
             for fn in fns:
                 value = fn(ctx)
-                if _truth(value):
+                if truth(value):
                     return value
             return value
 
-        return _Code(either, boolean=boolean, foldable=foldable)
+        return Code(either, boolean=boolean, foldable=foldable)
 
-    def on_ifexp(self, node: ast.IfExp) -> _Code:
+    def on_ifexp(self, node: ast.IfExp) -> Code:
         test, body, orelse = (
             self.compile(node.test),
             self.compile(node.body),
             self.compile(node.orelse),
         )
         tf, bf, of = test.fn, body.fn, orelse.fn
-        return _Code(
-            lambda ctx: bf(ctx) if _truth(tf(ctx)) else of(ctx),
+        return Code(
+            lambda ctx: bf(ctx) if truth(tf(ctx)) else of(ctx),
             boolean=body.boolean and orelse.boolean,
             foldable=test.const and body.const and orelse.const,
         )
 
-    def on_compare(self, node: ast.Compare) -> _Code:
+    def on_compare(self, node: ast.Compare) -> Code:
         for op, right in zip(node.ops, node.comparators, strict=True):
             if isinstance(op, (ast.Is, ast.IsNot)) and not (
                 isinstance(right, ast.Constant) and right.value is None
@@ -457,11 +348,11 @@ class _Compiler:
                 self.fail("'is' is only allowed as 'is None' or 'is not None'; use ==")
         left = self.compile(node.left)
         rights = [self.compile(c) for c in node.comparators]
-        ops = tuple(_COMPARE[type(op)] for op in node.ops)
+        ops = tuple(COMPARE[type(op)] for op in node.ops)
         foldable = left.const and all(r.const for r in rights)
         if len(ops) == 1:
             compare, lf, rf = ops[0], left.fn, rights[0].fn
-            return _Code(lambda ctx: compare(lf(ctx), rf(ctx)), boolean=True, foldable=foldable)
+            return Code(lambda ctx: compare(lf(ctx), rf(ctx)), boolean=True, foldable=foldable)
         steps = tuple(zip(ops, (r.fn for r in rights), strict=True))
         first = left.fn
 
@@ -474,9 +365,9 @@ class _Compiler:
                 value = other
             return True
 
-        return _Code(chain, boolean=True, foldable=foldable)
+        return Code(chain, boolean=True, foldable=foldable)
 
-    def on_call(self, node: ast.Call) -> _Code:
+    def on_call(self, node: ast.Call) -> Code:
         func = node.func
         if isinstance(func, ast.Attribute):
             self.fail(
@@ -484,51 +375,52 @@ class _Compiler:
                 f"the functions {', '.join(SAFE_FUNCTIONS)}"
             )
         if not isinstance(func, ast.Name):
-            if type(func) not in _HANDLERS:
-                self.fail(self.refusal(func))
+            if type(func) not in HANDLERS:
+                self.fail(refusal(self.source, func))
             self.fail(f"only the safe functions can be called, not {self.segment(func)!r}")
         name = func.id
-        if name not in _FUNCTIONS:
-            self.identifier(name, func)
+        if name not in FUNCTIONS:
+            identifier(self.source, name, func)
             self.fail(
                 f"calling {name!r} is not allowed; the only functions are "
                 f"{', '.join(SAFE_FUNCTIONS)}"
             )
-        self.identifier(name, func)
+        identifier(self.source, name, func)
         if node.keywords:
             self.fail(f"keyword arguments are not allowed ({name}() takes positional arguments)")
         for arg in node.args:
             if isinstance(arg, ast.Starred):
-                self.fail(self.refusal(arg))
-        low, high = _ARITY[name]
+                self.fail(refusal(self.source, arg))
+        low, high = ARITY[name]
         if not low <= len(node.args) <= high:
             expected = str(low) if low == high else f"{low} to {high}"
             self.fail(f"{name}() takes {expected} argument(s), got {len(node.args)}")
         args = [self.compile(a) for a in node.args]
-        function = _FUNCTIONS[name]
+        function = FUNCTIONS[name]
         fns = tuple(a.fn for a in args)
-        boolean = name in _BOOLEAN_FUNCTIONS
+        boolean = name in BOOLEAN_FUNCTIONS
         foldable = all(a.const for a in args)
         if len(fns) == 1:
             only = fns[0]
-            return _Code(lambda ctx: function(only(ctx)), boolean=boolean, foldable=foldable)
-        return _Code(
+            return Code(lambda ctx: function(only(ctx)), boolean=boolean, foldable=foldable)
+        return Code(
             lambda ctx: function(*[fn(ctx) for fn in fns]), boolean=boolean, foldable=foldable
         )
 
 
-_HANDLERS: dict[type[ast.AST], Callable[[_Compiler, Any], _Code]] = {
-    ast.Constant: _Compiler.on_constant,
-    ast.List: _Compiler.on_list,
-    ast.Tuple: _Compiler.on_tuple,
-    ast.Set: _Compiler.on_set,
-    ast.Name: _Compiler.on_name,
-    ast.Attribute: _Compiler.on_attribute,
-    ast.Subscript: _Compiler.on_subscript,
-    ast.BinOp: _Compiler.on_binop,
-    ast.UnaryOp: _Compiler.on_unaryop,
-    ast.BoolOp: _Compiler.on_boolop,
-    ast.IfExp: _Compiler.on_ifexp,
-    ast.Compare: _Compiler.on_compare,
-    ast.Call: _Compiler.on_call,
+HANDLERS: dict[type[ast.AST], Callable[[Compiler, Any], Code]] = {
+    ast.Constant: Compiler.on_constant,
+    ast.List: Compiler.on_list,
+    ast.Tuple: Compiler.on_tuple,
+    ast.Set: Compiler.on_set,
+    ast.Name: Compiler.on_name,
+    ast.Attribute: Compiler.on_attribute,
+    ast.Subscript: Compiler.on_subscript,
+    ast.BinOp: Compiler.on_binop,
+    ast.UnaryOp: Compiler.on_unaryop,
+    ast.BoolOp: Compiler.on_boolop,
+    ast.IfExp: Compiler.on_ifexp,
+    ast.Compare: Compiler.on_compare,
+    ast.Call: Compiler.on_call,
 }
+"""The handler of each node type the language has; any other node is refused."""

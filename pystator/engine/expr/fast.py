@@ -1,9 +1,20 @@
 """Fast paths for the most common expressions: a guard that is one comparison of context keys
 and literals, and an ``assign`` value that adds or subtracts two of them (``total + 1``).
 
-Each fast evaluator answers only the plain case (an exact ``dict`` context holding ints,
-strings or finite floats) and hands every other case to the checked evaluator it was built
-with, its plain twin; ``tests/unit/test_hot_path_copies.py`` compares the two.
+What lives here: ``fast_compare`` (a one-comparison guard's evaluator), ``fast_explain`` (its
+``explain``, which is what the engine calls on an ``expr`` guard) and ``fast_value`` (an
+``assign`` value of two ints). Each fast evaluator answers only the plain case (an exact
+``dict`` context holding ints, strings or finite floats) and hands every other case to the
+checked evaluator it was built with, its plain twin; ``tests/unit/test_hot_path_copies.py``
+compares the two.
+
+A speed trick, kept for these benchmark rows:
+
+* ``python -m benchmarks --only unhappy`` row 10b (an ``expr`` guard saying no) and its
+  reference, the same call with the guard passing: ``fast_explain``;
+* ``python -m benchmarks.expr_bench`` (``fill_qty >= order_qty`` against a named Python
+  guard, int and float contexts): ``fast_explain``;
+* ``python -m benchmarks.typed_bench``, row "process, assign 1 field": ``fast_value``.
 """
 
 from __future__ import annotations
@@ -13,8 +24,10 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from pystator.engine.expr.compiler import _Code
+from pystator.engine.expr.compiler import Code
 from pystator.engine.expr.limits import MAX_INT_BITS, Context
+
+__all__ = ["FALSE", "fast_compare", "fast_explain", "fast_value"]
 
 _R = TypeVar("_R")
 _Fallback = Callable[[Context], bool]
@@ -24,8 +37,8 @@ FALSE = "the expression is false"
 """What ``explain`` says of an expression that computed to false."""
 
 
-def _fast_compare(
-    op: type[ast.cmpop], left: _Code, right: _Code, fallback: _Fallback
+def fast_compare(
+    op: type[ast.cmpop], left: Code, right: Code, fallback: _Fallback
 ) -> _Fallback | None:
     """The whole evaluator of ``name OP name``, ``name OP literal`` or ``literal OP name``.
 
@@ -36,10 +49,10 @@ def _fast_compare(
     return _fast(op, left, right, fallback, _OPERATORS)
 
 
-def _fast_explain(
-    op: type[ast.cmpop], left: _Code, right: _Code, fallback: _Explain
+def fast_explain(
+    op: type[ast.cmpop], left: Code, right: Code, fallback: _Explain
 ) -> _Explain | None:
-    """``explain`` of the expressions ``_fast_compare`` answers, on the same fast path.
+    """``explain`` of the expressions ``fast_compare`` answers, on the same fast path.
 
     It answers ``None`` (the comparison holds) or ``FALSE`` after the same reads and checks,
     and hands every other case to ``fallback``, the checked ``explain``. The engine asks an
@@ -51,8 +64,8 @@ def _fast_explain(
 
 def _fast(
     op: type[ast.cmpop],
-    left: _Code,
-    right: _Code,
+    left: Code,
+    right: Code,
     fallback: Callable[[Context], _R],
     operators: Mapping[type[ast.cmpop], Callable[[Any, Any], _R]],
 ) -> Callable[[Context], _R] | None:
@@ -146,8 +159,8 @@ _ARITHMETIC: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
 }
 
 
-def _fast_value(
-    op: type[ast.operator], left: _Code, right: _Code, fallback: Callable[[Context], Any]
+def fast_value(
+    op: type[ast.operator], left: Code, right: Code, fallback: Callable[[Context], Any]
 ) -> Callable[[Context], Any] | None:
     """The evaluator of ``name +/- name`` or ``name +/- integer`` for two ints in a dict."""
     compute = _ARITHMETIC.get(op)

@@ -1,4 +1,9 @@
-"""The safe functions an expression may call (len, min, max, ...), each bounded."""
+"""The safe functions an expression may call (len, min, max, ...), each bounded.
+
+What lives here: one function per name of ``limits.SAFE_FUNCTIONS`` (``_fn_len``...), each
+checking its arguments with ``values`` before it runs, and ``FUNCTIONS``, the table the
+compiler calls them from. Their arity is checked at load (``limits.ARITY``), not here.
+"""
 
 from __future__ import annotations
 
@@ -8,103 +13,104 @@ from decimal import Decimal
 from typing import Any, cast
 
 from pystator.engine.expr.limits import (
-    _NON_FINITE,
     DECIMAL_CONTEXT,
     MAX_INT_BITS,
     MAX_NUMBER_TEXT,
     MAX_ROUND_DIGITS,
-    _Invalid,
-    _type_name,
+    NON_FINITE,
+    Invalid,
+    type_name,
 )
+from pystator.engine.expr.operators import add
 from pystator.engine.expr.values import (
-    _COLLECTIONS,
-    _TIME_TYPES,
-    _add,
-    _checked,
-    _comparable,
-    _length_ok,
-    _number,
-    _text,
-    _truth,
+    COLLECTIONS,
+    TIME_TYPES,
+    as_comparable,
+    as_number,
+    as_text,
+    check_length,
+    checked,
+    truth,
 )
 
+__all__ = ["BOOLEAN_FUNCTIONS", "FUNCTIONS"]
 
-# ---------------------------------------------------------------------------- safe functions
+
 def _items(value: Any, function: str) -> list[Any]:
-    if issubclass(type(value), _COLLECTIONS):
-        _length_ok(len(value), f"{function}() argument")
+    if issubclass(type(value), COLLECTIONS):
+        check_length(len(value), f"{function}() argument")
         return list(value)
-    raise _Invalid(f"{function}() needs a list, tuple or set, got {_type_name(value)}")
+    raise Invalid(f"{function}() needs a list, tuple or set, got {type_name(value)}")
 
 
 def _fn_len(value: Any) -> int:
-    if issubclass(type(value), (str, *_COLLECTIONS, dict, Mapping)):
+    if issubclass(type(value), (str, *COLLECTIONS, dict, Mapping)):
         return len(value)
-    raise _Invalid(f"len() of a {_type_name(value)} value")
+    raise Invalid(f"len() of a {type_name(value)} value")
 
 
 def _fn_abs(value: Any) -> Any:
-    value = _number(value)
+    value = as_number(value)
     if type(value) is Decimal:
-        return _checked(DECIMAL_CONTEXT.abs(value))
-    return _checked(abs(value))
+        return checked(DECIMAL_CONTEXT.abs(value))
+    return checked(abs(value))
 
 
 def _fn_round(value: Any, digits: Any = None) -> Any:
-    value = _number(value)
+    value = as_number(value)
     if digits is not None:
         if type(digits) is not int:
-            raise _Invalid("round() digits must be an integer")
+            raise Invalid("round() digits must be an integer")
         if abs(digits) > MAX_ROUND_DIGITS:
-            raise _Invalid(f"round() digits beyond {MAX_ROUND_DIGITS}")
+            raise Invalid(f"round() digits beyond {MAX_ROUND_DIGITS}")
     if type(value) is Decimal:
         if digits is None:
             if value.adjusted() > MAX_INT_BITS // 4:
-                raise _Invalid(f"integer larger than {MAX_INT_BITS} bits")
-            return _checked(int(DECIMAL_CONTEXT.to_integral_value(value)))
+                raise Invalid(f"integer larger than {MAX_INT_BITS} bits")
+            return checked(int(DECIMAL_CONTEXT.to_integral_value(value)))
         exponent = Decimal(1).scaleb(-digits, context=DECIMAL_CONTEXT)
-        return _checked(value.quantize(exponent, context=DECIMAL_CONTEXT))
+        return checked(value.quantize(exponent, context=DECIMAL_CONTEXT))
     if type(value) is float and digits is None and abs(value) >= 2.0**MAX_INT_BITS:
-        raise _Invalid(f"integer larger than {MAX_INT_BITS} bits")
-    return _checked(round(value) if digits is None else round(value, digits))
+        raise Invalid(f"integer larger than {MAX_INT_BITS} bits")
+    return checked(round(value) if digits is None else round(value, digits))
 
 
 def _fn_int(value: Any) -> int:
-    text = _text(value)
+    text = as_text(value)
     if text is not None:
         if len(text) > MAX_NUMBER_TEXT:
-            raise _Invalid(f"int() of a string longer than {MAX_NUMBER_TEXT} characters")
-        return cast(int, _checked(int(text)))
-    value = _number(value)
+            raise Invalid(f"int() of a string longer than {MAX_NUMBER_TEXT} characters")
+        return cast(int, checked(int(text)))
+    value = as_number(value)
     if type(value) is float and abs(value) >= 2.0**MAX_INT_BITS:
-        raise _Invalid(f"integer larger than {MAX_INT_BITS} bits")
+        raise Invalid(f"integer larger than {MAX_INT_BITS} bits")
     if type(value) is Decimal and value.adjusted() > MAX_INT_BITS // 4:
-        raise _Invalid(f"integer larger than {MAX_INT_BITS} bits")
-    return cast(int, _checked(int(value)))
+        raise Invalid(f"integer larger than {MAX_INT_BITS} bits")
+    return cast(int, checked(int(value)))
 
 
 def _fn_float(value: Any) -> float:
-    text = _text(value)
+    text = as_text(value)
     if text is not None:
         if len(text) > MAX_NUMBER_TEXT:
-            raise _Invalid(f"float() of a string longer than {MAX_NUMBER_TEXT} characters")
-        return cast(float, _checked(float(text)))
-    return cast(float, _checked(float(_number(value))))
+            raise Invalid(f"float() of a string longer than {MAX_NUMBER_TEXT} characters")
+        return cast(float, checked(float(text)))
+    return cast(float, checked(float(as_number(value))))
 
 
 def _fn_str(value: Any) -> str:
-    text = _text(value)
+    text = as_text(value)
     if text is not None:
         return text
     if value is None or issubclass(type(value), bool):
         return str(value)
     if issubclass(type(value), (int, float, Decimal)):
-        return str(_number(value))
-    raise _Invalid(f"str() of a {_type_name(value)} value is not allowed")
+        return str(as_number(value))
+    raise Invalid(f"str() of a {type_name(value)} value is not allowed")
 
 
 def _fn_bool(value: Any) -> bool:
-    return _truth(value)
+    return truth(value)
 
 
 # The functions that walk a list first look at the set of its item types (one pass in C): a
@@ -118,7 +124,7 @@ def _truths(value: Any, function: str) -> list[Any]:
     items = _items(value, function)
     if set(map(type, items)) <= _PLAIN_TRUTH:
         return items
-    return [_truth(item) for item in items]
+    return [truth(item) for item in items]
 
 
 def _fn_any(value: Any) -> bool:
@@ -131,46 +137,50 @@ def _fn_all(value: Any) -> bool:
 
 def _int_items_ok(items: list[int]) -> None:
     if items and max(map(int.bit_length, items)) > MAX_INT_BITS:
-        raise _Invalid(f"integer larger than {MAX_INT_BITS} bits")
+        raise Invalid(f"integer larger than {MAX_INT_BITS} bits")
 
 
 def _fn_sum(value: Any, start: Any = 0) -> Any:
     items = _items(value, "sum")
-    total = _number(start)
+    total = as_number(start)
     kinds = set(map(type, items))
     if kinds <= {int} and type(total) is int:
         _int_items_ok(items)  # a sum of 10,000 such ints stays far below any cost
-        return _checked(sum(items, total))
+        return checked(sum(items, total))
     if kinds <= {float} and type(total) in (int, float):
         # Any NaN or infinity among the items makes the total NaN or infinite.
-        return _checked(sum(items, total))
+        return checked(sum(items, total))
     for item in items:
-        total = _add(total, _number(item))
+        total = add(total, as_number(item))
     return total
 
 
 def _extreme(function: str, args: tuple[Any, ...]) -> Any:
     items = _items(args[0], function) if len(args) == 1 else list(args)
     if not items:
-        raise _Invalid(f"{function}() of an empty list")
+        raise Invalid(f"{function}() of an empty list")
     pick = min if function == "min" else max
     kinds = set(map(type, items))
     if kinds == {int} or kinds == {str}:
         return pick(items)
     if kinds == {float}:
         if not all(map(math.isfinite, items)):
-            raise _Invalid(_NON_FINITE)
+            raise Invalid(NON_FINITE)
         return pick(items)
-    texts = [_text(item) for item in items]
+    return pick(_of_one_kind(function, items))
+
+
+def _of_one_kind(function: str, items: list[Any]) -> list[Any]:
+    """Items of several types as values of one orderable kind: strings (str subclasses
+    included), numbers (bool, int subclasses and Decimal included, all finite) or dates."""
+    texts = [as_text(item) for item in items]
     if all(t is not None for t in texts):
-        values: list[Any] = texts
-    elif all(issubclass(type(item), (int, float, Decimal)) for item in items):
-        values = [_comparable(item) for item in items]
-    elif all(issubclass(type(item), _TIME_TYPES) for item in items):
-        values = items
-    else:
-        raise _Invalid(f"{function}() needs numbers, strings or dates of one kind")
-    return pick(values)
+        return texts
+    if all(issubclass(type(item), (int, float, Decimal)) for item in items):
+        return [as_comparable(item) for item in items]
+    if all(issubclass(type(item), TIME_TYPES) for item in items):
+        return items
+    raise Invalid(f"{function}() needs numbers, strings or dates of one kind")
 
 
 def _fn_min(*args: Any) -> Any:
@@ -181,7 +191,7 @@ def _fn_max(*args: Any) -> Any:
     return _extreme("max", args)
 
 
-_FUNCTIONS: dict[str, Callable[..., Any]] = {
+FUNCTIONS: dict[str, Callable[..., Any]] = {
     "abs": _fn_abs,
     "all": _fn_all,
     "any": _fn_any,
@@ -195,4 +205,6 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "str": _fn_str,
     "sum": _fn_sum,
 }
-_BOOLEAN_FUNCTIONS = frozenset({"all", "any", "bool"})
+"""The function of each safe name, called with the argument values."""
+BOOLEAN_FUNCTIONS = frozenset({"all", "any", "bool"})
+"""The functions that always return a ``bool`` (the guard needs no truth test of it)."""

@@ -1,10 +1,43 @@
-"""Limits, the safe function names, and the internal signals of the expression language."""
+"""Limits, the safe function names, and the internal signals of the expression language.
+
+Every other module of ``engine.expr`` reads its bounds from here, so one number changes one
+limit everywhere. The internal signals (``Missing``, ``Invalid``, ``ABSENT``) are how the
+compiled closures report a missing key or a value that cannot be computed; only
+``engine.expr``'s evaluators catch them, and no caller outside the package ever sees one.
+"""
 
 from __future__ import annotations
 
 import decimal
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, Protocol
+
+__all__ = [
+    "ABSENT",
+    "ARITY",
+    "CONSTANT_NAMES",
+    "DECIMAL_CHECK",
+    "DECIMAL_CONTEXT",
+    "MAX_DECIMAL_DIGITS",
+    "MAX_DEPTH",
+    "MAX_INT_BITS",
+    "MAX_LENGTH",
+    "MAX_NODES",
+    "MAX_NUMBER_TEXT",
+    "MAX_ROUND_DIGITS",
+    "MAX_SOURCE_LENGTH",
+    "MAX_TOKENS",
+    "MAX_VALUE_CHARACTERS",
+    "NON_FINITE",
+    "SAFE_FUNCTIONS",
+    "CompiledExpression",
+    "Context",
+    "Evaluator",
+    "Invalid",
+    "Missing",
+    "OnMissing",
+    "type_name",
+]
 
 # ------------------------------------------------------------------------------------ limits
 MAX_SOURCE_LENGTH = 2000
@@ -41,7 +74,7 @@ DECIMAL_CONTEXT = decimal.Context(
     traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow, decimal.Underflow],
 )
 """Arithmetic on ``Decimal`` values always uses this context, never the thread's."""
-_DECIMAL_CHECK = decimal.Context(
+DECIMAL_CHECK = decimal.Context(
     prec=MAX_DECIMAL_DIGITS,
     Emax=999,
     Emin=-999,
@@ -54,6 +87,7 @@ _DECIMAL_CHECK = decimal.Context(
         decimal.Subnormal,
     ],
 )
+"""Checks a ``Decimal`` an operation reads: ``plus`` traps past ``MAX_DECIMAL_DIGITS`` digits."""
 
 SAFE_FUNCTIONS = (
     "abs",
@@ -71,7 +105,7 @@ SAFE_FUNCTIONS = (
 )
 """The only names that may be called."""
 
-_ARITY: dict[str, tuple[int, int]] = {
+ARITY: dict[str, tuple[int, int]] = {
     "abs": (1, 1),
     "all": (1, 1),
     "any": (1, 1),
@@ -85,8 +119,10 @@ _ARITY: dict[str, tuple[int, int]] = {
     "str": (1, 1),
     "sum": (1, 2),
 }
+"""(fewest, most) positional arguments of each safe function, checked at load."""
 
-_CONSTANT_NAMES: dict[str, Any] = {"true": True, "false": False, "null": None}
+CONSTANT_NAMES: dict[str, Any] = {"true": True, "false": False, "null": None}
+"""The JSON spellings of the constants, read as literals rather than as context keys."""
 
 Context = Mapping[str, Any]
 Evaluator = Callable[[Context], Any]
@@ -110,7 +146,7 @@ class CompiledExpression(Protocol):
 
 
 # ------------------------------------------------------------------------ internal signals
-class _Missing(Exception):
+class Missing(Exception):
     """A context key (or list index) the expression reads is not there."""
 
     def __init__(self, key: str) -> None:
@@ -118,13 +154,16 @@ class _Missing(Exception):
         self.key = key
 
 
-class _Invalid(Exception):
+class Invalid(Exception):
     """A value the expression cannot compute: the guard is false."""
 
 
-_ABSENT: Any = object()
-_NON_FINITE = "a NaN or infinite number never satisfies a guard"
+ABSENT: Any = object()
+"""What ``Mapping.get`` answers for a key the context does not hold (``None`` is a value)."""
+NON_FINITE = "a NaN or infinite number never satisfies a guard"
+"""The message of every ``Invalid`` raised for a NaN or an infinity."""
 
 
-def _type_name(value: Any) -> str:
+def type_name(value: Any) -> str:
+    """The name of ``value``'s type, for messages (reads no attribute of the value itself)."""
     return type(value).__name__
