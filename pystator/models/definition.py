@@ -322,8 +322,8 @@ class TransitionDefinition(BaseModel):
     """A rule: on ``trigger``, from ``source`` state(s), if every guard passes, go to ``dest``."""
 
     # How it fires (one of ``trigger``, ``after`` with an optional trigger, or ``auto``) and the
-    # range of ``after`` are checked with the cross-references (``checks.py``), in one pass
-    # over the machine, instead of a Python validator called for every transition object.
+    # range of ``after`` are checked with the cross-references (``models.transition_checks``),
+    # in one pass over the machine, instead of a Python validator called for every transition.
 
     model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid", title="Transition")
 
