@@ -384,3 +384,112 @@ def test_redis_never_takes_the_pool_s_lock_from_the_garbage_collector(redis_url:
         store.clear()
         store.close()
     assert len(pool._in_use_connections) == 0
+
+
+# ---------------------------------------------------------------------------- Redis: the trick
+# ``HeldConnections`` (a connection each thread keeps) is a speed trick; ``PooledCommands``
+# (a connection from the pool for each command) is its plain twin: they must not differ.
+_TWIN_SCRIPT = """
+redis.call('HSET', KEYS[1], 'n', ARGV[1])
+return {1, tonumber(ARGV[1]), ARGV[2], redis.call('HGET', KEYS[1], 'n'), false}
+"""
+
+
+def _answers(commands: Any, client: Any, key: str) -> list[Any]:
+    """What one way of sending commands answers to the same commands, or how it fails."""
+    from redis.exceptions import ResponseError
+
+    from pystator.errors import StoreUnavailableError
+
+    script = client.register_script(_TWIN_SCRIPT)
+    try:
+        replies: list[Any] = [
+            commands.run("HSET", key, "d", b"\x00bytes", write=True),
+            commands.run("HGET", key, "d"),
+            commands.run("HGET", key, "missing"),
+            commands.evalsha(script, [key], [41, "text"]),
+        ]
+        # A SHA the server does not know (as after a restart): the script is loaded again.
+        # (Not SCRIPT FLUSH: that pulls the scripts from under anything else on the server.)
+        script.sha = "0" * 40
+        replies.append(commands.evalsha(script, [key], [42, "again"]))
+        with pytest.raises(ResponseError) as wrong_type:
+            commands.run("INCR", key, write=True)
+        replies += [str(wrong_type.value), commands.run("HGET", key, "n")]
+    except StoreUnavailableError as exc:
+        return [str(exc)]
+    finally:
+        commands.release_all()
+    return replies
+
+
+@pytest.mark.parametrize("up", [True, False], ids=["up", "down"])
+def test_redis_held_connections_answer_as_the_pooled_twin(redis_url: str, up: bool) -> None:
+    import socket
+
+    import redis
+
+    from pystator.stores.redis.connections import HeldConnections, PooledCommands
+    from pystator.stores.redis_faults import RedisFaults
+
+    if not up:
+        with socket.socket() as probe:  # a port nothing listens on
+            probe.bind(("127.0.0.1", 0))
+            redis_url = f"redis://127.0.0.1:{probe.getsockname()[1]}/0"
+    client = redis.Redis.from_url(redis_url, socket_connect_timeout=1)
+    faults, key = RedisFaults.of_client(client), unique("pystator-test:") + ":hash"
+    try:
+        held = _answers(HeldConnections(client, faults), client, key)
+        if up:
+            client.delete(key)
+        assert held == _answers(PooledCommands(client, faults), client, key)
+        if up:
+            assert held[:4] == [1, b"\x00bytes", None, [1, 41, b"text", b"41", None]]
+        else:
+            assert len(held) == 1
+            assert "refused the connection" in held[0]
+    finally:
+        if up:
+            client.delete(key)
+        client.close()
+
+
+@pytest.mark.parametrize("poll", [True, False], ids=["poll", "no-poll"])
+def test_a_kept_connection_is_closed_when_its_idle_socket_can_be_read(
+    poll: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ``Holder.closed`` (one poll of the socket) against what the pool checks (``can_read``).
+    import select
+    import socket
+    from collections import deque
+
+    from pystator.stores.redis.connections import Holder
+
+    class Conn:
+        _sock: Any = None
+
+        def can_read(self) -> bool:
+            assert not poll, "where there is a poll, can_read is not used"
+            return bool(select.select([self._sock], [], [], 0)[0])
+
+    if not poll:
+        monkeypatch.delattr(select, "poll", raising=False)
+    conn, returns = Conn(), deque[Any]()
+    holder = Holder(conn, returns)
+    assert not holder.closed()  # not connected yet: sending connects
+    ours, server = socket.socketpair()
+    with ours, server:
+        conn._sock = ours
+        assert not holder.closed()  # idle, nothing to read
+        server.sendall(b"+unasked\r\n")
+        assert holder.closed()  # something nobody asked for
+        ours.recv(64)
+        assert not holder.closed()
+        server.close()
+        assert holder.closed()  # the other end closed it
+    if poll:
+        holder.sock = None  # a socket not polled yet, closed under it (its fileno() is -1)
+        assert holder.closed()
+    holder.release()
+    holder.release()
+    assert list(returns) == [conn]  # given back once
