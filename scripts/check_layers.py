@@ -55,14 +55,21 @@ def module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def imported_modules(tree: ast.AST, current: str) -> list[tuple[int, str]]:
+def imported_modules(
+    tree: ast.AST, current: str, *, package: bool = False
+) -> list[tuple[int, str]]:
+    """``(line, module)`` of every ``pystator`` import; ``package``: ``current`` is a
+    package's ``__init__``, where ``from . import x`` means the package itself."""
     found: list[tuple[int, str]] = []
+    here = current.removesuffix(".__init__").split(".")
+    if not package:
+        here = here[:-1]  # a module's relative imports start from its package
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.extend((node.lineno, alias.name) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             if node.level:
-                base = current.split(".")[: -node.level]
+                base = here[: len(here) - node.level + 1]
                 target = ".".join([*base, node.module] if node.module else base)
             else:
                 target = node.module or ""
@@ -79,7 +86,7 @@ def check() -> list[str]:
             problems.append(f"{path}: layer '{source_layer}' has no rank in check_layers.py")
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        for line, target in imported_modules(tree, current):
+        for line, target in imported_modules(tree, current, package=path.name == "__init__.py"):
             target_layer = layer_of(target)
             if target_layer == source_layer:
                 continue

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import json
 import subprocess
 import sys
 import typing
 from pathlib import Path
 
+import pytest
 from pydantic import BaseModel
 
 import pystator
@@ -218,3 +221,28 @@ def test_import_layers() -> None:
     proc = run(str(ROOT / "scripts" / "check_layers.py"))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "layers: ok"
+
+
+@pytest.mark.parametrize(
+    ("source", "current", "package", "expected"),
+    [
+        ("from .x import y", "pystator.cli", True, "pystator.cli.x"),
+        ("from .x import y", "pystator.cli.machine", False, "pystator.cli.x"),
+        ("from ..models import y", "pystator.cli.machine", False, "pystator.models"),
+        ("from .errors import y", "pystator.__init__", True, "pystator.errors"),
+        ("from pystator.models import y", "pystator.cli", True, "pystator.models"),
+    ],
+)
+def test_the_layer_check_resolves_relative_imports(
+    source: str, current: str, package: bool, expected: str
+) -> None:
+    """In a package's ``__init__``, ``from .x`` is a module of that package, not a sibling."""
+    spec = importlib.util.spec_from_file_location(
+        "check_layers", ROOT / "scripts" / "check_layers.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    found = module.imported_modules(ast.parse(source), current, package=package)
+    assert [name for _, name in found] == [expected]
