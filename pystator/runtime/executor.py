@@ -4,13 +4,20 @@ Actions run in the order of ``result.action_specs()``: exit actions innermost fi
 transition's, then entry actions outermost first. Each is called as ``fn(context, **params)``.
 A failing action is recorded in the ``ExecutionReport`` and, unless ``stop_on_error`` is set,
 does not stop the others. A failed result runs nothing.
+
+What to run and how the report is built is written once, in ``_plan``: a generator that yields
+each action to run and receives its ``ActionOutcome``. ``ActionExecutor.execute`` drives it
+with ``run_one`` and ``ActionExecutor.aexecute`` with ``await arun_one`` (the engine's guard
+requests are driven the same way, see ``StateMachine._drive``). What differs between the two
+is only how one action runs: ``arun_one`` awaits async actions, under the ``timeout``.
+``aexecute_parallel`` starts every action at once, so it has no plan to step through.
 """
 
 from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -64,6 +71,34 @@ def _outcome(
     )
 
 
+def _to_run(result: TransitionResult) -> tuple[ActionSpec, ...]:
+    """The actions of ``result`` in execution order; none for a failed result."""
+    return result.action_specs() if result.success else ()
+
+
+def _plan(
+    result: TransitionResult, stop_on_error: bool
+) -> Generator[ActionSpec, ActionOutcome, ExecutionReport]:
+    """Yield each action of ``result`` to run, in order, receive how it went, and return the
+    report; after the first failure with ``stop_on_error``, the rest are listed as skipped."""
+    specs = _to_run(result)
+    if not specs:
+        return _nothing_ran()
+    outcomes: list[ActionOutcome] = []
+    skipped: list[str] = []
+    for position, spec in enumerate(specs):
+        outcome = yield spec
+        outcomes.append(outcome)
+        if stop_on_error and not outcome.success:
+            skipped = [s.name for s in specs[position + 1 :]]
+            break
+    return ExecutionReport(
+        success=all(o.success for o in outcomes) and not skipped,
+        outcomes=tuple(outcomes),
+        skipped=tuple(skipped),
+    )
+
+
 class ActionExecutor:
     """Runs a result's actions from an ``ActionRegistry`` and reports how each went.
 
@@ -100,22 +135,51 @@ class ActionExecutor:
         self, result: TransitionResult, context: Mapping[str, Any] | None = None
     ) -> ExecutionReport:
         """Run every action of ``result`` synchronously; async actions are reported as errors."""
-        specs = result.action_specs() if result.success else ()
+        ctx: Any = {} if context is None else context
+        plan = _plan(result, self.stop_on_error)
+        try:
+            spec = next(plan)
+            while True:
+                spec = plan.send(self.run_one(spec, ctx))
+        except StopIteration as done:
+            report: ExecutionReport = done.value
+            return report
+
+    async def aexecute(
+        self, result: TransitionResult, context: Mapping[str, Any] | None = None
+    ) -> ExecutionReport:
+        """Run the actions one after another, awaiting async ones (``execute``'s async twin)."""
+        ctx: Any = {} if context is None else context
+        plan = _plan(result, self.stop_on_error)
+        try:
+            spec = next(plan)
+            while True:
+                spec = plan.send(await self.arun_one(spec, ctx))
+        except StopIteration as done:
+            report: ExecutionReport = done.value
+            return report
+
+    async def aexecute_parallel(
+        self, result: TransitionResult, context: Mapping[str, Any] | None = None
+    ) -> ExecutionReport:
+        """Start every action at once and wait for all; outcomes keep the declared order.
+
+        ``stop_on_error`` does not apply: every action has started before any has failed.
+        """
+        specs = _to_run(result)
         if not specs:
             return _nothing_ran()
         ctx: Any = {} if context is None else context
-        outcomes: list[ActionOutcome] = []
-        skipped: list[str] = []
-        for position, spec in enumerate(specs):
-            outcomes.append(self.run_one(spec, ctx))
-            if self.stop_on_error and not outcomes[-1].success:
-                skipped = [s.name for s in specs[position + 1 :]]
-                break
-        return ExecutionReport(
-            success=all(o.success for o in outcomes) and not skipped,
-            outcomes=tuple(outcomes),
-            skipped=tuple(skipped),
-        )
+        import asyncio  # lazily, as in arun_one
+
+        outcomes = await asyncio.gather(*(self.arun_one(spec, ctx) for spec in specs))
+        return ExecutionReport(success=all(o.success for o in outcomes), outcomes=tuple(outcomes))
+
+    # The old names, as the same function objects. ``async_execute_parallel`` is the seed's
+    # (its README awaits it), so it stays for good; ``async_execute`` stays, silent, until a
+    # later release deprecates it.
+    async_execute = aexecute
+    async_execute_parallel = aexecute_parallel
 
     def _call(self, fn: Any, spec: ActionSpec, ctx: Any, action_id: str | None) -> Any:
         if action_id is not None and _takes_action_id(fn):
@@ -138,7 +202,7 @@ class ActionExecutor:
                 if inspect.iscoroutine(value):
                     value.close()
                 raise TypeError(
-                    f"action '{spec.name}' is async: run it with async_execute, "
+                    f"action '{spec.name}' is async: run it with aexecute, "
                     "or use asend()/aprocess with an async executor"
                 )
             return _outcome(spec, started)
@@ -171,37 +235,3 @@ class ActionExecutor:
             return _outcome(spec, started)
         except Exception as exc:
             return _outcome(spec, started, exc)
-
-    async def async_execute(
-        self, result: TransitionResult, context: Mapping[str, Any] | None = None
-    ) -> ExecutionReport:
-        """Run the actions one after another, awaiting async ones."""
-        specs = result.action_specs() if result.success else ()
-        if not specs:
-            return _nothing_ran()
-        ctx: Any = {} if context is None else context
-        outcomes: list[ActionOutcome] = []
-        skipped: list[str] = []
-        for position, spec in enumerate(specs):
-            outcomes.append(await self.arun_one(spec, ctx))
-            if self.stop_on_error and not outcomes[-1].success:
-                skipped = [s.name for s in specs[position + 1 :]]
-                break
-        return ExecutionReport(
-            success=all(o.success for o in outcomes) and not skipped,
-            outcomes=tuple(outcomes),
-            skipped=tuple(skipped),
-        )
-
-    async def async_execute_parallel(
-        self, result: TransitionResult, context: Mapping[str, Any] | None = None
-    ) -> ExecutionReport:
-        """Start every action at once and wait for all; outcomes keep the declared order."""
-        specs = result.action_specs() if result.success else ()
-        if not specs:
-            return _nothing_ran()
-        ctx: Any = {} if context is None else context
-        import asyncio  # lazily, as in arun_one
-
-        outcomes = await asyncio.gather(*(self.arun_one(spec, ctx) for spec in specs))
-        return ExecutionReport(success=all(o.success for o in outcomes), outcomes=tuple(outcomes))

@@ -1,4 +1,5 @@
-"""``ActionExecutor``: order, params, failures, async runs and timeouts."""
+"""``ActionExecutor``: order, params, failures, async runs and timeouts, and the sync and async
+drivers of the one plan giving the same reports."""
 
 from __future__ import annotations
 
@@ -7,7 +8,15 @@ from typing import Any
 
 import pytest
 
-from pystator import ActionExecutor, ActionRegistry, ErrorCode, ExecutionReport, TransitionResult
+from pystator import (
+    ActionExecutor,
+    ActionOutcome,
+    ActionRegistry,
+    ActionSpec,
+    ErrorCode,
+    ExecutionReport,
+    TransitionResult,
+)
 from pystator.actions import ActionExecutor as ActionsModuleExecutor
 from tests.unit.conftest import build, traced
 
@@ -31,6 +40,11 @@ def recording(log: list[Any], *names: str) -> ActionRegistry:
 
 def test_actions_module_exports_the_same_executor() -> None:
     assert ActionsModuleExecutor is ActionExecutor
+
+
+def test_the_seed_async_names_are_the_same_functions() -> None:
+    assert ActionExecutor.async_execute is ActionExecutor.aexecute
+    assert ActionExecutor.async_execute_parallel is ActionExecutor.aexecute_parallel
 
 
 class TestExecute:
@@ -71,8 +85,8 @@ class TestExecute:
         assert report.success
         assert report.outcomes == ()
         assert log == []
-        assert asyncio.run(ActionExecutor(reg).async_execute(failed, {})).outcomes == ()
-        assert asyncio.run(ActionExecutor(reg).async_execute_parallel(failed, {})).outcomes == ()
+        assert asyncio.run(ActionExecutor(reg).aexecute(failed, {})).outcomes == ()
+        assert asyncio.run(ActionExecutor(reg).aexecute_parallel(failed, {})).outcomes == ()
 
     def test_a_raising_action_is_reported_and_others_still_run(self) -> None:
         log: list[Any] = []
@@ -142,7 +156,7 @@ class TestExecute:
 
 
 class TestAsync:
-    def test_async_execute_runs_in_order_and_awaits(self) -> None:
+    def test_aexecute_runs_in_order_and_awaits(self) -> None:
         log: list[str] = []
         reg = ActionRegistry()
 
@@ -153,7 +167,7 @@ class TestAsync:
         reg.register("ex_A", lambda ctx: log.append("ex_A"))
         reg.register("slow", slow)
         reg.register("en_B", lambda ctx: log.append("en_B"))
-        report = asyncio.run(ActionExecutor(reg).async_execute(result_with("slow"), {}))
+        report = asyncio.run(ActionExecutor(reg).aexecute(result_with("slow"), {}))
         assert report.success
         assert log == ["ex_A", "slow", "en_B"]
 
@@ -166,7 +180,7 @@ class TestAsync:
 
         reg.register("act", act)
         report = asyncio.run(
-            ActionExecutor(reg).async_execute(result_with({"name": "act", "params": {"book": "x"}}))
+            ActionExecutor(reg).aexecute(result_with({"name": "act", "params": {"book": "x"}}))
         )
         assert report.success
         assert got == ["x"]
@@ -181,12 +195,12 @@ class TestAsync:
         reg.register("ex_A", lambda ctx: log.append("ex_A"))
         reg.register("boom", boom)
         reg.register("en_B", lambda ctx: log.append("en_B"))
-        report = asyncio.run(ActionExecutor(reg).async_execute(result_with("boom"), {}))
+        report = asyncio.run(ActionExecutor(reg).aexecute(result_with("boom"), {}))
         assert not report.success
         assert report.failed[0].error == "RuntimeError: down"
         assert log == ["ex_A", "en_B"]
         stopped = asyncio.run(
-            ActionExecutor(reg, stop_on_error=True).async_execute(result_with("boom"), {})
+            ActionExecutor(reg, stop_on_error=True).aexecute(result_with("boom"), {})
         )
         assert stopped.skipped == ("en_B",)
 
@@ -197,7 +211,7 @@ class TestAsync:
             await asyncio.sleep(10)
 
         reg.register("hang", hang)
-        report = asyncio.run(ActionExecutor(reg, timeout=0.01).async_execute(result_with("hang")))
+        report = asyncio.run(ActionExecutor(reg, timeout=0.01).aexecute(result_with("hang")))
         assert not report.success
         (failed,) = report.failed
         assert failed.name == "hang"
@@ -224,7 +238,7 @@ class TestAsync:
         async def run() -> ExecutionReport:
             # Run sequentially, ``waiter`` would wait forever; in parallel ``releaser`` frees it.
             return await asyncio.wait_for(
-                ActionExecutor(reg).async_execute_parallel(result_with("waiter", "releaser")), 5
+                ActionExecutor(reg).aexecute_parallel(result_with("waiter", "releaser")), 5
             )
 
         report = asyncio.run(run())
@@ -235,6 +249,86 @@ class TestAsync:
     def test_parallel_reports_failures(self) -> None:
         reg = recording([], "ex_A", "en_B")
         reg.register("boom", lambda ctx: 1 / 0)
-        report = asyncio.run(ActionExecutor(reg).async_execute_parallel(result_with("boom")))
+        report = asyncio.run(ActionExecutor(reg).aexecute_parallel(result_with("boom")))
         assert not report.success
         assert [o.success for o in report.outcomes] == [True, False, True]
+
+
+def without_durations(report: ExecutionReport) -> ExecutionReport:
+    """``report`` with every ``duration_ms`` zeroed: the one field two runs never share."""
+    outcomes = tuple(o.model_copy(update={"duration_ms": 0.0}) for o in report.outcomes)
+    return report.model_copy(update={"outcomes": outcomes})
+
+
+class _Recording(ActionExecutor):
+    """Runs actions for real (async) and keeps each outcome by action name."""
+
+    def __init__(self, registry: ActionRegistry, **options: Any) -> None:
+        super().__init__(registry, **options)
+        self.seen: dict[str, ActionOutcome] = {}
+
+    async def arun_one(
+        self, spec: ActionSpec, ctx: Any, action_id: str | None = None
+    ) -> ActionOutcome:
+        outcome = await super().arun_one(spec, ctx, action_id)
+        self.seen[spec.name] = outcome
+        return outcome
+
+
+class _Replaying(ActionExecutor):
+    """Answers the sync driver with outcomes recorded from an async run."""
+
+    def __init__(self, outcomes: dict[str, ActionOutcome], **options: Any) -> None:
+        super().__init__(ActionRegistry(), **options)
+        self.outcomes = outcomes
+
+    def run_one(self, spec: ActionSpec, ctx: Any, action_id: str | None = None) -> ActionOutcome:
+        return self.outcomes[spec.name]
+
+
+class TestOnePlanTwoDrivers:
+    """``execute`` and ``aexecute`` drive the same plan: from the same outcomes, the same report."""
+
+    @pytest.mark.parametrize("stop_on_error", [False, True])
+    def test_sync_actions_give_equal_reports(self, stop_on_error: bool) -> None:
+        reg = recording([], "ex_A", "ok", "en_B")
+        reg.register("boom", lambda ctx: 1 / 0)
+        result = result_with("ok", {"name": "boom", "params": {"n": 1}}, "missing", "ok")
+        executor = ActionExecutor(reg, stop_on_error=stop_on_error)
+        sync = executor.execute(result, {})
+        awaited = asyncio.run(executor.aexecute(result, {}))
+        assert without_durations(sync) == without_durations(awaited)
+        assert not sync.success
+        if stop_on_error:
+            assert [o.name for o in sync.outcomes] == ["ex_A", "ok", "boom"]
+            assert sync.skipped == ("missing", "ok", "en_B")
+        else:
+            assert [o.success for o in sync.outcomes] == [True, True, False, False, True, True]
+            assert sync.skipped == ()
+
+    @pytest.mark.parametrize("stop_on_error", [False, True])
+    def test_a_failure_and_a_timeout_give_equal_reports(self, stop_on_error: bool) -> None:
+        reg = recording([], "ex_A", "en_B")
+
+        async def hang(ctx: Any) -> None:
+            await asyncio.Event().wait()  # never set: the timeout always fires, whatever its length
+
+        async def boom(ctx: Any) -> None:
+            raise RuntimeError("down")
+
+        reg.register("hang", hang)
+        reg.register("boom", boom)
+        reg.register("after", lambda ctx: None)
+        result = result_with("hang", "boom", "after")
+        recorded = _Recording(reg, stop_on_error=stop_on_error, timeout=0.01)
+        awaited = asyncio.run(recorded.aexecute(result, {}))
+        timed_out = recorded.seen["hang"]
+        assert timed_out.error_code == ErrorCode.TIMEOUT.value
+        sync = _Replaying(recorded.seen, stop_on_error=stop_on_error).execute(result, {})
+        assert sync == awaited
+        if stop_on_error:
+            assert [o.name for o in sync.outcomes] == ["ex_A", "hang"]
+            assert sync.skipped == ("boom", "after", "en_B")
+        else:
+            assert [o.success for o in sync.outcomes] == [True, False, False, True, True]
+            assert sync.outcomes[2].error == "RuntimeError: down"
