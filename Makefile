@@ -31,6 +31,7 @@ lint: install
 	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy
 	$(BIN)/python scripts/check_layers.py
+	$(BIN)/python scripts/check_sizes.py
 
 format: install
 	$(BIN)/ruff check --fix $(LINT_PATHS)
