@@ -1,5 +1,6 @@
 """The pure engine: compile a definition, select transitions, build results. No I/O, no clock."""
 
+from pystator.engine.caches import IndexCaches
 from pystator.engine.config import Configuration, parse, serialize
 from pystator.engine.datamodel import AssignFailed, CompiledAssign, DataModel, dict_rebuild
 from pystator.engine.index import (
@@ -45,6 +46,7 @@ __all__ = [
     "GuardOutcome",
     "GuardStep",
     "History",
+    "IndexCaches",
     "MachineIndex",
     "Rejection",
     "StateNode",

@@ -17,12 +17,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from pystator.engine.caches import MAX_CONFIGS
 from pystator.engine.index import ROOT, MachineIndex, StateNode
 from pystator.errors import UndefinedStateError
 from pystator.models.checks import suggest
 
 _TOKEN = re.compile(r"\s*(?:([A-Za-z][A-Za-z0-9_]*)|(\()|(\))|(=)|(,))")
-_MAX_CONFIG_CACHE = 4096
 _MAX_CONFIG_LENGTH = 20_000
 
 
@@ -103,8 +103,11 @@ def _tokens(text: str) -> list[str]:
 
 
 def parse(index: MachineIndex, text: str) -> Configuration:
-    """Parse and check a configuration string; raise ``UndefinedStateError`` when illegal."""
-    cached: Configuration | None = index.configs.get(text)
+    """Parse and check a configuration string; raise ``UndefinedStateError`` when illegal.
+
+    Kept in ``index.caches.configs`` under ``text`` as given."""
+    configs = index.caches.configs
+    cached = configs.get(text)
     if cached is not None:
         return cached
     states = index.states
@@ -120,9 +123,9 @@ def parse(index: MachineIndex, text: str) -> Configuration:
     leaves = _ConfigParser(index, text, tokens).leaves()
     ordered = tuple(sorted(leaves, key=lambda n: states[n].order))
     config = Configuration(serialize(index, ordered), ordered, active_of(states, ordered))
-    if len(index.configs) >= _MAX_CONFIG_CACHE:
-        index.configs.clear()
-    index.configs[text] = config
+    if len(configs) >= MAX_CONFIGS:
+        configs.clear()
+    configs[text] = config
     return config
 
 

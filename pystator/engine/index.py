@@ -1,5 +1,9 @@
 """Compile a ``MachineDefinition`` into an immutable index the engine can query in O(1).
 
+``MachineIndex`` is frozen: its fields are what ``build_index`` compiled. What the engine
+fills in on use (a state's candidate table, results built once) lives in its
+``IndexCaches`` (``engine.caches``), reached as ``index.caches``.
+
 The index answers "which transitions may fire for this trigger in this state, in which order"
 with one dictionary lookup per level. Selection order follows SCXML: the active state first,
 then its ancestors; within one state, higher ``priority`` first, then document order. A
@@ -15,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pystator.engine.caches import IndexCaches
 from pystator.engine.datamodel import CompiledAssign, ValueFn
 from pystator.errors import ConfigIssue, ConfigurationError
 from pystator.models.definition import (
@@ -38,6 +43,7 @@ AUTO = ""
 """Table key of eventless (``auto``) transitions; no trigger can be empty."""
 
 ExprFn = Callable[[Mapping[str, Any]], bool]
+WhyNotFn = Callable[[Mapping[str, Any]], str | None]
 
 
 class CompiledGuard:
@@ -45,8 +51,8 @@ class CompiledGuard:
 
     ``name`` is the registry key of a named guard; ``evaluate`` is set for an inline
     expression. ``label`` is how results name the guard. ``why_not``, set by
-    ``engine.step.compile_machine`` for an expression, answers in one call whether the guard
-    holds (``None``) or why not, so a rejection needs no second evaluation for its detail.
+    ``compile_guard`` for an expression, answers in one call whether the guard holds
+    (``None``) or why not, so a rejection needs no second evaluation for its detail.
     """
 
     __slots__ = ("evaluate", "expr", "label", "name", "params", "why_not")
@@ -57,13 +63,14 @@ class CompiledGuard:
         params: Mapping[str, Any] | None,
         expr: str | None,
         evaluate: ExprFn | None,
+        why_not: WhyNotFn | None = None,
     ) -> None:
         self.name = name
         self.params = params
         self.expr = expr
         self.evaluate = evaluate
         self.label = name if name is not None else f"expr: {expr}"
-        self.why_not: Callable[[Mapping[str, Any]], str | None] | None = None
+        self.why_not = why_not
 
 
 class Rejection:
@@ -82,7 +89,13 @@ class Rejection:
 
 
 class Candidate:
-    """One transition that may fire from one active state; its result is built once."""
+    """One transition that may fire from one active state; its result is built once.
+
+    The candidates of a state are made on its first event and kept in ``IndexCaches.table``,
+    so the memos below (``result``, ``assigns``, ``carried``) are part of that cache. They
+    stay slots of the candidate: a dictionary keyed by candidate would add a lookup to the
+    fast path (rows 1 to 3).
+    """
 
     __slots__ = (
         "assigns",
@@ -180,23 +193,24 @@ class StateNode:
         return self.type == "terminal" and self.parent == ROOT
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class MachineIndex:
-    """The compiled, read-only form of a definition (caches fill in on use)."""
+    """The compiled form of a definition; never changes once built.
+
+    Its dictionaries are read-only by convention (a ``MappingProxyType`` lookup is slower,
+    and ``states.get`` is on the hot paths). What the engine fills in on use is in
+    ``caches``: ``dataclasses.replace`` makes an index that shares them.
+    """
 
     definition: MachineDefinition
     states: dict[str, StateNode]
     initial_top: str
     """The top-level state the machine starts in."""
     initial_state: str
-    """The configuration a new entity starts in (before eventless steps)."""
+    """The configuration a new entity starts in (before eventless steps); resolved from
+    ``initial_top`` by ``engine.step.compile_machine``."""
     triggers: frozenset[str]
     timer_triggers: frozenset[str]
-    table: dict[str, dict[str, tuple[Candidate, ...]]]
-    """state -> trigger -> candidates in selection order (``AUTO`` for eventless); filled by
-    ``state_table`` on first use."""
-    fast_table: dict[str, dict[str, tuple[Candidate, ...]]]
-    """The part of ``table`` whose results can be built once and shared (see ``simple``)."""
     timer_table: dict[str, Candidate]
     """timer key -> the delayed transition it fires."""
     strict: bool
@@ -204,25 +218,11 @@ class MachineIndex:
     """No eventless, done or history transitions: a step is one microstep, results cacheable."""
     has_history: bool
     has_auto: bool
-    allowed: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    """state -> triggers with at least one candidate, in document order."""
-    configs: dict[str, Any] = field(default_factory=dict)
-    """Cache: configuration string -> parsed ``Configuration``."""
-    results: dict[tuple[Any, ...], TransitionResult] = field(default_factory=dict)
-    """Cache of general-path results (machines where ``simple`` holds)."""
-    settled: dict[tuple[str, str], TransitionResult] = field(default_factory=dict)
-    """Cache: (configuration as the caller spelled it, trigger) -> result, for the entries of
-    ``results`` whose selection evaluated no guard: such a result depends on nothing else, so
-    the drivers return it without running the engine (parallel configurations)."""
     own: dict[str, list[int]] = field(default_factory=dict)
     """state -> indexes of its own transitions (not delayed ones), in document order; grouped
     by trigger and sorted by priority in ``state_table``, on the state's first event."""
     guards: dict[int, tuple[CompiledGuard, ...]] = field(default_factory=dict)
     """transition index -> its compiled guards (absent: the transition has none)."""
-    failures: dict[tuple[Any, ...], TransitionResult] = field(default_factory=dict)
-    """Cache of the results of events that do not move the entity (a guard said no, a
-    trigger that does not apply, a terminal state), keyed by everything each is built from;
-    filled and bounded by ``engine.outcomes``."""
     assigns: dict[int, tuple[CompiledAssign, ...]] = field(default_factory=dict)
     """transition index -> its compiled assign items (``assign:`` first, then the
     ``{assign: ...}`` items of its actions); absent: the transition assigns nothing."""
@@ -232,6 +232,8 @@ class MachineIndex:
     """transition index -> the internal events its actions raise, in order."""
     has_raise: bool = False
     """Some transition or state raises internal events (SCXML's ``<raise>``)."""
+    caches: IndexCaches = field(default_factory=IndexCaches)
+    """What the engine fills in on use (``engine.caches``)."""
 
 
 def _action_specs(refs: tuple[ActionItem, ...]) -> tuple[ActionSpec, ...]:
@@ -316,8 +318,25 @@ def compile_guard(
     if ref.expr is not None:
         if compile_expr is None:
             raise ValueError("inline expressions need an expression compiler")
-        return CompiledGuard(None, None, ref.expr, compile_expr(ref.expr))
+        evaluate = compile_expr(ref.expr)
+        return CompiledGuard(None, None, ref.expr, evaluate, _why_not_of(evaluate))
     return CompiledGuard(ref.name, ref.params or None, None, None)
+
+
+def _why_not_of(evaluate: ExprFn) -> WhyNotFn | None:
+    """One function saying whether an ``expr`` guard holds (``None``) and, if not, why.
+
+    The expression language's ``explain`` is that function when a missing context key makes
+    the guard false; with ``on_missing="error"`` the guard must raise instead, so it is
+    evaluated first and explained only when it says no. ``None`` for an expression compiled
+    without ``explain``.
+    """
+    explain = getattr(evaluate, "explain", None)
+    if explain is None:
+        return None
+    if getattr(evaluate, "on_missing", None) == "false":
+        return explain  # type: ignore[no-any-return]
+    return lambda ctx: None if evaluate(ctx) else explain(ctx)
 
 
 def _compile_guards(
@@ -585,16 +604,13 @@ def build_index(
         source = key.split(":", 1)[0]
         timer_table[key] = Candidate(source, source, t, -1, ())
 
-    initial_state = initial_top  # resolved to a full configuration by engine.step
     return MachineIndex(
         definition=definition,
         states=states,
         initial_top=initial_top,
-        initial_state=initial_state,
+        initial_state=initial_top,  # resolved to a full configuration by engine.step
         triggers=frozenset(triggers),
         timer_triggers=frozenset(spec.trigger for specs in timers.values() for spec in specs),
-        table={},
-        fast_table={},
         timer_table=timer_table,
         strict=definition.meta.strict_mode,
         simple=simple,
@@ -633,9 +649,11 @@ def state_table(index: MachineIndex, name: str) -> dict[str, tuple[Candidate, ..
     """trigger -> candidates of state ``name``, built on first use (``None``: no such state).
 
     Built lazily so that loading a machine of thousands of states costs only what it uses:
-    the state's own transitions, then its ancestors', each level sorted by priority.
+    the state's own transitions, then its ancestors', each level sorted by priority. Kept in
+    ``index.caches`` (``table``, ``allowed`` and, for a plain state, ``fast_table``).
     """
-    table = index.table.get(name)
+    caches = index.caches
+    table = caches.table.get(name)
     if table is not None:
         return table
     state_node = index.states.get(name)
@@ -669,23 +687,23 @@ def state_table(index: MachineIndex, name: str) -> dict[str, tuple[Candidate, ..
                         Candidate(name, level, transitions[i], i, index.guards.get(i, ()))
                     )
     table = {k: tuple(v) for k, v in merged.items() if v}
-    index.allowed[name] = tuple(
+    caches.allowed[name] = tuple(
         sorted(
             (k for k in table if k != AUTO and not k.startswith("done.state.")),
             key=lambda trig: min(c.index for c in table[trig]),
         )
     )
-    index.table[name] = table
+    caches.table[name] = table
     if index.simple and not state_node.in_parallel and state_node.kind != "parallel":
         # A plain state of a machine whose results can be built once: the fast path.
-        index.fast_table[name] = table
+        caches.fast_table[name] = table
     return table
 
 
 def allowed_of(index: MachineIndex, name: str) -> tuple[str, ...]:
     """Triggers with at least one candidate from state ``name``, in document order."""
-    allowed = index.allowed.get(name)
+    allowed = index.caches.allowed.get(name)
     if allowed is None:
         state_table(index, name)
-        allowed = index.allowed.get(name, ())
+        allowed = index.caches.allowed.get(name, ())
     return allowed

@@ -8,11 +8,11 @@ not apply (``no_transition``) depends only on what it is built from: the state a
 spelled it, the trigger and, for a rejection, the guard, the candidates tried and the guard's
 detail. So it is built once, by ``build_rejection`` or ``build_no_transition`` (the plain
 builders, which the unit tests compare it with field for field), kept in
-``MachineIndex.failures`` and shared: a rejection costs a dictionary lookup instead of a
-Pydantic validation, an exception and a message (benchmark rows 10a to 10h). The error in
-a shared result is shared too. ``TransitionResult.raise_for_error`` raises a fresh copy of
-it, and an error that was raised anyway (``raise result.error``: its traceback is set) is
-never handed out again, so no call sees another's traceback.
+``index.caches.failures`` (``engine.caches``) and shared: a rejection costs a dictionary
+lookup instead of a Pydantic validation, an exception and a message (benchmark rows 10a to
+10h). The error in a shared result is shared too. ``TransitionResult.raise_for_error``
+raises a fresh copy of it, and an error that was raised anyway (``raise result.error``: its
+traceback is set) is never handed out again, so no call sees another's traceback.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Any
 
+from pystator.engine.caches import MAX_FAILURES
 from pystator.engine.config import Configuration, parse
 from pystator.engine.index import CompiledGuard, MachineIndex, allowed_of
 from pystator.engine.microstep import entry_configuration
@@ -35,10 +36,6 @@ from pystator.errors import (
 )
 from pystator.models.checks import suggest
 from pystator.models.result import TransitionResult
-
-_MAX_FAILURES = 4_096
-"""Entries kept in ``MachineIndex.failures`` before it is cleared: its keys hold the
-caller's triggers (and guard details), so the definition alone does not bound them."""
 
 
 def reject(
@@ -56,7 +53,7 @@ def reject(
     driver's fast path, ``StateMachine._select``, reads the same key before calling this).
     """
     key = (state, trigger, guard, tried, detail)
-    result = index.failures.get(key)
+    result = index.caches.failures.get(key)
     if result is None or _was_raised(result):
         result = _keep(index, key, build_rejection(index, state, trigger, guard, tried, detail))
     return result
@@ -71,7 +68,7 @@ def no_transition(
     per (state, trigger) by ``build_no_transition``, then shared.
     """
     key = (state, trigger)
-    result = index.failures.get(key)
+    result = index.caches.failures.get(key)
     if result is None or _was_raised(result):
         result = _keep(index, key, build_no_transition(index, state, trigger, config))
     return result
@@ -85,8 +82,8 @@ def _was_raised(result: TransitionResult) -> bool:
 
 
 def _keep(index: MachineIndex, key: tuple[Any, ...], result: TransitionResult) -> TransitionResult:
-    failures = index.failures
-    if len(failures) >= _MAX_FAILURES:
+    failures = index.caches.failures
+    if len(failures) >= MAX_FAILURES:
         failures.clear()
     failures[key] = result
     return result

@@ -16,11 +16,13 @@ Everything here is pure and deterministic.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator
+from dataclasses import replace
 from functools import partial
 from types import MappingProxyType
 from typing import Any
 
+from pystator.engine.caches import MAX_RESULTS
 from pystator.engine.config import Configuration, active_of, serialize
 from pystator.engine.datamodel import AssignFailed, DataModel, ValueFn
 from pystator.engine.index import (
@@ -57,8 +59,6 @@ from pystator.models.result import TransitionResult
 
 MAX_MICROSTEPS = 100
 """Eventless and done transitions taken after one event, at most (stops cycles)."""
-_MAX_RESULTS = 65_536
-"""Entries kept in the index's result caches before they are cleared."""
 
 GuardOutcome = bool | Rejection
 """What a driver sends back for a guard: its truth, or a ``Rejection`` saying why not."""
@@ -94,29 +94,10 @@ def compile_machine(
     if compile_expr is expression_language and definition.meta.expr_on_missing == "error":
         compile_expr = partial(expression_language, on_missing="error")
     index = build_index(definition, compile_expr=compile_expr, compile_value=compile_value)
-    for guards in index.guards.values():
-        for guard in guards:
-            guard.why_not = _why_not_of(guard.evaluate)
+    # The initial configuration needs the built tree (default entry of compound and parallel
+    # states), so it is resolved here and the frozen index copied with it (same caches).
     leaves = entry_leaves(index, (), [], None)[0]
-    index.initial_state = serialize(index, leaves)
-    return index
-
-
-def _why_not_of(evaluate: ExprFn | None) -> Callable[[Mapping[str, Any]], str | None] | None:
-    """One function saying whether an ``expr`` guard holds (``None``) and, if not, why.
-
-    The expression language's ``explain`` is that function when a missing context key makes
-    the guard false; with ``on_missing="error"`` the guard must raise instead, so it is
-    evaluated first and explained only when it says no. ``None`` for a named guard, or an
-    expression compiled without ``explain``.
-    """
-    explain = getattr(evaluate, "explain", None)
-    if evaluate is None or explain is None:
-        return None
-    if getattr(evaluate, "on_missing", None) == "false":
-        return explain  # type: ignore[no-any-return]
-    fn = evaluate
-    return lambda ctx: None if fn(ctx) else explain(ctx)
+    return replace(index, initial_state=serialize(index, leaves))
 
 
 def accept(index: MachineIndex, candidate: Candidate) -> TransitionResult:
@@ -288,7 +269,7 @@ def macrostep(
     if index.simple and not index.has_assign:
         # Keyed by the caller's spelling: the result's source_state is that spelling.
         cache_key = (state, timer_key or trigger, *(c.index for c in selected))
-        cached = index.results.get(cache_key)
+        cached = index.caches.results.get(cache_key)
         if cached is not None:
             return cached
 
@@ -326,15 +307,16 @@ def macrostep(
         processed,
     )
     if cache_key is not None:
-        if len(index.results) >= _MAX_RESULTS:
-            index.results.clear()
-            index.settled.clear()
-        index.results[cache_key] = result
+        caches = index.caches
+        if len(caches.results) >= MAX_RESULTS:
+            caches.results.clear()
+            caches.settled.clear()
+        caches.results[cache_key] = result
         if timer_key is None and not any(index.guards.get(i) for i in outcomes):
             # No guard was evaluated (``outcomes`` holds every candidate the selection
             # reached): the result depends on (state, trigger) alone, and the drivers may
             # return it without running the engine.
-            index.settled[(state, trigger)] = result
+            caches.settled[(state, trigger)] = result
     return result
 
 

@@ -187,6 +187,12 @@ class StateMachine:
         # machines directory): what one accepts, all accept.
         checked = check_machine(definition, context_model=context_model, event_models=event_models)
         self._index: MachineIndex = checked.index
+        # The caches the fast path reads on every call, held directly (one attribute lookup
+        # each, as when they were fields of the index). ``IndexCaches`` never rebinds them.
+        caches = self._index.caches
+        self._fast_table = caches.fast_table
+        self._settled = caches.settled
+        self._failures = caches.failures
         self._contract: ContextContract | None = checked.contract
         self._context_model = context_model
         self._typed: TypedContext | None = checked.typed
@@ -589,17 +595,17 @@ class StateMachine:
         # expressions read ``view`` (the same object unless the context is a model);
         # a success carries ``ctx`` (or the context its assigns made), a failure ``given``.
         index = self._index
-        per_state = index.fast_table.get(state)
+        per_state = self._fast_table.get(state)
         if per_state is None:
             # A parallel configuration's step that read no guard is built once, then shared.
-            settled = index.settled.get((state, trigger))
+            settled = self._settled.get((state, trigger))
             if settled is not None:
                 return _attach(settled, ctx if settled.success else given)
-            if state_table(index, state) is None or state not in index.fast_table:
+            if state_table(index, state) is None or state not in self._fast_table:
                 data = DataModel(ctx, view, self._rebuild)
                 step = macrostep(index, state, trigger, history, data=data)
                 return self._finish(state, trigger, self._drive(step, data), data, given)
-            per_state = index.fast_table[state]
+            per_state = self._fast_table[state]
         cands = per_state.get(trigger)
         if cands is None:
             return _attach(no_transition(index, state, trigger), given)
@@ -649,7 +655,7 @@ class StateMachine:
         tried = len(cands)
         # Rejections are built once and shared (``engine.outcomes.reject``): read the shared
         # one here, as a successful result is read from its candidate above.
-        shared = index.failures.get((state, trigger, first_no, tried, detail))
+        shared = self._failures.get((state, trigger, first_no, tried, detail))
         if shared is not None and shared.error.__traceback__ is None:  # type: ignore[union-attr]
             return _attach(shared, given)
         return _attach(reject(index, state, trigger, first_no, tried, detail), given)
@@ -777,7 +783,7 @@ class StateMachine:
         given: Any,
         history: History | None,
     ) -> TransitionResult:
-        settled = self._index.settled.get((state, trigger))
+        settled = self._settled.get((state, trigger))
         if settled is not None:
             return _attach(settled, ctx if settled.success else given)
         data = DataModel(ctx, view, self._rebuild)

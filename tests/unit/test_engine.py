@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -527,3 +528,38 @@ class TestRejectionsOnEveryPath:
         r = m.process("P(r1=A1, r2=B1)", "flip")
         assert r.metadata["reason"] == "guard_rejected"
         assert await m.aprocess("P(r1=A1, r2=B1)", "flip") is r
+
+
+class TestIndexCaches:
+    """The compiled index is frozen; what the engine fills in on use is in ``index.caches``,
+    and clearing it changes no outcome."""
+
+    def test_the_index_and_its_caches_cannot_be_rebound(self) -> None:
+        index = desk()._index
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            index.simple = False  # type: ignore[misc]
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            index.caches.failures = {}  # type: ignore[misc]
+
+    def test_clearing_the_caches_changes_no_outcome(self) -> None:
+        m = desk(
+            {"trigger": "enter", "source": "OUT", "dest": "P"},
+            {"trigger": "flip", "source": "B1", "dest": "B2", "guards": ["ok"]},
+        )
+        calls = [
+            ("OUT", "enter", None),
+            ("OUT", "nope", None),
+            ("P(r1=A1, r2=B1)", "go", None),
+            ("P(r1=A1, r2=B1)", "flip", {"ok": False}),
+            ("P(r1=A1, r2=B1)", "flip", {"ok": True}),
+        ]
+        before = [m.process(*call) for call in calls]
+        caches = m._index.caches
+        filled = ("table", "fast_table", "allowed", "configs", "settled", "results", "failures")
+        assert all(getattr(caches, name) for name in filled)
+        caches.clear()
+        assert not any(getattr(caches, name) for name in filled)
+        assert [m.process(*call) for call in calls] == before
+        # The fast path holds the same dictionaries, filled again.
+        assert m._failures is caches.failures
+        assert len(caches.failures) == 2

@@ -26,8 +26,9 @@ from pystator import (
     UndefinedStateError,
     UndefinedTriggerError,
 )
+from pystator.engine.caches import MAX_FAILURES
 from pystator.engine.expr import compile_expression
-from pystator.engine.outcomes import _MAX_FAILURES, build_no_transition, build_rejection
+from pystator.engine.outcomes import build_no_transition, build_rejection
 from pystator.models.result import with_context
 from tests.unit.conftest import ORDER, build
 
@@ -641,12 +642,12 @@ class TestSharedFailures:
 
     def test_the_shared_failures_are_bounded(self) -> None:
         m = order()
-        for i in range(_MAX_FAILURES + 50):
+        for i in range(MAX_FAILURES + 50):
             assert not m.process("OPEN", f"unknown_{i}")
-        assert 0 < len(m._index.failures) <= _MAX_FAILURES
+        assert 0 < len(m._index.caches.failures) <= MAX_FAILURES
         # A result handed out before the cache was cleared stays as it was.
         r = m.process("OPEN", "explode")
-        for i in range(_MAX_FAILURES + 1):
+        for i in range(MAX_FAILURES + 1):
             m.process("OPEN", f"other_{i}")
         assert r.error is not None
         assert r.error.message.startswith("trigger 'explode' is not defined")
