@@ -19,6 +19,10 @@ Guarantees (see docs/guides/orchestrator.md):
 
 The procedure is written once, as generators that yield I/O operations; a sync and an async
 driver perform them (the same trick the engine uses for guards).
+
+Parts of the orchestrator live in ``pystator.runtime.orchestration``: the record cache and its
+creation stamps (``record_cache``), the stored JSON of a result (``result_json``) and
+``RetryPolicy`` (``retry``, re-exported here).
 """
 
 from __future__ import annotations
@@ -27,21 +31,16 @@ import asyncio
 import hashlib
 import json
 import logging
-import marshal
-import math
 import random
-import threading
 import time
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
-from functools import partial
 from itertools import repeat
-from operator import attrgetter, is_
+from operator import attrgetter
 from typing import Any, NoReturn
 
 from pydantic import BaseModel
 
-from pystator._json import compact_iterencode
 from pystator.engine.outcomes import context_invalid, timer_refused
 from pystator.errors import (
     ContextValidationError,
@@ -65,6 +64,9 @@ from pystator.runtime.clock import SYSTEM_CLOCK, Clock
 from pystator.runtime.context_limit import check_limit, too_large, too_large_error
 from pystator.runtime.hooks import TransitionObserver
 from pystator.runtime.machine import StateMachine
+from pystator.runtime.orchestration.record_cache import CREATION_STAMPS, RecordCache
+from pystator.runtime.orchestration.result_json import NOT_DUMPED, ResultJson
+from pystator.runtime.orchestration.retry import RetryPolicy
 from pystator.runtime.ports import StateStore
 from pystator.runtime.registry import ActionRegistry, GuardRegistry
 
@@ -87,27 +89,6 @@ class EventOutcome:
 
     result: TransitionResult
     entity: EntityRecord | None
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How often a failing action is tried, with exponential backoff and jitter."""
-
-    max_attempts: int = 3
-    base_delay: float = 0.05
-    max_delay: float = 2.0
-    jitter: bool = True
-
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        if self.base_delay < 0 or self.max_delay < 0:
-            raise ValueError("delays must be >= 0")
-
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        base = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
-        return random.uniform(0, base) if self.jitter else base
 
 
 _Op = tuple[str, tuple[Any, ...], Mapping[str, Any] | None]
@@ -163,166 +144,6 @@ def _context_changes(
     changed = {k: v for k, v in after.items() if k not in before or before[k] != v}
     removed = [k for k in before if k not in after]
     return changed, removed
-
-
-_CREATED_LOCK = threading.Lock()
-# (machine, entity id, clock reading) -> the last created_at given for them
-_created: dict[tuple[str, str, float], float] = {}
-
-
-def _creation_stamp(machine_name: str, entity_id: str, now: float) -> float:
-    """``now`` as the ``created_at`` of a new entity, for an orchestrator with a record cache.
-
-    ``created_at`` tells two incarnations of one entity id apart (the record cache relies on
-    it). A clock that stands still, like ``ManualClock``, reads the same for a deleted entity
-    and its re-creation: a reading given before for the same entity becomes the next float
-    after the last stamp made from it (a difference of one unit in the last place). Unique
-    within this process only (and only among orchestrators with a cache).
-    """
-    key = (machine_name, entity_id, now)
-    with _CREATED_LOCK:
-        last = _created.pop(key, None)
-        stamp = now if last is None else math.nextafter(last, math.inf)
-        _created[key] = stamp
-        if len(_created) > 4096:
-            del _created[next(iter(_created))]
-        return stamp
-
-
-def _not_json(value: Any) -> Any:
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
-# JSON without the per-call set-up of ``json.dumps``/``json.loads`` (the C encoder and
-# scanner, made once): the record cache copies every committed context through them.
-_encode = compact_iterencode(_not_json, allow_nan=False)
-_scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
-
-
-def _private_copy(record: EntityRecord) -> EntityRecord | None:
-    """``record`` with its own copy of its context and history, for the record cache; or
-    ``None`` if a store could read back something else than ``record``.
-
-    A SQL or Redis store keeps JSON, so the copy goes through JSON and is kept only if it
-    equals the original: a tuple, a number as a key, a datetime, NaN... are not cached (such
-    an entity is read from the store every time).
-    """
-    containers = [record.context, record.history]
-    try:
-        copy, _ = _scan("".join(_encode(containers, 0)), 0)
-    except (TypeError, ValueError, RecursionError):
-        return None
-    if copy != containers:
-        return None
-    fields = dict(record.__dict__)
-    fields["context"], fields["history"] = copy
-    fields["timers"] = list(record.timers)  # frozen models: a new list is enough
-    return build_record(EntityRecord, fields)
-
-
-_FLAT = (str, int, float, bool, type(None))
-_NOT_DUMPED: set[str] = {"context"}
-"""Fields of a result left out of its stored JSON (see ``Orchestrator._result_json``)."""
-_DumpedResult = tuple[set[str], tuple[str, ...], tuple[Any, ...], Callable[[], dict[str, Any]]]
-"""A result's JSON kept by ``Orchestrator._result_json``: (its set of fields set, its field
-names and values but the context, a copier of the JSON)."""
-
-
-def _json_copier(data: dict[str, Any]) -> Callable[[], dict[str, Any]] | None:
-    """A function that returns a new private copy of the JSON dict ``data`` (a result kept by
-    ``_result_json``) on each call, or ``None`` if ``data`` holds a value it cannot copy.
-
-    A dict whose values are scalars, or lists and dicts of scalars (the result of a plain
-    transition), is copied by copying the dict and each container in it: a third of the
-    cost of ``marshal``. Anything deeper is copied by ``marshal``.
-    """
-    containers: list[str] = []
-    for key, value in data.items():
-        kind = type(value)
-        if kind in _FLAT:
-            continue
-        items = value.values() if kind is dict else value if kind is list else None
-        if items is None or not all(type(v) in _FLAT for v in items):
-            try:
-                return partial(marshal.loads, marshal.dumps(data))
-            except ValueError:
-                return None
-        containers.append(key)
-    template = {**data}
-    for key in containers:
-        template[key] = data[key].copy()
-
-    def flat() -> dict[str, Any]:
-        out = template.copy()
-        for key in containers:
-            out[key] = out[key].copy()
-        return out
-
-    return flat
-
-
-class _RecordCache:
-    """The last record this orchestrator committed per entity, at most ``size`` entries.
-
-    An entry is either a record nobody else holds, handed out once (``take`` removes it; the
-    commit that follows puts its successor back), so it is never copied on the way out; or,
-    for an entity someone else writes too, the version this orchestrator last committed (a
-    marker: the entity is loaded, and cached again once an event finds it at that version,
-    i.e. nobody else wrote it in between). Bounded in order of the last commit (the oldest
-    entry goes first). Thread-safe: every change is made under the lock.
-    """
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: dict[str, EntityRecord | int] = {}
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def take(self, entity_id: str) -> EntityRecord | int | None:
-        """The cached record (removed: two callers never share one), the marker (kept until
-        replaced) or ``None``."""
-        with self._lock:
-            entry = self._items.get(entity_id)
-            if entry is not None and not isinstance(entry, int):
-                del self._items[entity_id]
-            return entry
-
-    def put(self, record: EntityRecord) -> None:
-        """Cache a private copy of a committed ``record`` (or nothing, if a store could read
-        back something else). Never raises: the event it follows is committed."""
-        try:
-            self._set(record.entity_id, _private_copy(record))
-        except Exception:  # a bug: the cache must never fail an event that is committed
-            logger.exception("record cache: could not keep entity %r", record.entity_id)
-            self.drop(record.entity_id)
-
-    def keep(self, record: EntityRecord) -> None:
-        """Cache ``record`` as it is: one just loaded, that nobody else holds."""
-        self._set(record.entity_id, record)
-
-    def mark(self, entity_id: str, version: int) -> None:
-        """Someone else writes the entity too: remember the version committed here."""
-        self._set(entity_id, version)
-
-    def _set(self, entity_id: str, entry: EntityRecord | int | None) -> None:
-        items = self._items
-        with self._lock:
-            items.pop(entity_id, None)
-            if entry is None:
-                return
-            items[entity_id] = entry
-            while len(items) > self.size:
-                items.pop(next(iter(items)), None)
-
-    def drop(self, entity_id: str) -> None:
-        with self._lock:
-            self._items.pop(entity_id, None)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
 
 
 def _refuse(invalid: TransitionResult) -> NoReturn:
@@ -443,9 +264,11 @@ class Orchestrator:
         self.clock = clock or SYSTEM_CLOCK
         self.timer_skew = timer_skew
         self.max_context_bytes = max_context_bytes
-        # see ``_result_json``
-        self._dumped: dict[int, _DumpedResult] = {}
-        self._records = _RecordCache(record_cache) if record_cache else None
+        # The JSON of a result as it is stored (``ResultJson``), as a bound method: calling
+        # it costs what calling a method of the orchestrator did.
+        self._result_json: Callable[[TransitionResult], dict[str, Any]] = ResultJson().__call__
+        # The opt-in record cache (see ``orchestration/record_cache.py``); tests reach it here.
+        self._records = RecordCache(record_cache) if record_cache else None
         if scheduler is not None and hasattr(scheduler, "register"):
             scheduler.register(self)
 
@@ -739,10 +562,10 @@ class Orchestrator:
 
     def _created_at(self, entity_id: str, now: float) -> float:
         """The ``created_at`` of a new entity: the clock's reading (made unique per entity
-        with a record cache, see ``_creation_stamp``)."""
+        with a record cache, see ``CreationStamps``)."""
         if self._records is None:
             return now
-        return _creation_stamp(self.machine_name, entity_id, now)
+        return CREATION_STAMPS.stamp(self.machine_name, entity_id, now)
 
     def _initial(self, entity_id: str, ctx: dict[str, Any]) -> Procedure:
         if not self.use_initial_state_when_missing:
@@ -1115,44 +938,6 @@ class Orchestrator:
         dict on every call."""
         return self._result_json(result)
 
-    def _result_json(self, result: TransitionResult) -> dict[str, Any]:
-        """``result.model_dump(mode="json")`` without its ``context``, a private copy for
-        every caller.
-
-        The context is left out: it is the entity's (the history row keeps what changed in
-        ``context_changes``, the idempotency record adds the context back), so the JSON kept
-        here never holds any entity's data.
-
-        The machine builds a plain transition's result once and hands out a shallow copy of
-        it per call, carrying that call's context (``with_context``): every other value,
-        and the set of fields set, are the same objects in every copy. So the JSON form is
-        kept under that set's identity, with the values it was made from pinned beside it,
-        and served only when every value (but the context) is the very same object; then
-        copied by ``_json_copier`` (a plain result) or with ``marshal`` (C, several times
-        cheaper than dumping again). This keeps the in-memory row of
-        ``benchmarks.stores_bench`` near its target.
-        """
-        values = result.__dict__.copy()
-        values.pop("context", None)
-        marker = result.model_fields_set
-        cache = self._dumped
-        hit = cache.get(id(marker))
-        if (
-            hit is not None
-            and hit[0] is marker
-            and hit[1] == tuple(values)
-            and all(map(is_, hit[2], values.values()))
-        ):
-            return hit[3]()
-        data = result.model_dump(mode="json", exclude=_NOT_DUMPED)
-        copy = _json_copier(data)
-        if copy is None:
-            return data  # a value neither copier knows: do not cache
-        if len(cache) >= 512:
-            cache.clear()
-        cache[id(marker)] = (marker, tuple(values), tuple(values.values()), copy)
-        return data
-
     def _commit_for(
         self,
         record: EntityRecord,
@@ -1382,7 +1167,7 @@ class Orchestrator:
             trigger="__create__",
             context_changes=ctx,
             at=now,
-            result=entry.model_dump(mode="json", exclude=_NOT_DUMPED),
+            result=entry.model_dump(mode="json", exclude=NOT_DUMPED),
         )
         yield (
             "commit",

@@ -14,6 +14,9 @@ caching it; and that an orchestrator without ``record_cache`` (the default) cach
 
 from __future__ import annotations
 
+import copy
+import datetime
+import math
 import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -24,8 +27,10 @@ from pystator import StateMachine
 from pystator.errors import StaleVersionError
 from pystator.models.entity import Commit, EntityRecord
 from pystator.models.result import TransitionResult
+from pystator.models.snapshot import TimerSnapshot
 from pystator.runtime.clock import ManualClock
 from pystator.runtime.hooks import MetricsCollector
+from pystator.runtime.orchestration.record_cache import private_copy
 from pystator.runtime.orchestrator import Orchestrator
 from pystator.stores import InMemoryStateStore
 from tests.integration.backends import StoreBackend
@@ -609,10 +614,80 @@ def test_an_entity_is_cached_again_when_the_other_writer_stops(
     assert assert_contiguous(first, "A-1")[-3:] == ["note"] * 3
 
 
+# ---------------------------------------------------------------------------- the private copy
+def _record(context: dict[str, Any], history: dict[str, list[str]]) -> EntityRecord:
+    timer = TimerSnapshot(id="OPEN:after:0@3", key="OPEN:after:0", trigger="expire", due=9.5)
+    return EntityRecord(
+        machine_name=M,
+        entity_id="A-1",
+        state="OPEN",
+        context=context,
+        version=3,
+        history=history,
+        timers=[timer],
+        created_at=1.25,
+        updated_at=2.5,
+    )
+
+
+@pytest.mark.parametrize(
+    ("context", "history"),
+    [
+        (
+            {"order": "A-1", "qty": 3, "price": 2.5, "ok": True, "none": None, "name": "é"},
+            {"P": ["P.X", "P.Y"]},
+        ),
+        ({"memo": {"lines": ["x", {"deep": [1, 2.5, None, False, {"k": []}]}]}}, {}),
+        ({}, {}),
+    ],
+)
+def test_the_private_copy_is_a_deep_copy(
+    context: dict[str, Any], history: dict[str, list[str]]
+) -> None:
+    """``private_copy`` (a JSON round trip through the C encoder and scanner) against its
+    plain twin, ``copy.deepcopy``: the same record, sharing no container with the original."""
+    record = _record(context, history)
+    twin = copy.deepcopy(record)
+    mine = private_copy(record)
+    assert mine is not None
+    assert type(mine) is EntityRecord
+    assert mine.__dict__ == twin.__dict__
+    assert mine.model_dump() == twin.model_dump() == record.model_dump()
+    assert mine.context is not record.context
+    assert mine.history is not record.history
+    assert mine.timers is not record.timers
+    # Changing the original (as a caller may change what it passed in) changes no copy.
+    for containers in (record.context, record.history):
+        for value in containers.values():
+            if isinstance(value, list):
+                value.append("changed")
+            elif isinstance(value, dict):
+                value["changed"] = True
+        containers["added"] = ["changed"]
+    record.timers.clear()
+    assert mine.__dict__ == twin.__dict__
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        {"pair": (1, 2)},
+        {"by_number": {1: "one"}},
+        {"when": datetime.datetime(2024, 1, 1)},
+        {"x": math.nan},
+        {"big": math.inf},
+    ],
+)
+def test_a_context_json_would_change_gets_no_private_copy(context: dict[str, Any]) -> None:
+    """Where ``copy.deepcopy`` would copy a value that a JSON store reads back as something
+    else (or cannot store), the private copy is refused: such an entity is not cached."""
+    assert private_copy(_record(context, {})) is None
+
+
 # ---------------------------------------------------------------------------- eviction race
 class _TakenMeanwhile(dict):  # type: ignore[type-arg]
     """The cache's dict, with another thread's ``take`` of the oldest entry landing between
-    ``next(iter(items))`` and the eviction in ``_RecordCache._set`` (what a ``take`` outside
+    ``next(iter(items))`` and the eviction in ``RecordCache._set`` (what a ``take`` outside
     the lock could do)."""
 
     def __iter__(self):  # type: ignore[no-untyped-def]
