@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent / "pystator"
 RANKS: dict[str, int] = {
     "_version": 0,
     "_json": 0,
+    "_unvalidated": 0,
     "errors": 0,
     "models": 1,
     "engine": 2,

@@ -1,8 +1,9 @@
-"""What the engine returns: an immutable ``TransitionResult``, and reports of action runs."""
+"""What the engine returns: an immutable ``TransitionResult``, shared by every call, with
+``with_context`` to make a call's copy carrying its context; and reports of action runs."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cached_property
 from types import MappingProxyType
 from typing import Annotated, Any
@@ -20,6 +21,7 @@ from pydantic import (
 )
 from pydantic_core import to_jsonable_python
 
+from pystator._unvalidated import field_copier
 from pystator.errors import ERROR_TYPES, FSMError
 from pystator.models.definition import ActionSpec
 
@@ -262,33 +264,18 @@ class TransitionResult(BaseModel):
         return self.success
 
 
-_new = object.__new__
-# The slot setters of a Pydantic model's own attributes, called directly (a copy is on the
-# hot path of every call that carries a context).
-_set_dict = BaseModel.__dict__["__dict__"].__set__
-_set_fields = BaseModel.__dict__["__pydantic_fields_set__"].__set__
-_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
-_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+with_context: Callable[[TransitionResult, Any], TransitionResult] = field_copier(
+    TransitionResult, "context"
+)
+"""``with_context(result, context)``: ``result`` carrying ``context``, a shallow per-call copy
+(results are built once and shared, a context belongs to one call); ``result`` itself when it
+carries it already.
 
-
-def with_context(result: TransitionResult, context: Any) -> TransitionResult:
-    """``result`` carrying ``context``: a shallow per-call copy (results are built once and
-    shared, a context belongs to one call). ``result`` itself when it carries it already.
-
-    The copy is made without validation (every field but ``context`` is the validated
-    original's), which keeps it under a microsecond. It shares the original's set of fields
-    set, which holds ``context`` (``TransitionResult.model_post_init``).
-    """
-    if result.context is context:
-        return result
-    clone = _new(TransitionResult)
-    values = result.__dict__.copy()
-    values["context"] = context
-    _set_dict(clone, values)
-    _set_fields(clone, result.__pydantic_fields_set__)
-    _set_extra(clone, None)
-    _set_private(clone, None)
-    return clone
+The copy is made without validation (every field but ``context`` is the validated
+original's), which keeps it under a microsecond: the speed trick and its plain twin live in
+``pystator._unvalidated`` (``field_copier``). It shares the original's set of fields set,
+which holds ``context`` (``TransitionResult.model_post_init``).
+"""
 
 
 class ActionOutcome(BaseModel):
