@@ -4,20 +4,24 @@
 keep them in Redis, so any replica can fire them and they survive restarts; they need the
 ``redis`` extra (``pip install 'pystator[redis]'``) and are imported lazily.
 ``rearm_from_store`` hands the timers recorded on entities back to a scheduler that lost them.
+``TimerRecord`` is the one timer type of this layer (``ScheduledTimer`` is its old name, kept as
+an alias): ``AsyncioScheduler.pending`` lists them, and the Redis schedulers store them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pystator.scheduler.asyncio_scheduler import AsyncioScheduler, ScheduledTimer
+from pystator.scheduler.asyncio_scheduler import AsyncioScheduler
 from pystator.scheduler.rearm import rearm_from_store
+from pystator.scheduler.timer_record import ScheduledTimer, TimerRecord
 
 __all__ = [
     "ArqScheduler",
     "AsyncioScheduler",
     "RedisScheduler",
     "ScheduledTimer",
+    "TimerRecord",
     "rearm_from_store",
 ]
 

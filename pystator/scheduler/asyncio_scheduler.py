@@ -3,7 +3,8 @@
 For a single process and for tests. Timers are lost when the process exits; use
 ``RedisScheduler`` or ``ArqScheduler`` when they must survive restarts or be fired by any
 replica. With an injected clock (``ManualClock``) and ``autostart=False``, tests move time
-by hand and call ``run_due()``; nothing sleeps.
+by hand and call ``run_due()``; nothing sleeps. Each timer is held as a ``TimerRecord``, the
+record type the Redis schedulers store; ``ScheduledTimer`` (its alias) is re-exported here.
 """
 
 from __future__ import annotations
@@ -14,27 +15,17 @@ import heapq
 import logging
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 
 from pystator.models.snapshot import TimerSnapshot
 from pystator.runtime.clock import SYSTEM_CLOCK, Clock
 from pystator.scheduler.targets import TargetRegistry
+from pystator.scheduler.timer_record import ScheduledTimer, TimerRecord
 
 logger = logging.getLogger("pystator.scheduler")
 
 _TimerKey = tuple[str, str, str]
 """(machine name, entity id, timer id)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ScheduledTimer:
-    """A timer waiting in a scheduler."""
-
-    due: float
-    timer_id: str
-    machine_name: str
-    entity_id: str
-    trigger: str
 
 
 class AsyncioScheduler(TargetRegistry):
@@ -65,14 +56,14 @@ class AsyncioScheduler(TargetRegistry):
         super().__init__()
         # Timer ids are unique per entity only ('<key>@<version>'): index by all three.
         self._heap: list[tuple[float, _TimerKey]] = []
-        self._timers: dict[_TimerKey, ScheduledTimer] = {}
+        self._timers: dict[_TimerKey, TimerRecord] = {}
         self._lock = threading.Lock()
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wakeup: asyncio.Event | None = None
 
     @property
-    def pending(self) -> list[ScheduledTimer]:
+    def pending(self) -> list[TimerRecord]:
         """Timers not fired yet, soonest first."""
         with self._lock:
             return sorted(self._timers.values(), key=lambda t: (t.due, t.timer_id))
@@ -90,7 +81,13 @@ class AsyncioScheduler(TargetRegistry):
                 self._timers.pop((machine_name, entity_id, timer_id), None)
             for timer in arm:
                 key = (machine_name, entity_id, timer.id)
-                entry = ScheduledTimer(timer.due, timer.id, machine_name, entity_id, timer.trigger)
+                entry = TimerRecord(
+                    machine_name=machine_name,
+                    entity_id=entity_id,
+                    timer_id=timer.id,
+                    trigger=timer.trigger,
+                    due=timer.due,
+                )
                 self._timers[key] = entry
                 heapq.heappush(self._heap, (timer.due, key))
 
@@ -138,7 +135,7 @@ class AsyncioScheduler(TargetRegistry):
         """Start the background task now (it also starts on the first ``schedule``)."""
         self._ensure_task()
 
-    def _pop_due(self, now: float) -> ScheduledTimer | None:
+    def _pop_due(self, now: float) -> TimerRecord | None:
         with self._lock:
             while self._heap and self._heap[0][0] <= now:
                 _, key = heapq.heappop(self._heap)
@@ -164,7 +161,7 @@ class AsyncioScheduler(TargetRegistry):
             await self._fire(timer)
             count += 1
 
-    async def _fire(self, timer: ScheduledTimer) -> None:
+    async def _fire(self, timer: TimerRecord) -> None:
         target = self._targets.get(timer.machine_name)
         if target is None:
             logger.error(
@@ -183,13 +180,7 @@ class AsyncioScheduler(TargetRegistry):
         if isinstance(metadata, Mapping) and metadata.get("reason") == "timer_not_due":
             # The orchestrator's clock is behind ours by more than its timer_skew: keep the
             # timer and try again shortly rather than drop it.
-            retry = ScheduledTimer(
-                self.clock.now() + self.retry_delay,
-                timer.timer_id,
-                timer.machine_name,
-                timer.entity_id,
-                timer.trigger,
-            )
+            retry = replace(timer, due=self.clock.now() + self.retry_delay)
             key = (timer.machine_name, timer.entity_id, timer.timer_id)
             with self._lock:
                 if key not in self._timers:
@@ -221,3 +212,6 @@ class AsyncioScheduler(TargetRegistry):
         self._task = None
         if task is not None and loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(task.cancel)
+
+
+__all__ = ["AsyncioScheduler", "ScheduledTimer"]

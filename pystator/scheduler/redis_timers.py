@@ -4,7 +4,8 @@ scripts that change them atomically.
 Per machine, under a prefix (default ``pystator:timers:``):
 
 * ``<prefix><machine>:records``: hash, member -> the timer as JSON (machine, entity, timer id,
-  trigger, due time, attempts). Everything needed to fire it; nothing lives only in memory.
+  trigger, due time, attempts: ``TimerRecord.to_json`` in ``timer_record.py``). Everything
+  needed to fire it; nothing lives only in memory.
 * ``<prefix><machine>:due``: sorted set, member -> due time (Unix seconds).
 * ``<prefix><machine>:claimed``: sorted set, member -> lease deadline (Unix seconds), for
   timers a replica took and has not acknowledged yet. A lease that ran out goes back to
@@ -12,18 +13,19 @@ Per machine, under a prefix (default ``pystator:timers:``):
 * ``<prefix><machine>:dead``: hash, member -> the timer as JSON with its last error, for
   timers that kept failing.
 
-A member is ``<timer id>|<entity id>``: timer ids (``<key>@<version>``) are unique per entity
-only. The module knows nothing of asyncio tasks or arq; the schedulers drive it.
+A member is ``<timer id>|<entity id>`` (``member_of``): timer ids (``<key>@<version>``) are
+unique per entity only. The module knows nothing of asyncio tasks or arq; the schedulers drive
+it. ``TimerRecord`` and ``member_of`` live in ``timer_record.py`` and are re-exported here.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from pystator.models.snapshot import TimerSnapshot
+from pystator.scheduler.timer_record import TimerRecord, member_of
 
 REDIS_EXTRA = "pip install 'pystator[redis]'"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -37,58 +39,6 @@ def import_redis(feature: str) -> Any:
     except ImportError as exc:
         raise ImportError(f"{feature} needs the 'redis' extra: {REDIS_EXTRA}") from exc
     return redis
-
-
-@dataclass(frozen=True, slots=True)
-class TimerRecord:
-    """A timer as Redis keeps it: enough to fire it from any replica."""
-
-    machine_name: str
-    entity_id: str
-    timer_id: str
-    trigger: str
-    due: float
-    attempts: int = 0
-    error: str | None = None
-
-    @property
-    def member(self) -> str:
-        return member_of(self.entity_id, self.timer_id)
-
-    def to_json(self) -> str:
-        data: dict[str, Any] = {
-            "machine_name": self.machine_name,
-            "entity_id": self.entity_id,
-            "timer_id": self.timer_id,
-            "trigger": self.trigger,
-            "due": self.due,
-            "attempts": self.attempts,
-        }
-        if self.error is not None:
-            data["error"] = self.error
-        return json.dumps(data, separators=(",", ":"))
-
-    @classmethod
-    def from_json(cls, raw: str | bytes) -> TimerRecord:
-        data = json.loads(raw)
-        return cls(
-            machine_name=str(data["machine_name"]),
-            entity_id=str(data["entity_id"]),
-            timer_id=str(data["timer_id"]),
-            trigger=str(data["trigger"]),
-            due=float(data["due"]),
-            attempts=int(data.get("attempts", 0)),
-            error=data.get("error"),
-        )
-
-    def failed(self, error: str) -> TimerRecord:
-        return replace(self, attempts=self.attempts + 1, error=error)
-
-
-def member_of(entity_id: str, timer_id: str) -> str:
-    # A timer id never holds '|' (state names are identifiers); the entity id comes last so
-    # that it may hold anything.
-    return f"{timer_id}|{entity_id}"
 
 
 def score(value: float) -> str:
@@ -202,7 +152,13 @@ class TimerBook:
     ) -> list[str]:
         args = [str(len(cancel)), *(member_of(entity_id, t) for t in cancel)]
         for timer in arm:
-            record = TimerRecord(machine_name, entity_id, timer.id, timer.trigger, timer.due)
+            record = TimerRecord(
+                machine_name=machine_name,
+                entity_id=entity_id,
+                timer_id=timer.id,
+                trigger=timer.trigger,
+                due=timer.due,
+            )
             args.extend((record.member, score(timer.due), record.to_json()))
         return args
 

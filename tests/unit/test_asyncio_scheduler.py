@@ -3,7 +3,9 @@
 Time moves only when a test says so (``ManualClock``); ``run_due()`` fires what is due.
 Covers: which timers are armed (initial state of a new entity, states reached by eventless
 steps, compound and parallel states, state timeouts), cancelling on exit, firing order, and
-timers whose state was left (or left and entered again) doing nothing.
+timers whose state was left (or left and entered again) doing nothing. Also the scheduler
+layer's one timer type, ``TimerRecord`` (alias ``ScheduledTimer``), and the JSON the Redis
+schedulers store it as, which must not change.
 """
 
 from __future__ import annotations
@@ -430,3 +432,93 @@ async def test_a_scheduler_failure_after_the_commit_does_not_fail_the_event(
     clock.advance(60)
     assert await scheduler.run_due() == 2
     assert [(await up.async_get_entity(n)).state for n in ("a", "b")] == ["EXPIRED", "CLOSED"]  # type: ignore[union-attr]
+
+
+# One timer type for the scheduler layer: ``TimerRecord`` (``ScheduledTimer`` is its alias).
+
+# What RedisScheduler and ArqScheduler store today (the ``records`` and ``dead`` hashes):
+# compact JSON, keys in this order, ``error`` only on dead timers. Stored timers outlive
+# upgrades, so these exact bytes must keep loading and keep being written.
+STORED_ARMED = (
+    '{"machine_name":"m","entity_id":"o|1","timer_id":"PENDING:after:3@1",'
+    '"trigger":"after:3","due":1030.0,"attempts":0}'
+)
+STORED_DEAD = (
+    '{"machine_name":"m","entity_id":"o|1","timer_id":"PENDING:after:3@1",'
+    '"trigger":"after:3","due":1030.0,"attempts":10,"error":"ValueError: boom"}'
+)
+
+
+def test_scheduled_timer_is_the_one_timer_record_under_every_import_path() -> None:
+    from pystator import scheduler
+    from pystator.scheduler import asyncio_scheduler, redis_timers, timer_record
+
+    assert scheduler.ScheduledTimer is scheduler.TimerRecord is timer_record.TimerRecord
+    assert asyncio_scheduler.ScheduledTimer is timer_record.TimerRecord
+    assert redis_timers.TimerRecord is timer_record.TimerRecord
+    assert redis_timers.member_of is timer_record.member_of
+    assert {"ScheduledTimer", "TimerRecord"} <= set(scheduler.__all__)
+
+
+async def test_pending_lists_timer_records() -> None:
+    from pystator.scheduler import ScheduledTimer, TimerRecord
+
+    rig = Rig(ORDER)
+    await rig.orchestrator.async_create_entity("o1")
+    expected = TimerRecord(
+        machine_name="m",
+        entity_id="o1",
+        timer_id="PENDING:after:3@1",
+        trigger="after:3",
+        due=T0 + 30,
+    )
+    assert rig.scheduler.pending == [expected]
+    (timer,) = rig.scheduler.pending
+    assert isinstance(timer, ScheduledTimer)
+    assert (timer.attempts, timer.error, timer.member) == (0, None, "PENDING:after:3@1|o1")
+
+
+def test_a_record_stored_in_todays_redis_format_reads_back_equal() -> None:
+    from pystator.scheduler.timer_record import TimerRecord
+
+    armed = TimerRecord(
+        machine_name="m",
+        entity_id="o|1",
+        timer_id="PENDING:after:3@1",
+        trigger="after:3",
+        due=1030.0,
+    )
+    dead = TimerRecord(
+        machine_name="m",
+        entity_id="o|1",
+        timer_id="PENDING:after:3@1",
+        trigger="after:3",
+        due=1030.0,
+        attempts=10,
+        error="ValueError: boom",
+    )
+    for stored, record in ((STORED_ARMED, armed), (STORED_DEAD, dead)):
+        assert TimerRecord.from_json(stored) == record
+        assert TimerRecord.from_json(stored.encode()) == record  # redis-py returns bytes
+        assert record.to_json() == stored
+    assert armed.failed("ValueError: boom").failed("x") == TimerRecord(
+        machine_name="m",
+        entity_id="o|1",
+        timer_id="PENDING:after:3@1",
+        trigger="after:3",
+        due=1030.0,
+        attempts=2,
+        error="x",
+    )
+    # Records written before attempts were counted load with none.
+    assert TimerRecord.from_json(STORED_ARMED.replace(',"attempts":0', "")) == armed
+
+
+def test_arming_in_redis_writes_todays_format() -> None:
+    from pystator.scheduler.redis_timers import TimerBook
+
+    arm = [
+        TimerSnapshot(id="PENDING:after:3@1", key="PENDING:after:3", trigger="after:3", due=1030.0)
+    ]
+    args = TimerBook.arm_args("m", "o|1", arm, ["OPEN:after:4@2"])
+    assert args == ["1", "OPEN:after:4@2|o|1", "PENDING:after:3@1|o|1", "1030.0", STORED_ARMED]
