@@ -209,6 +209,8 @@ class StateMachine:
         self._guards = self.guard_registry._items
         self._executor: ActionExecutor | None = None
         self._observer: TransitionObserver | None = None
+        # The observer, or None until ``observer`` makes one: sessions test it on every send.
+        self.hooks: TransitionObserver | None = None
         self._session_class: type[EntitySession] | None = None
 
     # ----------------------------------------------------------------- construction
@@ -397,7 +399,7 @@ class StateMachine:
     def observer(self) -> TransitionObserver:
         """The observer whose hooks see every ``process`` call of this machine."""
         if self._observer is None:
-            self._observer = TransitionObserver()
+            self._observer = self.hooks = TransitionObserver()
         return self._observer
 
     def add_hook(self, hook: Any) -> None:
@@ -1052,6 +1054,43 @@ class StateMachine:
 
             cls = self._session_class = session_class(self)
         return cls
+
+    # The session's entry points: ``EntitySession`` (``runtime/session.py``) drives the machine
+    # through public names only. The methods are the very functions of the underscore names
+    # (no extra call layer on ``send``); the values are read once, then cached as attributes.
+    select = _select
+    """The sync driver for a plain machine (``plain``): ``select(state, trigger, ctx, view,
+    given, history=None)``, with no hooks called; ``send`` calls it directly."""
+    select_observed = _observed
+    """``select`` with the hooks of ``hooks`` called around it (same arguments)."""
+    send_step = _process
+    """``process`` of a session: ``send_step(state, trigger, context, payload, history)``
+    merges (and validates) the sent ``payload`` into the context first."""
+    asend_step = _aprocess
+    """``send_step`` awaiting async guards (``asend``)."""
+    session_class = _session_cls
+    """The ``EntitySession`` subclass this machine's sessions are made of (made once)."""
+
+    @cached_property
+    def plain(self) -> bool:
+        """No context model, no contract, no declared payload: contexts reach guards as
+        given, and sessions call ``select`` directly."""
+        return self._plain
+
+    @cached_property
+    def index(self) -> MachineIndex:
+        """The compiled, frozen ``MachineIndex`` of the definition (read it, never change it)."""
+        return self._index
+
+    @cached_property
+    def keeps_runtime(self) -> bool:
+        """Sessions of this machine keep history memory or timers."""
+        return self._needs_runtime
+
+    @cached_property
+    def has_context_model(self) -> bool:
+        """Contexts are validated into ``context_model`` (``coerce_context`` makes them)."""
+        return self._typed is not None
 
     def create(
         self,

@@ -8,6 +8,11 @@ Timers: when a state with ``after`` transitions or a ``timeout`` is entered, the
 its timers with due times from its clock; ``fire_due_timers()`` fires the ones that are due.
 A timer's id is ``<key>@<step>``, where ``step`` counts the transitions the entity took, so a
 timer armed on an earlier visit of a state never fires for a later visit.
+
+The session drives its machine through the machine's public API only: the session's entry
+points at the end of ``StateMachine`` (``select``, ``plain``, ``hooks``, ``send_step``, ...).
+It imports ``runtime/machine.py`` for the type checker only, so there is no import cycle at
+run time (``tests/unit/test_session_public_api.py`` checks both).
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from pystator.models.result import ExecutionReport, TimerSpec, TransitionResult
 from pystator.models.snapshot import SessionSnapshot, TimerSnapshot
 from pystator.runtime.clock import SYSTEM_CLOCK, Clock
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # machine.py imports this module: a run-time import would be a cycle
     from pystator.runtime.machine import StateMachine
 
 MAX_TIMER_FIRES = 10_000
@@ -139,7 +144,7 @@ class EntitySession:
     @property
     def is_final(self) -> bool:
         """True when the entity is in a top-level terminal state."""
-        node = self._machine._index.states.get(self._state)
+        node = self._machine.index.states.get(self._state)
         return node is not None and node.is_final
 
     @property
@@ -166,19 +171,19 @@ class EntitySession:
         """
         machine = self._machine
         rt = self._rt
-        if machine._plain:
+        if machine.plain:
             ctx = {**self._context, **payload} if payload else self._context
             if rt is None:
                 result = (
-                    machine._observed(self._state, trigger, ctx, ctx, ctx)
-                    if machine._observer
-                    else machine._select(self._state, trigger, ctx, ctx, ctx)
+                    machine.select_observed(self._state, trigger, ctx, ctx, ctx)
+                    if machine.hooks
+                    else machine.select(self._state, trigger, ctx, ctx, ctx)
                 )
             else:
                 result = machine.process(self._state, trigger, ctx, history=rt.history)
         else:
             history = rt.history if rt is not None else None
-            result = machine._process(self._state, trigger, self._context, payload, history)
+            result = machine.send_step(self._state, trigger, self._context, payload, history)
         if result.success:
             self._commit(result)
             if execute_actions and (
@@ -195,13 +200,13 @@ class EntitySession:
         """``send`` for async guards and actions."""
         machine = self._machine
         history = self._rt.history if self._rt is not None else None
-        result = await machine._aprocess(self._state, trigger, self._context, payload, history)
+        result = await machine.asend_step(self._state, trigger, self._context, payload, history)
         if result.success:
             self._commit(result)
             if execute_actions and (
                 result.on_exit_actions or result.actions_to_execute or result.on_enter_actions
             ):
-                report = await machine.executor.async_execute(result, result.context)
+                report = await machine.executor.aexecute(result, result.context)
                 if not report.success:
                     _raise_failed_actions(result, report)
         return result
@@ -326,7 +331,7 @@ class EntitySession:
                     f"snapshot was taken with version {snap.machine_version} of "
                     f"'{machine.name}', which is incompatible with version {machine.version}"
                 )
-        index = machine._index
+        index = machine.index
         try:
             machine.configuration_leaves(snap.state)
         except UndefinedStateError as exc:
@@ -350,19 +355,19 @@ class EntitySession:
                     f"snapshot timer '{timer.key}' does not fit machine '{machine.name}'"
                 )
         runtime: _Runtime | None = None
-        if machine._needs_runtime or snap.history or snap.timers:
+        if machine.keeps_runtime or snap.history or snap.timers:
             runtime = _Runtime(clock or SYSTEM_CLOCK)
             runtime.history = {k: tuple(v) for k, v in snap.history.items()}
             runtime.timers = {
                 t.id: PendingTimer(t.id, t.key, t.trigger, t.due) for t in snap.timers
             }
             runtime.step = snap.step
-        cls = machine._session_cls()
+        cls = machine.session_class()
         state = snap.state
         node = index.states.get(state)
         if node is not None and node.kind != "atomic" and not node.in_parallel:
             state = machine.resolve_state(state)
-        if machine._typed is not None:
+        if machine.has_context_model:
             try:
                 context = machine.coerce_context(snap.context)
             except ContextValidationError as exc:
@@ -403,7 +408,7 @@ def session_class(machine: StateMachine) -> type[EntitySession]:
     reserved = set(dir(EntitySession))
     attrs: dict[str, Any] = {"__slots__": ()}
     lowered: dict[str, list[str]] = {}
-    for name, node in machine._index.states.items():
+    for name, node in machine.index.states.items():
         if node.kind not in {"region", "history"}:
             lowered.setdefault(f"is_{name.lower()}", []).append(name)
     for attr, names in lowered.items():
@@ -431,20 +436,20 @@ def new_session(
     With a context model the context is validated into an instance of it (raises
     ``ContextValidationError``); entry ``assign`` items apply to it.
     """
-    cls = machine._session_cls()
-    if machine._typed is not None:
+    cls = machine.session_class()
+    if machine.has_context_model:
         ctx: Any = machine.coerce_context(context)
     else:
         ctx = dict(context) if context else {}
-    index = machine._index
-    if not machine._needs_runtime and index.simple and not index.has_assign:
+    index = machine.index
+    if not machine.keeps_runtime and index.simple and not index.has_assign:
         if initial_state is None:
             return cls(machine, index.initial_state, ctx)
         return cls(machine, machine.resolve_state(initial_state), ctx)
     entry = machine.start(ctx, initial_state=initial_state)
     entry.raise_for_error()  # an entry assign that failed: ContextValidationError
     ctx = entry.context
-    runtime = _Runtime(clock or SYSTEM_CLOCK) if machine._needs_runtime else None
+    runtime = _Runtime(clock or SYSTEM_CLOCK) if machine.keeps_runtime else None
     if runtime is not None:
         runtime.history = dict(entry.history or {})
         runtime.arm(entry.timers_to_arm)
