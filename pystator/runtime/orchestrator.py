@@ -21,8 +21,9 @@ The procedure is written once, as generators that yield I/O operations; a sync a
 driver perform them (the same trick the engine uses for guards).
 
 Parts of the orchestrator live in ``pystator.runtime.orchestration``: the record cache and its
-creation stamps (``record_cache``), the stored JSON of a result (``result_json``) and
-``RetryPolicy`` (``retry``, re-exported here).
+creation stamps (``record_cache``), the stored JSON of a result (``result_json``), what a commit
+and a new entity are (``commit``: pure builders) and ``RetryPolicy`` (``retry``, re-exported
+here). The timer id/due rule is ``pystator.runtime.timers``.
 """
 
 from __future__ import annotations
@@ -56,7 +57,6 @@ from pystator.models.entity import (
     OutboxItem,
     Page,
     TransitionRecord,
-    build_record,
 )
 from pystator.models.result import TransitionResult
 from pystator.models.snapshot import TimerSnapshot
@@ -64,6 +64,12 @@ from pystator.runtime.clock import SYSTEM_CLOCK, Clock
 from pystator.runtime.context_limit import check_limit, too_large, too_large_error
 from pystator.runtime.hooks import TransitionObserver
 from pystator.runtime.machine import StateMachine
+from pystator.runtime.orchestration.commit import (
+    CREATE_TRIGGER,
+    build_commit,
+    creation_commit,
+    new_entity,
+)
 from pystator.runtime.orchestration.record_cache import CREATION_STAMPS, RecordCache
 from pystator.runtime.orchestration.result_json import NOT_DUMPED, ResultJson
 from pystator.runtime.orchestration.retry import RetryPolicy
@@ -136,14 +142,6 @@ def fingerprint(trigger: str, context: Mapping[str, Any] | None) -> str:
         {"trigger": trigger, "context": context or {}}, sort_keys=True, default=str
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _context_changes(
-    before: Mapping[str, Any], after: Mapping[str, Any]
-) -> tuple[dict[str, Any], list[str]]:
-    changed = {k: v for k, v in after.items() if k not in before or before[k] != v}
-    removed = [k for k in before if k not in after]
-    return changed, removed
 
 
 def _refuse(invalid: TransitionResult) -> NoReturn:
@@ -575,28 +573,18 @@ class Orchestrator:
         entry: TransitionResult = yield ("start", (ctx,), None)
         # What the initial states' ``assign`` items made of the payload, for the event to
         # start from (a context model's JSON, even when nothing was assigned). The record is
-        # not stored: its version 0 stands for "nothing yet" (see ``_commit_for``).
+        # not stored: its version 0 stands for "nothing yet" (see ``build_commit``).
         base = self._stored_context(entry, ctx) if entry.success else ctx
         now = self.clock.now()
-        created = self._created_at(entity_id, now)
-        return EntityRecord(
-            machine_name=self.machine_name,
-            entity_id=entity_id,
-            state=entry.target_state or self.machine.get_initial_state(),
-            context={} if base is ctx else base,
+        return new_entity(
+            self.machine_name,
+            entity_id,
+            entry,
+            {} if base is ctx else base,
             version=0,
-            history={k: list(v) for k, v in (entry.history or {}).items()},
-            timers=[
-                TimerSnapshot(
-                    id=f"{spec.key}@0",
-                    key=spec.key,
-                    trigger=spec.trigger,
-                    due=now + spec.delay_ms / 1000.0,
-                )
-                for spec in entry.timers_to_arm
-            ],
-            created_at=created,
-            updated_at=created,
+            now=now,
+            created_at=self._created_at(entity_id, now),
+            fallback_state=self.machine.get_initial_state(),
         )
 
     def _event(
@@ -612,7 +600,7 @@ class Orchestrator:
         if context is not None:
             if type(context) is not dict and not isinstance(context, Mapping):
                 raise TypeError("context must be a mapping")
-            # Stored records are made without validation (``_commit_for``): check here.
+            # Stored records are made without validation (``build_commit``): check here.
             if not all(map(isinstance, context, repeat(str))):
                 raise TypeError("context keys must be strings")
         if self._records is not None:
@@ -638,7 +626,19 @@ class Orchestrator:
                 return result, record if record.version else None
             if self.observer:
                 self.observer.transition_start(result)  # before anything is persisted
-            commit, outbox = self._commit_for(record, result, after, idempotency_key, fp, timer_id)
+            now = self.clock.now()
+            commit, outbox = build_commit(
+                record,
+                result,
+                after,
+                now=now,
+                result_json=self._result_json(result),
+                idempotency_key=idempotency_key,
+                fingerprint=fp,
+                timer_id=timer_id,
+                incarnation=None,
+                claimed_until=now + self.action_lease if self.run_actions else 0.0,
+            )
             try:
                 yield ("commit", (commit,), None)
             except StaleVersionError as exc:
@@ -734,14 +734,18 @@ class Orchestrator:
                     # Before anything is persisted (a cached attempt may be refused: then the
                     # event runs again, as after a version conflict).
                     self.observer.transition_start(result)
-                commit, outbox = self._commit_for(
+                now = self.clock.now()
+                commit, outbox = build_commit(
                     record,
                     result,
                     after,
-                    idempotency_key,
-                    fp,
-                    timer_id,
-                    record.created_at if cached else None,
+                    now=now,
+                    result_json=self._result_json(result),
+                    idempotency_key=idempotency_key,
+                    fingerprint=fp,
+                    timer_id=timer_id,
+                    incarnation=record.created_at if cached else None,
+                    claimed_until=now + self.action_lease if self.run_actions else 0.0,
                 )
                 try:
                     yield ("commit", (commit,), None)
@@ -938,125 +942,6 @@ class Orchestrator:
         dict on every call."""
         return self._result_json(result)
 
-    def _commit_for(
-        self,
-        record: EntityRecord,
-        result: TransitionResult,
-        ctx: dict[str, Any],
-        idempotency_key: str | None,
-        fp: str,
-        timer_id: str | None,
-        incarnation: float | None = None,
-    ) -> tuple[Commit, list[OutboxItem]]:
-        now = self.clock.now()
-        version = record.version + 1
-        target = result.target_state or record.state
-        timers: list[TimerSnapshot] = []
-        if record.timers or result.timers_to_arm:  # most events have no timers at all
-            cancelled = set(result.timers_to_cancel)
-            timers = [t for t in record.timers if t.key not in cancelled and t.id != timer_id]
-            timers.extend(
-                TimerSnapshot(
-                    id=f"{spec.key}@{version}",
-                    key=spec.key,
-                    trigger=spec.trigger,
-                    due=now + spec.delay_ms / 1000.0,
-                )
-                for spec in result.timers_to_arm
-            )
-        history = (
-            {k: list(v) for k, v in result.history.items()}
-            if result.history is not None
-            else record.history
-        )
-        # Every value below is built here from validated parts (the loaded record, the
-        # engine's result, the context checked in ``_event``), so the records are made
-        # without validating them again: that was a third of the cost of an event.
-        machine_name, entity_id = record.machine_name, record.entity_id
-        entity = build_record(
-            EntityRecord,
-            {
-                "machine_name": machine_name,
-                "entity_id": entity_id,
-                "state": target,
-                "context": ctx,
-                "version": version,
-                "history": history,
-                "timers": timers,
-                "created_at": record.created_at or now,
-                "updated_at": now,
-            },
-        )
-        result_json = self._result_json(result)
-        # A new entity's changes are its whole context (version 0: nothing was stored).
-        changed, removed = _context_changes(record.context if record.version else {}, ctx)
-        transition = build_record(
-            TransitionRecord,
-            {
-                "machine_name": machine_name,
-                "entity_id": entity_id,
-                "version": version,
-                "source_state": record.state,
-                "target_state": target,
-                "trigger": result.trigger,
-                "context_changes": changed,
-                "context_removed": removed,
-                "at": now,
-                "idempotency_key": idempotency_key,
-                "result": result_json,
-            },
-        )
-        claimed_until = now + self.action_lease if self.run_actions else 0.0
-        outbox = [
-            build_record(
-                OutboxItem,
-                {
-                    "id": f"{machine_name}/{entity_id}/{version}/{i}",
-                    "machine_name": machine_name,
-                    "entity_id": entity_id,
-                    "version": version,
-                    "position": i,
-                    "name": spec.name,
-                    "params": dict(spec.params),
-                    "context": dict(ctx),
-                    "status": "pending",
-                    "attempts": 0,
-                    "last_error": None,
-                    "claimed_until": claimed_until,
-                    "created_at": now,
-                },
-            )
-            for i, spec in enumerate(result.action_specs())
-        ]
-        idem = (
-            build_record(
-                IdempotencyRecord,
-                {
-                    "machine_name": machine_name,
-                    "entity_id": entity_id,
-                    "key": idempotency_key,
-                    "fingerprint": fp,
-                    "version": version,
-                    # A replay returns the context this event committed (``_replay``).
-                    "result": {**result_json, "context": dict(ctx)},
-                },
-            )
-            if idempotency_key is not None
-            else None
-        )
-        commit = build_record(
-            Commit,
-            {
-                "entity": entity,
-                "expected_version": record.version,
-                "transition": transition,
-                "outbox": outbox,
-                "idempotency": idem,
-                "incarnation": incarnation,
-            },
-        )
-        return commit, outbox
-
     def _run_items(self, items: list[OutboxItem]) -> Procedure:
         """Run outbox items in order with the retry policy; record each outcome."""
         ran = 0
@@ -1118,7 +1003,7 @@ class Orchestrator:
                 value = self.machine.coerce_context(given)
             except ContextValidationError as exc:
                 where = initial_state or self.machine.get_initial_state()
-                _refuse(context_invalid(where, "__create__", list(exc.errors)))
+                _refuse(context_invalid(where, CREATE_TRIGGER, list(exc.errors)))
         entry: TransitionResult = yield ("start", (value,), {"initial_state": initial_state})
         if entry.metadata.get("reason") == "context_validation":
             _refuse(entry)  # an ``assign`` of an initial state made an invalid context
@@ -1126,8 +1011,8 @@ class Orchestrator:
         ctx: dict[str, Any] = (
             given if after is given and type(given) is dict else self.machine.context_json(after)
         )
-        if self.machine._contract is not None and entry.target_state:
-            invalid = self.machine.check_context(entry.target_state, "__create__", ctx)
+        if entry.target_state:  # ``check_context`` is ``None`` without a contract
+            invalid = self.machine.check_context(entry.target_state, CREATE_TRIGGER, ctx)
             if invalid is not None:
                 _refuse(invalid)
         limit = self.max_context_bytes
@@ -1136,48 +1021,22 @@ class Orchestrator:
             if size is not None:
                 raise too_large_error(entity_id, size, limit)
         now = self.clock.now()
-        created = self._created_at(entity_id, now)
-        target = entry.target_state or self.machine.get_initial_state()
-        timers = [
-            TimerSnapshot(
-                id=f"{spec.key}@1",
-                key=spec.key,
-                trigger=spec.trigger,
-                due=now + spec.delay_ms / 1000.0,
-            )
-            for spec in entry.timers_to_arm
-        ]
-        entity = EntityRecord(
-            machine_name=self.machine_name,
-            entity_id=entity_id,
-            state=target,
-            context=ctx,
+        entity = new_entity(
+            self.machine_name,
+            entity_id,
+            entry,
+            ctx,
             version=1,
-            history={k: list(v) for k, v in (entry.history or {}).items()},
-            timers=timers,
-            created_at=created,
-            updated_at=created,
+            now=now,
+            created_at=self._created_at(entity_id, now),
+            fallback_state=self.machine.get_initial_state(),
         )
-        transition = TransitionRecord(
-            machine_name=self.machine_name,
-            entity_id=entity_id,
-            version=1,
-            source_state="",
-            target_state=target,
-            trigger="__create__",
-            context_changes=ctx,
-            at=now,
-            result=entry.model_dump(mode="json", exclude=NOT_DUMPED),
-        )
-        yield (
-            "commit",
-            (Commit(entity=entity, expected_version=0, transition=transition),),
-            None,
-        )
+        entry_json = entry.model_dump(mode="json", exclude=NOT_DUMPED)
+        yield ("commit", (creation_commit(entity, entry_json, now),), None)
         if self._records is not None:
             self._records.put(entity)
-        if timers:
-            yield from self._hand_timers(entity_id, timers, [])
+        if entity.timers:
+            yield from self._hand_timers(entity_id, list(entity.timers), [])
         return entity
 
     def _hand_timers(
