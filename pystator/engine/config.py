@@ -10,19 +10,21 @@ configuration of each of its regions, in document order, recursively::
 A region's configuration is the name of its active leaf (its ancestors inside the region are
 implied, state names being unique) or a nested parallel state. ``ParallelStateConfig`` is the
 model form of the same thing.
+
+The tokens come from ``pystator.models.config_text.scan``, the one reader of the string's
+syntax (the model's ``from_string`` uses it too); here they are walked against a machine.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 from pystator.engine.caches import MAX_CONFIGS
 from pystator.engine.index import ROOT, MachineIndex, StateNode
 from pystator.errors import UndefinedStateError
 from pystator.models.checks import suggest
+from pystator.models.config_text import scan, unexpected_text
 
-_TOKEN = re.compile(r"\s*(?:([A-Za-z][A-Za-z0-9_]*)|(\()|(\))|(=)|(,))")
 _MAX_CONFIG_LENGTH = 20_000
 
 
@@ -88,20 +90,6 @@ def serialize(index: MachineIndex, leaves: Iterable[str]) -> str:
     return "".join(out)
 
 
-def _tokens(text: str) -> list[str]:
-    out: list[str] = []
-    pos = 0
-    while pos < len(text):
-        match = _TOKEN.match(text, pos)
-        if match is None or match.end() == pos:
-            if text[pos:].strip() == "":
-                break
-            raise ValueError(f"unexpected {text[pos : pos + 10]!r} at position {pos}")
-        out.append(next(g for g in match.groups() if g is not None))
-        pos = match.end()
-    return out
-
-
 def parse(index: MachineIndex, text: str) -> Configuration:
     """Parse and check a configuration string; raise ``UndefinedStateError`` when illegal.
 
@@ -114,12 +102,12 @@ def parse(index: MachineIndex, text: str) -> Configuration:
     machine = index.definition.meta.machine_name
     if len(text) > _MAX_CONFIG_LENGTH:
         raise UndefinedStateError(f"configuration of machine '{machine}' is too long")
-    try:
-        tokens = _tokens(text)
-    except ValueError as exc:
+    tokens, _, unexpected = scan(text)
+    if unexpected >= 0:
         raise UndefinedStateError(
-            f"'{text}' is not a state or configuration of machine '{machine}': {exc}"
-        ) from None
+            f"'{text}' is not a state or configuration of machine '{machine}': "
+            + unexpected_text(text, unexpected)
+        )
     leaves = _ConfigParser(index, text, tokens).leaves()
     ordered = tuple(sorted(leaves, key=lambda n: states[n].order))
     config = Configuration(serialize(index, ordered), ordered, active_of(states, ordered))

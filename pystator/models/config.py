@@ -8,28 +8,10 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pystator.models.config_text import split_parallel
+
 MAX_SHARED = 1_024
 """How many configurations ``SHARED_CONFIGS`` keeps; when full it starts again (cleared)."""
-
-
-def _split_top(text: str) -> list[str]:
-    parts: list[str] = []
-    depth = 0
-    start = 0
-    for i, ch in enumerate(text):
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth < 0:
-                raise ValueError("unbalanced ')'")
-        elif ch == "," and depth == 0:
-            parts.append(text[start:i])
-            start = i + 1
-    if depth != 0:
-        raise ValueError("unbalanced '('")
-    parts.append(text[start:])
-    return [p.strip() for p in parts]
 
 
 class ParallelStateConfig(BaseModel):
@@ -71,18 +53,11 @@ class ParallelStateConfig(BaseModel):
 
     @classmethod
     def from_string(cls, text: str) -> ParallelStateConfig:
-        """Parse ``"P(r1=A, r2=Q(x=B, y=C))"`` (syntax only; the machine checks legality)."""
-        text = text.strip()
-        head, sep, rest = text.partition("(")
-        if not sep or not rest.endswith(")") or not head.strip():
-            raise ValueError(f"{text!r} is not a parallel configuration like 'P(r1=A, r2=B)'")
-        regions: dict[str, str] = {}
-        for part in _split_top(rest[:-1]):
-            name, eq, value = part.partition("=")
-            if not eq or not name.strip() or not value.strip():
-                raise ValueError(f"{part!r} in {text!r} is not 'region=state'")
-            regions[name.strip()] = value.strip()
-        return cls(state=head.strip(), regions=regions)
+        """Parse ``"P(r1=A, r2=Q(x=B, y=C))"`` (syntax only; the machine checks legality).
+
+        Lenient: see ``pystator.models.config_text.split_parallel``."""
+        state, regions = split_parallel(text)
+        return cls(state=state, regions=regions)
 
 
 class SharedConfigs(dict[str, ParallelStateConfig]):
