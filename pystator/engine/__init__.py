@@ -3,13 +3,12 @@
 from pystator.engine.caches import IndexCaches
 from pystator.engine.config import Configuration, parse, serialize
 from pystator.engine.datamodel import AssignFailed, CompiledAssign, DataModel, dict_rebuild
+from pystator.engine.guards import CompiledGuard, Rejection
 from pystator.engine.index import (
     AUTO,
     ROOT,
     Candidate,
-    CompiledGuard,
     MachineIndex,
-    Rejection,
     StateNode,
     allowed_of,
     state_table,

@@ -1,6 +1,6 @@
 """``IndexCaches``: what the engine fills in on use, beside the frozen ``MachineIndex``.
 
-``engine.index.build_index`` compiles a definition into a ``MachineIndex`` that never changes
+``engine.build.build_index`` compiles a definition into a ``MachineIndex`` that never changes
 after it is built. Everything the engine learns while it runs (a state's candidate table, a
 parsed configuration, a result built once) is kept here instead, in one object per index that
 says it is a cache: each dictionary is bounded, and clearing any of them changes no outcome,

@@ -22,6 +22,7 @@ from functools import partial
 from types import MappingProxyType
 from typing import Any
 
+from pystator.engine.build import build_index
 from pystator.engine.caches import MAX_RESULTS
 from pystator.engine.config import Configuration, active_of, serialize
 from pystator.engine.datamodel import AssignFailed, DataModel, ValueFn
@@ -33,7 +34,6 @@ from pystator.engine.index import (
     ExprFn,
     MachineIndex,
     Rejection,
-    build_index,
     state_table,
 )
 from pystator.engine.microstep import (

@@ -76,7 +76,22 @@ def split_parallel(text: str) -> tuple[str, dict[str, str]]:
     last = len(tokens) - 1
     if first < 0 or tokens[last] != ")" or not text[: starts[first]].strip():
         raise ValueError(f"{text.strip()!r} is not a parallel configuration like {_SHAPE}")
-    # Cut points of the parts: after the '(' , at each top-level ',', at the last ')'.
+    cuts = _top_level_cuts(tokens, starts, first, last)
+    regions: dict[str, str] = {}
+    for start, end in pairwise(cuts):
+        part = text[start + 1 : end].strip()
+        name, eq, value = part.partition("=")
+        name, value = name.strip(), value.strip()
+        if not eq or not name or not value:
+            raise ValueError(f"{part!r} in {text.strip()!r} is not 'region=state'")
+        regions[name] = value
+    return text[: starts[first]].strip(), regions
+
+
+def _top_level_cuts(tokens: list[str], starts: list[int], first: int, last: int) -> list[int]:
+    """Cut points of the parts of ``tokens[first:last + 1]``, a parenthesised list: after the
+    ``(``, at each top-level ``,``, at the last ``)``. Raises ``ValueError`` when the
+    parentheses in between are unbalanced."""
     cuts = [starts[first]]
     depth = 0
     for i in range(first + 1, last):
@@ -92,12 +107,4 @@ def split_parallel(text: str) -> tuple[str, dict[str, str]]:
     if depth != 0:
         raise ValueError("unbalanced '('")
     cuts.append(starts[last])
-    regions: dict[str, str] = {}
-    for start, end in pairwise(cuts):
-        part = text[start + 1 : end].strip()
-        name, eq, value = part.partition("=")
-        name, value = name.strip(), value.strip()
-        if not eq or not name or not value:
-            raise ValueError(f"{part!r} in {text.strip()!r} is not 'region=state'")
-        regions[name] = value
-    return text[: starts[first]].strip(), regions
+    return cuts
