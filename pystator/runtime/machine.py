@@ -187,6 +187,8 @@ class StateMachine:
         # machines directory): what one accepts, all accept.
         checked = check_machine(definition, context_model=context_model, event_models=event_models)
         self._index: MachineIndex = checked.index
+        self.index = self._index
+        """The compiled, frozen ``MachineIndex`` of the definition (read it, never change it)."""
         # The caches the fast path reads on every call, held directly (one attribute lookup
         # each, as when they were fields of the index). ``IndexCaches`` never rebinds them.
         caches = self._index.caches
@@ -199,7 +201,12 @@ class StateMachine:
         self._events: Mapping[str, EventContract] = checked.events
         # No context model, no contract, no declared payload: contexts go to guards as given
         # (the fast path; ``_frame`` is skipped).
-        self._plain = self._typed is None and self._contract is None and not self._events
+        self.plain = self._typed is None and self._contract is None and not self._events
+        """No context model, no contract, no declared payload: contexts reach guards as given,
+        and sessions call ``select`` directly (a plain attribute: ``send`` reads it every
+        call)."""
+        self.has_context_model = self._typed is not None
+        """Contexts are validated into ``context_model`` (``coerce_context`` makes them)."""
         self._last_view: tuple[BaseModel, ModelView] | None = None
         self._rebuild: Rebuild = (
             dict_rebuild if self._typed is None else _model_rebuild(self._typed)
@@ -467,7 +474,7 @@ class StateMachine:
         bad payload or context); raises ``UndefinedStateError`` for an undefined ``state``
         and ``GuardNotFoundError`` for an unregistered guard in strict mode.
         """
-        if self._plain:
+        if self.plain:
             ctx: Any = _EMPTY if context is None else context
             if self._observer:
                 return self._observed(state, trigger, ctx, ctx, context, history)
@@ -753,7 +760,7 @@ class StateMachine:
         payload: Mapping[str, Any] | None,
         history: History | None,
     ) -> TransitionResult:
-        if self._plain:
+        if self.plain:
             ctx: Any = _EMPTY if given is None else given
             if payload:
                 ctx = {**ctx, **payload}
@@ -1057,7 +1064,9 @@ class StateMachine:
 
     # The session's entry points: ``EntitySession`` (``runtime/session.py``) drives the machine
     # through public names only. The methods are the very functions of the underscore names
-    # (no extra call layer on ``send``); the values are read once, then cached as attributes.
+    # (no extra call layer on ``send``); ``plain``, ``hooks``, ``index`` and
+    # ``has_context_model`` are plain attributes set in ``__init__`` (a property, or a cached
+    # one, would make ``send``'s attribute reads slower).
     select = _select
     """The sync driver for a plain machine (``plain``): ``select(state, trigger, ctx, view,
     given, history=None)``, with no hooks called; ``send`` calls it directly."""
@@ -1072,25 +1081,9 @@ class StateMachine:
     """The ``EntitySession`` subclass this machine's sessions are made of (made once)."""
 
     @cached_property
-    def plain(self) -> bool:
-        """No context model, no contract, no declared payload: contexts reach guards as
-        given, and sessions call ``select`` directly."""
-        return self._plain
-
-    @cached_property
-    def index(self) -> MachineIndex:
-        """The compiled, frozen ``MachineIndex`` of the definition (read it, never change it)."""
-        return self._index
-
-    @cached_property
     def keeps_runtime(self) -> bool:
         """Sessions of this machine keep history memory or timers."""
         return self._needs_runtime
-
-    @cached_property
-    def has_context_model(self) -> bool:
-        """Contexts are validated into ``context_model`` (``coerce_context`` makes them)."""
-        return self._typed is not None
 
     def create(
         self,
