@@ -8,7 +8,8 @@ The engine is one algorithm with two entry points:
   guard it needs and receiving its outcome, then runs microsteps (SCXML's exit set, history
   recording, entry set with default entry and parallel regions), eventless transitions and
   done events until the configuration is stable. The sync and async drivers in
-  ``pystator.runtime.machine`` answer the yielded guards; that is their only difference.
+  ``pystator.runtime.machine`` answer the yielded guards, the async one awaiting those that
+  return an awaitable.
 
 Everything here is pure and deterministic.
 """

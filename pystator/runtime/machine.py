@@ -1,9 +1,11 @@
 """``StateMachine``: the facade over the pure engine, with guards, actions and hooks bound.
 
-``process`` and ``aprocess`` are the two tiny drivers of the one engine: they walk the
-candidates the index gives for (state, trigger) and evaluate guards in order, fail-fast. The
-only difference between them is ``await``. Neither runs an action; ``EntitySession`` and the
-``Orchestrator`` do that after the state change is stored.
+``process`` and ``aprocess`` drive the one engine: they walk the candidates the index gives
+for (state, trigger) and evaluate guards in order, fail-fast. The general drivers (``_drive``,
+``_adrive``) differ only in awaiting a guard; ``process`` first tries a sync-only fast path for
+a plain state (``_select``), which gives the same results (the tests compare them). Neither
+runs an action; ``EntitySession`` and the ``Orchestrator`` do that after the state change is
+stored.
 """
 
 from __future__ import annotations

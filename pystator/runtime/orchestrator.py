@@ -17,8 +17,9 @@ Guarantees (see docs/guides/orchestrator.md):
 * actions are at least once: they are in the outbox before they run; ``recover()`` runs the
   ones a crashed process left behind. Each call gets a stable ``action_id``.
 
-The procedure is written once, as generators that yield I/O operations; a sync and an async
-driver perform them (the same trick the engine uses for guards).
+Each procedure is a generator that yields I/O operations; a sync and an async driver perform
+them (the same trick the engine uses for guards). The event procedure still exists twice,
+without and with the record cache (``_event``, ``_cached_event``).
 
 Parts of the orchestrator live in ``pystator.runtime.orchestration``: the record cache and its
 creation stamps (``record_cache``), the stored JSON of a result (``result_json``), what a commit

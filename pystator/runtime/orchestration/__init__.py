@@ -4,6 +4,8 @@
   copies of committed records, and the process-wide creation stamps it relies on;
 * ``result_json``: the JSON form of a result as the orchestrator stores it, kept per shared
   result and copied for each caller;
+* ``commit``: pure builders of what an event commits (``build_commit``) and of a new entity
+  (``new_entity``, ``creation_commit``);
 * ``retry``: ``RetryPolicy``, how failing actions are retried.
 
 ``Orchestrator`` (in ``pystator.runtime.orchestrator``) is the facade; import public names from
