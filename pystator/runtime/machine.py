@@ -217,7 +217,6 @@ class StateMachine:
         self.action_registry = ActionRegistry()
         self._guards = self.guard_registry._items
         self._executor: ActionExecutor | None = None
-        self._observer: TransitionObserver | None = None
         # The observer, or None until ``observer`` makes one: sessions test it on every send.
         self.hooks: TransitionObserver | None = None
         self._session_class: type[EntitySession] | None = None
@@ -407,9 +406,9 @@ class StateMachine:
     @property
     def observer(self) -> TransitionObserver:
         """The observer whose hooks see every ``process`` call of this machine."""
-        if self._observer is None:
-            self._observer = self.hooks = TransitionObserver()
-        return self._observer
+        if self.hooks is None:
+            self.hooks = TransitionObserver()
+        return self.hooks
 
     def add_hook(self, hook: Any) -> None:
         """Attach a hook (``LoggingHook``, ``MetricsCollector`` or your own)."""
@@ -478,7 +477,7 @@ class StateMachine:
         """
         if self.plain:
             ctx: Any = _EMPTY if context is None else context
-            if self._observer:
+            if self.hooks:
                 return self._observed(state, trigger, ctx, ctx, context, history)
             return self._select(state, trigger, ctx, ctx, context, history)
         return self._process(state, trigger, context, None, history)
@@ -498,7 +497,7 @@ class StateMachine:
         if isinstance(frame, TransitionResult):
             return self._early(state, trigger, given, frame)
         ctx, view = frame
-        if self._observer:
+        if self.hooks:
             return self._observed(state, trigger, ctx, view, given, history)
         return self._select(state, trigger, ctx, view, given, history)
 
@@ -507,7 +506,7 @@ class StateMachine:
     ) -> TransitionResult:
         """A payload or context that failed before any guard: hooks see it as well."""
         failed = _carry(failed, given)
-        observer = self._observer
+        observer = self.hooks
         if observer:
             observer.before_process(state, trigger, _EMPTY if given is None else given)
             self._notify(observer, failed, time.perf_counter())
@@ -772,7 +771,7 @@ class StateMachine:
             if isinstance(frame, TransitionResult):
                 return self._early(state, trigger, given, frame)
             ctx, view = frame
-        observer = self._observer
+        observer = self.hooks
         if not observer:
             return await self._aselect(state, trigger, ctx, view, given, history)
         observer.before_process(state, trigger, ctx)
@@ -976,7 +975,7 @@ class StateMachine:
         given: Any,
         history: History | None = None,
     ) -> TransitionResult:
-        observer = self._observer
+        observer = self.hooks
         assert observer is not None
         observer.before_process(state, trigger, ctx)
         started = time.perf_counter()
