@@ -35,6 +35,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from pystator._twins import use_plain_twin
+
 M = TypeVar("M", bound=BaseModel)
 
 _SLOTS = ("__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__")
@@ -131,3 +133,10 @@ def plain_field_copier(cls: type[M], name: str) -> Callable[[M, Any], M]:
         return model.model_copy(update={name: value})
 
     return copy
+
+
+# Measuring only (``pystator._twins``): the plain twins in place of the tricks.
+if use_plain_twin("construct"):
+    construct = plain_construct
+if use_plain_twin("field_copier"):
+    field_copier = plain_field_copier

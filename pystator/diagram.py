@@ -27,6 +27,7 @@ from pystator.models.definition import (
     GuardSpec,
     MachineDefinition,
     RaiseSpec,
+    TransitionDefinition,
 )
 
 DiagramFormat = Literal["mermaid", "dot"]
@@ -91,28 +92,46 @@ def _action_text(action: ActionItem) -> str:
 
 def _edges(tree: _Tree) -> Iterator[tuple[str, str, str]]:
     """(source, target, label) for every transition and state timeout, in document order."""
-    index = tree.index
-    definition = index.definition
+    yield from _transition_edges(tree)
+    yield from _timeout_edges(tree.index)
+
+
+def _transition_edges(tree: _Tree) -> Iterator[tuple[str, str, str]]:
+    """(source, target, label) for every transition; a wildcard source is drawn from every
+    top-level non-terminal state, a targetless transition as a loop on its source."""
     top_open = [n.name for n in tree.children(ROOT) if not n.is_terminal and n.kind != "history"]
-    for t in definition.transitions:
-        if t.auto:
-            event = "auto"
-        elif t.trigger is not None and t.after is None:
-            event = t.trigger
-        else:
-            event = f"after {_delay_label(t.after)}" if t.after is not None else str(t.trigger)
-        label = event
-        if t.guards:
-            label += " [" + ", ".join(_guard_text(g) for g in t.guards) + "]"
-        items: tuple[ActionItem, ...] = t.actions
-        if t.assign:
-            items = (AssignSpec(assign=t.assign), *items)
-        if items:
-            label += " / " + ", ".join(_action_text(a) for a in items)
+    for t in tree.index.definition.transitions:
+        label = _transition_label(t)
         sources = top_open if t.source == "*" else list(t.sources)
         for source in sources:
             target = t.dest if t.dest is not None else source
             yield source, target, label + (" (internal)" if t.dest is None else "")
+
+
+def _transition_label(t: TransitionDefinition) -> str:
+    """``trigger [guard, ...] / action, ...``, the ``assign`` mapping first among the actions."""
+    label = _event_text(t)
+    if t.guards:
+        label += " [" + ", ".join(_guard_text(g) for g in t.guards) + "]"
+    items: tuple[ActionItem, ...] = t.actions
+    if t.assign:
+        items = (AssignSpec(assign=t.assign), *items)
+    if items:
+        label += " / " + ", ".join(_action_text(a) for a in items)
+    return label
+
+
+def _event_text(t: TransitionDefinition) -> str:
+    """What fires ``t``: ``auto`` (eventless), its trigger, or ``after <delay>``."""
+    if t.auto:
+        return "auto"
+    if t.trigger is not None and t.after is None:
+        return t.trigger
+    return f"after {_delay_label(t.after)}" if t.after is not None else str(t.trigger)
+
+
+def _timeout_edges(index: MachineIndex) -> Iterator[tuple[str, str, str]]:
+    """(state, destination, ``timeout <seconds>s``) for every state with a timeout."""
     for node in index.states.values():
         state = node.definition
         if state is not None and state.timeout is not None:
@@ -173,35 +192,53 @@ def _mermaid_states(tree: _Tree, lines: list[str]) -> None:
         children = tree.children(node.name)
         if not children:
             return [f"{pad}{node.name}"]
-        items: list[_Item] = [f"{pad}state {node.name} {{"]
         if node.kind == "parallel":
-            # Each region is a section between ``--`` separators. A history pseudo-state
-            # placed directly in the parallel state belongs to no region: it gets a
-            # section of its own after them (left out, Mermaid would draw it at the top
-            # level, outside the state it remembers).
-            regions = [c for c in children if c.kind == "region"]
-            loose = [c for c in children if c.kind != "region"]
-            for i, region in enumerate(regions):
-                if i:
-                    items.append(f"{pad}    --")
-                items.append((region, depth + 1))
-            if loose:
-                if regions:
-                    items.append(f"{pad}    --")
-                items.extend((child, depth + 1) for child in loose)
+            body = _mermaid_parallel_body(children, depth)
         else:
-            if node.initial_child is not None:
-                items.append(f"{pad}    [*] --> {node.initial_child}")
-            items.extend((child, depth + 1) for child in children)
-            items.extend(
-                f"{pad}    {child.name} --> [*]"
-                for child in children
-                if child.is_terminal and not tree.children(child.name)
-            )
-        items.append(f"{pad}}}")
-        return items
+            body = _mermaid_compound_body(tree, node, children, depth)
+        return [f"{pad}state {node.name} {{", *body, f"{pad}}}"]
 
     _walk(tree, lines, draw)
+
+
+def _mermaid_parallel_body(children: list[StateNode], depth: int) -> list[_Item]:
+    """Inside a parallel state: each region a section between ``--`` separators.
+
+    A history pseudo-state placed directly in the parallel state belongs to no region: it
+    gets a section of its own after them (left out, Mermaid would draw it at the top level,
+    outside the state it remembers).
+    """
+    separator = f"{_pad(depth)}    --"
+    regions = [c for c in children if c.kind == "region"]
+    loose = [c for c in children if c.kind != "region"]
+    items: list[_Item] = []
+    for i, region in enumerate(regions):
+        if i:
+            items.append(separator)
+        items.append((region, depth + 1))
+    if loose:
+        if regions:
+            items.append(separator)
+        items.extend((child, depth + 1) for child in loose)
+    return items
+
+
+def _mermaid_compound_body(
+    tree: _Tree, node: StateNode, children: list[StateNode], depth: int
+) -> list[_Item]:
+    """Inside a compound state or region: its start marker, its children, and an end
+    marker after each terminal leaf child."""
+    pad = _pad(depth)
+    items: list[_Item] = []
+    if node.initial_child is not None:
+        items.append(f"{pad}    [*] --> {node.initial_child}")
+    items.extend((child, depth + 1) for child in children)
+    items.extend(
+        f"{pad}    {child.name} --> [*]"
+        for child in children
+        if child.is_terminal and not tree.children(child.name)
+    )
+    return items
 
 
 def _pad(depth: int) -> str:

@@ -21,6 +21,7 @@ RANKS: dict[str, int] = {
     "_version": 0,
     "_json": 0,
     "_unvalidated": 0,
+    "_twins": 0,
     "errors": 0,
     "models": 1,
     "engine": 2,

@@ -42,20 +42,11 @@ SPEED_EXEMPT: dict[str, str] = {}
 
 # Functions over MAX_COMPLEXITY that are still to be split ("path::qualified.name": reason).
 KNOWN_COMPLEX: dict[str, str] = {
-    "pystator/diagram.py::_edges": TO_SPLIT,
-    "pystator/diagram.py::_mermaid_states.draw": TO_SPLIT,
     "pystator/engine/expr/values.py::_walk": TO_SPLIT,
     "pystator/engine/expr/values.py::scan": TO_SPLIT,
-    "pystator/engine/index.py::state_table": TO_SPLIT,
     "pystator/engine/microstep.py::microstep": TO_SPLIT,
     "pystator/engine/step.py::_combine": TO_SPLIT,
     "pystator/engine/step.py::macrostep": TO_SPLIT,
-    "pystator/loaders/definition_io.py::_meant_branches": TO_SPLIT,
-    "pystator/loaders/definition_io.py::issues_from_validation": TO_SPLIT,
-    "pystator/models/tree.py::_flat_members": TO_SPLIT,
-    "pystator/runtime/class_definition.py::_Builder.check_parts": TO_SPLIT,
-    "pystator/runtime/class_definition.py::_Builder.state_fields": TO_SPLIT,
-    "pystator/runtime/class_definition.py::_Builder.transition": TO_SPLIT,
     "pystator/runtime/machine.py::StateMachine._frame": TO_SPLIT,
     "pystator/runtime/machine.py::StateMachine._select": TO_SPLIT,
     "pystator/runtime/orchestrator.py::Orchestrator.__init__": TO_SPLIT,
@@ -63,7 +54,6 @@ KNOWN_COMPLEX: dict[str, str] = {
     "pystator/runtime/orchestrator.py::Orchestrator._create": TO_SPLIT,
     "pystator/runtime/orchestrator.py::Orchestrator._event": TO_SPLIT,
     "pystator/runtime/session.py::EntitySession.from_snapshot": TO_SPLIT,
-    "pystator/runtime/validation.py::check_machine": TO_SPLIT,
 }
 
 

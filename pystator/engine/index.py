@@ -212,34 +212,16 @@ def state_table(index: MachineIndex, name: str) -> dict[str, tuple[Candidate, ..
     state_node = index.states.get(name)
     if state_node is None:
         return None
-    merged: dict[str, list[Candidate]] = {}
-    if not (state_node.is_final or state_node.kind == "history"):
-        transitions = index.definition.transitions
-        seen: set[int] = set()
-        for level in (name, *state_node.ancestors):
-            listed = index.own.get(level)
-            if not listed:
-                continue
-            # This level's transitions by trigger, each group by priority (a stable sort:
-            # document order among equals); inner levels come first.
-            by_trigger: dict[str, list[int]] = {}
-            for i in listed:
-                t = transitions[i]
-                by_trigger.setdefault(AUTO if t.auto else t.trigger, []).append(i)  # type: ignore[arg-type]
-            for trigger, indexes in by_trigger.items():
-                if len(indexes) > 1:
-                    indexes.sort(key=lambda i: -transitions[i].priority)
-                bucket = merged.setdefault(trigger, [])
-                for i in indexes:
-                    # A transition listed at several levels ("*", or a source list naming a
-                    # state and its ancestor) is selected once, at the innermost level.
-                    if i in seen:
-                        continue
-                    seen.add(i)
-                    bucket.append(
-                        Candidate(name, level, transitions[i], i, index.guards.get(i, ()))
-                    )
-    table = {k: tuple(v) for k, v in merged.items() if v}
+    return _build_state_table(index, name, state_node)
+
+
+def _build_state_table(
+    index: MachineIndex, name: str, state_node: StateNode
+) -> dict[str, tuple[Candidate, ...]]:
+    """Build the table of state ``name`` and keep it, with its allowed triggers, in
+    ``index.caches``."""
+    table = _candidates_in_selection_order(index, name, state_node)
+    caches = index.caches
     caches.allowed[name] = tuple(
         sorted(
             (k for k in table if k != AUTO and not k.startswith("done.state.")),
@@ -251,6 +233,48 @@ def state_table(index: MachineIndex, name: str) -> dict[str, tuple[Candidate, ..
         # A plain state of a machine whose results can be built once: the fast path.
         caches.fast_table[name] = table
     return table
+
+
+def _candidates_in_selection_order(
+    index: MachineIndex, name: str, state_node: StateNode
+) -> dict[str, tuple[Candidate, ...]]:
+    """trigger -> candidates of state ``name``: its own transitions, then each proper
+    ancestor's, innermost first (the order SCXML's ``selectTransitions`` visits them); none
+    for a final state or a history pseudo-state."""
+    if state_node.is_final or state_node.kind == "history":
+        return {}
+    transitions = index.definition.transitions
+    merged: dict[str, list[Candidate]] = {}
+    seen: set[int] = set()
+    for level in (name, *state_node.ancestors):
+        listed = index.own.get(level)
+        if not listed:
+            continue
+        for trigger, indexes in _by_trigger_and_priority(transitions, listed).items():
+            bucket = merged.setdefault(trigger, [])
+            for i in indexes:
+                # A transition listed at several levels ("*", or a source list naming a
+                # state and its ancestor) is selected once, at the innermost level.
+                if i in seen:
+                    continue
+                seen.add(i)
+                bucket.append(Candidate(name, level, transitions[i], i, index.guards.get(i, ())))
+    return {k: tuple(v) for k, v in merged.items() if v}
+
+
+def _by_trigger_and_priority(
+    transitions: tuple[TransitionDefinition, ...], listed: list[int]
+) -> dict[str, list[int]]:
+    """One level's transitions by trigger (``AUTO`` for eventless), each group by priority:
+    a stable sort, so document order among equals."""
+    by_trigger: dict[str, list[int]] = {}
+    for i in listed:
+        t = transitions[i]
+        by_trigger.setdefault(AUTO if t.auto else t.trigger, []).append(i)  # type: ignore[arg-type]
+    for indexes in by_trigger.values():
+        if len(indexes) > 1:
+            indexes.sort(key=lambda i: -transitions[i].priority)
+    return by_trigger
 
 
 def allowed_of(index: MachineIndex, name: str) -> tuple[str, ...]:

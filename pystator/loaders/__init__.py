@@ -1,4 +1,11 @@
-"""Loaders: YAML, JSON and dicts in, ``MachineDefinition`` out (and back)."""
+"""Loaders: YAML, JSON and dicts in, ``MachineDefinition`` out (and back).
+
+* ``definition_io``: read and write a definition from YAML, JSON and dicts, every problem
+  reported as a ``ConfigurationError`` naming its path;
+* ``files``: read a definition file a user names (a regular file, bounded, never a hang);
+* ``safe_yaml``: the YAML reader for untrusted files (no tags, no aliases, no duplicate keys,
+  bounded in size and depth).
+"""
 
 from pystator.loaders.definition_io import (
     definition_from_data,

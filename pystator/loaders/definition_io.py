@@ -106,6 +106,14 @@ def _meant_branches(errors: list[Any]) -> list[Any]:
     not the missing key (``{nmae: x}`` is reported as the unknown key ``nmae``); with nothing
     else wrong (``{}``), the item is reported as a whole.
     """
+    lacking = _lacking_branch_keys(errors)
+    if not lacking:
+        return errors
+    return [error for error in errors if not _is_unmeant_branch(error, lacking)]
+
+
+def _lacking_branch_keys(errors: list[Any]) -> dict[tuple[Any, ...], set[str]]:
+    """For each action list item (by location), the object branches whose key it lacks."""
     lacking: dict[tuple[Any, ...], set[str]] = {}
     for error in errors:
         loc = tuple(error["loc"])
@@ -114,56 +122,63 @@ def _meant_branches(errors: list[Any]) -> list[Any]:
                 if error["type"] == "missing" and loc[i + 1 :] == (_ACTION_BRANCHES[part],):
                     lacking.setdefault(loc[:i], set()).add(part)
                 break
-    if not lacking:
-        return errors
-    kept: list[Any] = []
-    for error in errors:
-        loc = tuple(error["loc"])
-        branch = next((i for i, p in enumerate(loc) if p in _ACTION_BRANCHES), None)
-        if branch is not None:
-            missing = lacking.get(loc[:branch], set())
-            if loc[branch] in missing and len(missing) < len(_ACTION_BRANCHES):
-                continue
-            if len(missing) == len(_ACTION_BRANCHES) and (
-                loc[branch] != _FIRST_BRANCH or error["type"] == "missing"
-            ):
-                continue
-        kept.append(error)
-    return kept
+    return lacking
+
+
+def _is_unmeant_branch(error: Any, lacking: Mapping[tuple[Any, ...], set[str]]) -> bool:
+    """Whether ``error`` is about an object branch its item did not mean (see
+    ``_meant_branches``)."""
+    loc = tuple(error["loc"])
+    branch = next((i for i, p in enumerate(loc) if p in _ACTION_BRANCHES), None)
+    if branch is None:
+        return False
+    missing = lacking.get(loc[:branch], set())
+    if loc[branch] in missing and len(missing) < len(_ACTION_BRANCHES):
+        return True
+    return len(missing) == len(_ACTION_BRANCHES) and (
+        loc[branch] != _FIRST_BRANCH or error["type"] == "missing"
+    )
+
+
+_Described = tuple[str, Mapping[str, Any]]
+"""A Pydantic error with its message."""
 
 
 def issues_from_validation(
     exc: ValidationError, prefix: tuple[str | int, ...] = ()
 ) -> list[tuple[tuple[str | int, ...], str]]:
     """Pydantic errors as (location, message), one per location, union branches merged."""
-    grouped: dict[tuple[str | int, ...], list[tuple[str, Mapping[str, Any]]]] = {}
+    grouped: dict[tuple[str | int, ...], list[_Described]] = {}
     for error in _meant_branches(exc.errors(include_url=False)):
         loc = tuple(p for p in error["loc"] if not _is_union_tag(p))
         grouped.setdefault(prefix + loc, []).append((_describe(error), error))
     # An {name, params} entry that fails inside also fails the union's plain-name branch, and
     # a list whose items all failed is also "too short": a deeper error says it better.
     deeper = {loc[:i] for loc in grouped for i in range(len(loc))}
-    out: list[tuple[tuple[str | int, ...], str]] = []
-    for loc, entries in grouped.items():
-        if loc in deeper and all(e["type"] in {"string_type", "too_short"} for _, e in entries):
-            continue
-        messages = list(dict.fromkeys(m for m, _ in entries))
-        # A value that matched no branch of a union: say what the field accepts.
-        field = next((p for p in reversed(loc) if isinstance(p, str)), "")
-        if field in _UNION_MESSAGES and all(e["type"] == "string_type" for _, e in entries):
-            out.append((loc, _UNION_MESSAGES[field]))  # an object with no key of any branch
-            continue
-        if len(messages) == 1:
-            out.append((loc, messages[0]))
-            continue
-        pattern_msg = next((m for m, e in entries if e["type"] == "string_pattern_mismatch"), None)
-        if pattern_msg is not None and isinstance(entries[0][1].get("input"), str):
-            out.append((loc, pattern_msg))
-        elif field in _UNION_MESSAGES:
-            out.append((loc, _UNION_MESSAGES[field]))
-        else:
-            out.append((loc, "; or ".join(messages)))
-    return out
+    return [
+        (loc, _merged_message(loc, entries))
+        for loc, entries in grouped.items()
+        if not (
+            loc in deeper and all(e["type"] in {"string_type", "too_short"} for _, e in entries)
+        )
+    ]
+
+
+def _merged_message(loc: tuple[str | int, ...], entries: list[_Described]) -> str:
+    """One message for the errors at one location, those of a union's branches merged."""
+    messages = list(dict.fromkeys(m for m, _ in entries))
+    # A value that matched no branch of a union: say what the field accepts.
+    field = next((p for p in reversed(loc) if isinstance(p, str)), "")
+    if field in _UNION_MESSAGES and all(e["type"] == "string_type" for _, e in entries):
+        return _UNION_MESSAGES[field]  # an object with no key of any branch
+    if len(messages) == 1:
+        return messages[0]
+    pattern_msg = next((m for m, e in entries if e["type"] == "string_pattern_mismatch"), None)
+    if pattern_msg is not None and isinstance(entries[0][1].get("input"), str):
+        return pattern_msg
+    if field in _UNION_MESSAGES:
+        return _UNION_MESSAGES[field]
+    return "; or ".join(messages)
 
 
 def _partial_cross_check(data: Mapping[str, Any]) -> list[ConfigIssue]:

@@ -115,29 +115,12 @@ def _flat_members(
     list declares it exactly once, and that declaration's parent is absent, the parallel state
     or the region.
     """
-    todo = [state for state in states if state is not None and state.regions]
-    if not todo:
+    parallel = [state for state in states if state is not None and state.regions]
+    if not parallel:
         return {}  # no regions: nothing to merge (the common case, kept to one pass)
-    flat: dict[str, int] = {}
-    repeated: set[str] = set()
-    for i, state in enumerate(states):
-        if state is not None:
-            if state.name in flat:
-                repeated.add(state.name)
-            else:
-                flat[state.name] = i
-    # Name -> (parallel state, region) of its listing; None when listed more than once.
-    listed: dict[str, tuple[str, str] | None] = {}
-    while todo:
-        state = todo.pop()
-        for region in state.regions:
-            for item in region.states:
-                if isinstance(item, str):
-                    listed[item] = None if item in listed else (state.name, region.name)
-                elif item.regions:
-                    todo.append(item)
+    flat, repeated = _flat_declarations(states)
     members: dict[str, tuple[int, StateDefinition]] = {}
-    for name, where in listed.items():
+    for name, where in _listings_by_name(parallel).items():
         index = flat.get(name)
         if index is None or where is None or name in repeated:
             continue
@@ -146,6 +129,38 @@ def _flat_members(
         if entry.parent is None or entry.parent in where:
             members[name] = (index, entry)
     return members
+
+
+def _flat_declarations(
+    states: Sequence[StateDefinition | None],
+) -> tuple[dict[str, int], set[str]]:
+    """Name -> index of its first entry in the flat list, and the names declared more than
+    once there."""
+    flat: dict[str, int] = {}
+    repeated: set[str] = set()
+    for i, state in enumerate(states):
+        if state is not None:
+            if state.name in flat:
+                repeated.add(state.name)
+            else:
+                flat[state.name] = i
+    return flat, repeated
+
+
+def _listings_by_name(parallel: list[StateDefinition]) -> dict[str, tuple[str, str] | None]:
+    """Name -> (parallel state, region) where it is listed as a plain string, ``None`` when
+    listed more than once; ``parallel`` and the parallel states nested in their regions are
+    searched (with a stack, which this empties)."""
+    listed: dict[str, tuple[str, str] | None] = {}
+    while parallel:
+        state = parallel.pop()
+        for region in state.regions:
+            for item in region.states:
+                if isinstance(item, str):
+                    listed[item] = None if item in listed else (state.name, region.name)
+                elif item.regions:
+                    parallel.append(item)
+    return listed
 
 
 def _add_state(

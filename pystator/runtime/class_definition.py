@@ -79,6 +79,16 @@ class _Builder:
 
     # ------------------------------------------------------------------ names and nesting
     def check_parts(self) -> None:
+        """Collect the problems of the class's parts; raise at once when a part belongs to
+        another class or has several attribute names, before the checks that name parts."""
+        self.check_ownership()
+        self.fail_if_any()
+        self.check_regions()
+        self.check_state_flags()
+        self.check_initials()
+
+    def check_ownership(self) -> None:
+        """Each part is declared in this class (or a base) and assigned to one attribute."""
         for group in (self.states, self.regions, self.groups):
             for key, part in group.items():
                 owner = part.owner
@@ -88,11 +98,17 @@ class _Builder:
                 elif part.name == key and part.aliases:
                     names = ", ".join([key, *part.aliases])
                     self.add(key, f"one object is assigned to several attributes: {names}")
-        self.fail_if_any()
+
+    def check_regions(self) -> None:
+        """Each region belongs to a parallel state of this class."""
         for key, region in self.regions.items():
             parallel = self.known(key, region.state, "the parallel state")
             if parallel is not None and not region.state.parallel:
                 self.add(key, f"Region({parallel}): {parallel} is not a State(parallel=True)")
+
+    def check_state_flags(self) -> None:
+        """Each state's parent and history default are states of this class, and its flags
+        agree with each other."""
         for key, state in self.states.items():
             if state.parent is not None:
                 self.known(key, state.parent, "parent")
@@ -102,7 +118,6 @@ class _Builder:
                 self.add(key, "a parallel state cannot be terminal or history")
             if isinstance(state, History) and state.default is not None:
                 self.known(key, state.default, "default")
-        self.check_initials()
 
     def check_initials(self) -> None:
         initials: dict[str, list[str]] = {}
@@ -142,7 +157,21 @@ class _Builder:
         return "initial" if state.initial else "stable"
 
     def state_fields(self, key: str, state: State, nested: bool) -> dict[str, Any]:
+        """The ``StateDefinition`` fields of ``state``, those at their default left out."""
         fields: dict[str, Any] = {"name": key}
+        self.add_placement(fields, key, state, nested)
+        self.add_content(fields, key, state)
+        if isinstance(state, History):
+            if state.deep:
+                fields["history"] = "deep"
+            if state.default is not None:
+                fields["default"] = state.default.label()
+        if state.parallel:
+            fields["regions"] = self.regions_of(state)
+        return fields
+
+    def add_placement(self, fields: dict[str, Any], key: str, state: State, nested: bool) -> None:
+        """Its type, its parent (unless it is written inside its region) and initial child."""
         kind = self.state_type(state)
         if kind != "stable":
             fields["type"] = kind
@@ -151,6 +180,9 @@ class _Builder:
         initial_child = self.initial_child.get(key, state.initial_child)
         if initial_child is not None:
             fields["initial_child"] = initial_child
+
+    def add_content(self, fields: dict[str, Any], key: str, state: State) -> None:
+        """Its actions, description, metadata and timeout."""
         for name in ("on_enter", "on_exit", "description"):
             value = getattr(state, name)
             if value:
@@ -159,19 +191,15 @@ class _Builder:
             fields["metadata"] = state.metadata
         if state.timeout is not None:
             fields["timeout"] = self.timeout(key, state.timeout)
-        if isinstance(state, History):
-            if state.deep:
-                fields["history"] = "deep"
-            if state.default is not None:
-                fields["default"] = state.default.label()
-        if state.parallel:
-            regions = [
-                self.region(rkey, region)
-                for rkey, region in self.regions.items()
-                if region.state is state
-            ]
-            fields["regions"] = tuple(r for r in regions if r is not None)
-        return fields
+
+    def regions_of(self, state: State) -> tuple[RegionDefinition, ...]:
+        """The regions of the parallel ``state``, in the order written; broken ones left out."""
+        regions = [
+            self.region(rkey, region)
+            for rkey, region in self.regions.items()
+            if region.state is state
+        ]
+        return tuple(r for r in regions if r is not None)
 
     def timeout(self, key: str, timeout: Any) -> Any:
         if isinstance(timeout, TimeoutSpec):
@@ -233,24 +261,8 @@ class _Builder:
         self, key: str, group: TransitionGroup, rule: Rule
     ) -> TransitionDefinition | None:
         fields: dict[str, Any] = {}
-        if isinstance(group, Eventless):
-            fields["auto"] = True
-        elif isinstance(group, OnDone):
-            assert rule.done_of is not None
-            fields["trigger"] = f"done.state.{self.known(key, rule.done_of, 'done state')}"
-        else:
-            fields["trigger"] = key
-        if isinstance(group, Delayed):
-            fields["after"] = rule.after
-        source = rule.source
-        if isinstance(source, tuple):
-            fields["source"] = tuple(self.known(key, s, "source") or "?" for s in source)
-        elif isinstance(source, State):
-            fields["source"] = self.known(key, source, "source") or "?"
-        else:
-            fields["source"] = source
-        if rule.dest is not None:
-            fields["dest"] = self.known(key, rule.dest, "target")
+        self.add_event(fields, key, group, rule)
+        self.add_endpoints(fields, key, rule)
         for name in ("guards", "actions"):
             value = tuple(getattr(rule, name))
             if value:
@@ -267,6 +279,33 @@ class _Builder:
             for problem in _problems(exc):
                 self.add(key, problem)
             return None
+
+    def add_event(
+        self, fields: dict[str, Any], key: str, group: TransitionGroup, rule: Rule
+    ) -> None:
+        """What fires the rule: eventless, ``done.state.<state>``, or the attribute's name as
+        its trigger (with a delay for ``Delayed``)."""
+        if isinstance(group, Eventless):
+            fields["auto"] = True
+        elif isinstance(group, OnDone):
+            assert rule.done_of is not None
+            fields["trigger"] = f"done.state.{self.known(key, rule.done_of, 'done state')}"
+        else:
+            fields["trigger"] = key
+        if isinstance(group, Delayed):
+            fields["after"] = rule.after
+
+    def add_endpoints(self, fields: dict[str, Any], key: str, rule: Rule) -> None:
+        """Its source (states by name, or ``"*"``) and its target."""
+        source = rule.source
+        if isinstance(source, tuple):
+            fields["source"] = tuple(self.known(key, s, "source") or "?" for s in source)
+        elif isinstance(source, State):
+            fields["source"] = self.known(key, source, "source") or "?"
+        else:
+            fields["source"] = source
+        if rule.dest is not None:
+            fields["dest"] = self.known(key, rule.dest, "target")
 
     def events(self) -> tuple[dict[str, EventSpec], dict[str, type[BaseModel]]]:
         specs: dict[str, EventSpec] = {}

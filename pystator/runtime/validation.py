@@ -59,20 +59,8 @@ def check_machine(
     if context_model is not None and not _is_model(context_model):
         raise TypeError("context_model must be a Pydantic model class")
     index = compile_machine(definition)
+    contract = _context_contract(definition, context_model)
     issues: list[ConfigIssue] = []
-    contract: ContextContract | None = None
-    if definition.meta.validate_context or context_model is not None:
-        if definition.context is None and context_model is None:
-            raise ConfigurationError(
-                [
-                    ConfigIssue(
-                        "meta.validate_context",
-                        "is true but there is no contract to check: add a 'context' "
-                        "section or pass context_model=YourModel",
-                    )
-                ]
-            )
-        contract = ContextContract(definition.context, context_model)
     typed = TypedContext(context_model) if context_model is not None else None
     if typed is not None and not typed.open:
         issues.extend(_unknown_assign_fields(index, typed))
@@ -81,26 +69,58 @@ def check_machine(
         for trigger, spec in definition.events.items()
     }
     if event_models is not None:
-        if not isinstance(event_models, Mapping):
-            raise TypeError("event_models must be a mapping of trigger -> Pydantic model class")
-        for trigger, model in event_models.items():
-            where = f"event_models.{trigger}"
-            if trigger not in index.triggers:
-                issues.append(
-                    ConfigIssue(
-                        where,
-                        f"'{trigger}' is not a trigger of machine "
-                        f"'{definition.meta.machine_name}'"
-                        f"{suggest(str(trigger), sorted(index.triggers))}",
-                    )
-                )
-            elif not _is_model(model):
-                issues.append(ConfigIssue(where, "must be a Pydantic model class"))
-            else:
-                events[trigger] = EventContract(trigger, model)
+        issues.extend(_add_event_models(events, event_models, index, definition))
     if issues:
         raise ConfigurationError(issues)
     return CheckedMachine(index, contract, typed, events)
+
+
+def _context_contract(
+    definition: MachineDefinition, context_model: type[BaseModel] | None
+) -> ContextContract | None:
+    """The contract contexts are checked against; ``None`` when they are not checked."""
+    if not definition.meta.validate_context and context_model is None:
+        return None
+    if definition.context is None and context_model is None:
+        raise ConfigurationError(
+            [
+                ConfigIssue(
+                    "meta.validate_context",
+                    "is true but there is no contract to check: add a 'context' "
+                    "section or pass context_model=YourModel",
+                )
+            ]
+        )
+    return ContextContract(definition.context, context_model)
+
+
+def _add_event_models(
+    events: dict[str, EventContract],
+    event_models: Mapping[str, type[BaseModel]],
+    index: MachineIndex,
+    definition: MachineDefinition,
+) -> list[ConfigIssue]:
+    """Put each of ``event_models`` in ``events`` (a model wins over a declared spec); the
+    problems of those that are not a trigger's or not a model class."""
+    if not isinstance(event_models, Mapping):
+        raise TypeError("event_models must be a mapping of trigger -> Pydantic model class")
+    issues: list[ConfigIssue] = []
+    for trigger, model in event_models.items():
+        where = f"event_models.{trigger}"
+        if trigger not in index.triggers:
+            issues.append(
+                ConfigIssue(
+                    where,
+                    f"'{trigger}' is not a trigger of machine "
+                    f"'{definition.meta.machine_name}'"
+                    f"{suggest(str(trigger), sorted(index.triggers))}",
+                )
+            )
+        elif not _is_model(model):
+            issues.append(ConfigIssue(where, "must be a Pydantic model class"))
+        else:
+            events[trigger] = EventContract(trigger, model)
+    return issues
 
 
 def _unknown_assign_fields(index: MachineIndex, typed: TypedContext) -> list[ConfigIssue]:

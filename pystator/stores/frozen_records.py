@@ -24,9 +24,9 @@ Row 10h of ``python -m benchmarks`` and its reference run an orchestrator on the
 too.
 
 Plain twin: ``plain_freeze`` and ``plain_thaw``, both ``copy.deepcopy``. The store only reads
-what it freezes through ``thaw``, so either pair can be swapped in (for an A/B measure, set
-``pystator.stores.memory.freeze`` and ``.thaw``). ``tests/unit/test_frozen_records.py``
-compares the two.
+what it freezes through ``thaw``, so either pair can be swapped in: for an A/B measure, run
+with ``PYSTATOR_PLAIN_TWINS=frozen_records`` (``pystator._twins``; ``python -m
+benchmarks.tricks`` does it). ``tests/unit/test_frozen_records.py`` compares the two.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from pystator._twins import use_plain_twin
 from pystator.models.entity import build_record
 
 R = TypeVar("R", bound=BaseModel)
@@ -97,3 +98,10 @@ def _copy_other(value: Any) -> Any:
     ):
         return list(value)
     return copy.deepcopy(value)
+
+
+# Measuring only (``pystator._twins``): the plain twins in place of the trick. The store
+# keeps whatever ``freeze`` returns and gives it back to ``thaw`` only.
+if use_plain_twin("frozen_records"):
+    freeze = plain_freeze  # type: ignore[assignment]
+    thaw = plain_thaw  # type: ignore[assignment]

@@ -24,6 +24,7 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from pystator._twins import use_plain_twin
 from pystator.engine.expr.compiler import Code
 from pystator.engine.expr.limits import MAX_INT_BITS, Context
 
@@ -35,6 +36,10 @@ _Explain = Callable[[Context], str | None]
 
 FALSE = "the expression is false"
 """What ``explain`` says of an expression that computed to false."""
+
+# Measuring only (``pystator._twins``): no fast evaluator is made, so every expression runs
+# on its checked evaluator, the plain twin.
+_PLAIN = use_plain_twin("fast_expr")
 
 
 def fast_compare(
@@ -70,7 +75,7 @@ def _fast(
     operators: Mapping[type[ast.cmpop], Callable[[Any, Any], _R]],
 ) -> Callable[[Context], _R] | None:
     compare = operators.get(op)
-    if compare is None:
+    if compare is None or _PLAIN:
         return None
     if left.key is not None and right.key is not None:
         return _name_name(compare, left.key, right.key, fallback)
@@ -164,7 +169,7 @@ def fast_value(
 ) -> Callable[[Context], Any] | None:
     """The evaluator of ``name +/- name`` or ``name +/- integer`` for two ints in a dict."""
     compute = _ARITHMETIC.get(op)
-    if compute is None:
+    if compute is None or _PLAIN:
         return None
     if left.key is not None and right.key is not None:
         a_key, b_key = left.key, right.key
