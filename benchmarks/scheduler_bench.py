@@ -54,7 +54,7 @@ class Recorder:
     def fire_timer(self, entity_id: str, timer_id: str) -> None:
         self._note(entity_id)
 
-    async def async_fire_timer(self, entity_id: str, timer_id: str) -> None:
+    async def afire_timer(self, entity_id: str, timer_id: str) -> None:
         self._note(entity_id)
 
     def _note(self, entity_id: str) -> None:
@@ -113,10 +113,10 @@ async def measure(
     n = args.timers
 
     def arm(i: int, due: float) -> Callable[[], Awaitable[Any]]:
-        return lambda: scheduler.schedule(MACHINE, f"e{i}", [timer(due)], [])
+        return lambda: scheduler.aschedule(MACHINE, f"e{i}", [timer(due)], [])
 
     def cancel(i: int) -> Callable[[], Awaitable[Any]]:
-        return lambda: scheduler.schedule(MACHINE, f"e{i}", [], ["W:after:0@1"])
+        return lambda: scheduler.aschedule(MACHINE, f"e{i}", [], ["W:after:0@1"])
 
     # arm and cancel, due in an hour (after a warm-up that opens the connections)
     far = time.time() + 3600
@@ -165,7 +165,7 @@ async def bench_asyncio(args: argparse.Namespace) -> Figures:
     try:
         return await measure("AsyncioScheduler", scheduler, recorder, args, scheduler.start)
     finally:
-        await scheduler.close()
+        await scheduler.aclose()
 
 
 async def bench_redis(args: argparse.Namespace, prefix: str) -> Figures:
@@ -180,7 +180,7 @@ async def bench_redis(args: argparse.Namespace, prefix: str) -> Figures:
         return figures
     finally:
         await scheduler.clear(MACHINE)
-        await scheduler.close()
+        await scheduler.aclose()
 
 
 async def bench_arq(args: argparse.Namespace, prefix: str) -> Figures:
@@ -211,7 +211,7 @@ async def bench_arq(args: argparse.Namespace, prefix: str) -> Figures:
             warnings.simplefilter("ignore", DeprecationWarning)
             await worker.close()
         await scheduler.clear(MACHINE)
-        await scheduler.close()
+        await scheduler.aclose()
 
 
 def redis_up(url: str) -> bool:

@@ -135,6 +135,13 @@ TRICKS: tuple[Trick, ...] = (
     Trick("frozen_records", {"stores_bench memory/1 entity": _orchestrated_memory()}),
     Trick("private_copy", {"stores_bench memory/1 entity, cached": _orchestrated_memory(10_000)}),
     Trick(
+        "result_json",
+        {
+            "stores_bench memory/1 entity": _orchestrated_memory(),
+            "stores_bench memory/1 entity, cached": _orchestrated_memory(10_000),
+        },
+    ),
+    Trick(
         "fast_expr",
         {
             "expr_bench int, rejects (row 10b)": _expr_process("int, rejects"),

@@ -20,8 +20,11 @@ The tricks, by name (their modules say which rows justify them):
 * ``compact_json``: ``pystator._json.compact_iterencode`` (the C JSON encoder called directly);
 * ``frozen_records``: ``pystator.stores.frozen_records`` (the memory store's record copies);
 * ``private_copy``: ``pystator.runtime.orchestration.record_cache.private_copy``;
+* ``result_json``: ``pystator.runtime.orchestration.result_json`` (a result's stored JSON made
+  once per shared result, and copied);
 * ``fast_expr``: ``pystator.engine.expr.fast`` (one-comparison guards, two-operand assigns);
-* ``fast_select``: the machine's sync fast path (``pystator.runtime``, see its docstring).
+* ``fast_select``: the machine's sync fast path, ``pystator.runtime.fast_select`` (``select``,
+  ``attach``, ``model_view``).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ TRICKS = (
     "compact_json",
     "frozen_records",
     "private_copy",
+    "result_json",
     "fast_expr",
     "fast_select",
 )

@@ -28,33 +28,15 @@ ROOT = Path(__file__).resolve().parent.parent / "pystator"
 MAX_LINES = 500
 MAX_COMPLEXITY = 15
 
-TO_SPLIT = "issue 15: to be split"
-
 # Modules allowed over MAX_LINES, by path from the repository root.
-KNOWN_OVERSIZE: dict[str, str] = {
-    "pystator/runtime/machine.py": TO_SPLIT,
-    "pystator/runtime/orchestrator.py": TO_SPLIT,
-}
+KNOWN_OVERSIZE: dict[str, str] = {}
 
 # Functions kept over MAX_COMPLEXITY on purpose, because splitting them costs speed on a hot
 # path; the reason names the benchmark row that shows it ("path::qualified.name": reason).
 SPEED_EXEMPT: dict[str, str] = {}
 
 # Functions over MAX_COMPLEXITY that are still to be split ("path::qualified.name": reason).
-KNOWN_COMPLEX: dict[str, str] = {
-    "pystator/engine/expr/values.py::_walk": TO_SPLIT,
-    "pystator/engine/expr/values.py::scan": TO_SPLIT,
-    "pystator/engine/microstep.py::microstep": TO_SPLIT,
-    "pystator/engine/step.py::_combine": TO_SPLIT,
-    "pystator/engine/step.py::macrostep": TO_SPLIT,
-    "pystator/runtime/machine.py::StateMachine._frame": TO_SPLIT,
-    "pystator/runtime/machine.py::StateMachine._select": TO_SPLIT,
-    "pystator/runtime/orchestrator.py::Orchestrator.__init__": TO_SPLIT,
-    "pystator/runtime/orchestrator.py::Orchestrator._cached_event": TO_SPLIT,
-    "pystator/runtime/orchestrator.py::Orchestrator._create": TO_SPLIT,
-    "pystator/runtime/orchestrator.py::Orchestrator._event": TO_SPLIT,
-    "pystator/runtime/session.py::EntitySession.from_snapshot": TO_SPLIT,
-}
+KNOWN_COMPLEX: dict[str, str] = {}
 
 
 class Measure(NamedTuple):

@@ -86,17 +86,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except ConfigurationError as exc:
+    except (ConfigurationError, OSError, CommandFailed) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except FSMError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except CommandFailed as exc:
-        print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -1,4 +1,19 @@
-"""The pure engine: compile a definition, select transitions, build results. No I/O, no clock."""
+"""The pure engine: compile a definition, select transitions, build results. No I/O, no clock.
+
+What lives here, in the order a definition goes through it:
+
+* ``build``: ``build_index`` compiles a validated definition into a frozen ``MachineIndex``
+  (``index``: the index, its ``StateNode``s and ``Candidate``s, and the lookups), in phases
+  named after the SCXML Recommendation's steps; ``guards`` compiles the expressions
+  (``expr`` guards and ``assign`` items, in the language of ``engine.expr``);
+* ``caches``: ``IndexCaches``, what the engine fills in on use beside the frozen index;
+* ``config``: configurations (the set of active states) and their string form;
+* ``step``: one event (``macrostep``) or the initial configuration (``start``) as a generator
+  that asks for guard outcomes; ``selection`` selects the enabled transitions and removes the
+  conflicting ones; ``microstep`` exits, acts and enters; ``datamodel`` applies ``assign``;
+* ``outcomes``: every failed result (rejections, unknown triggers, invalid contexts), built
+  once and shared.
+"""
 
 from pystator.engine.caches import IndexCaches
 from pystator.engine.config import Configuration, parse, serialize
@@ -22,9 +37,9 @@ from pystator.engine.outcomes import (
     payload_invalid,
     reject,
 )
+from pystator.engine.selection import GuardOutcome
 from pystator.engine.step import (
     MAX_MICROSTEPS,
-    GuardOutcome,
     GuardStep,
     accept,
     compile_machine,

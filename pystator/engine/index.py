@@ -90,7 +90,7 @@ class Candidate:
         # Set with ``result``: the assign items of that one microstep, in SCXML order.
         self.assigns: tuple[CompiledAssign, ...] = ()
         # The last copy of ``result`` that carried a call's context (the driver's, see
-        # ``runtime.machine``): a session sends with one context object until an event
+        # ``runtime.fast_select``): a session sends with one context object until an event
         # changes it, so that copy serves its next calls.
         self.carried: TransitionResult | None = None
 

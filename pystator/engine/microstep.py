@@ -5,6 +5,11 @@ active state below each transition's domain), record history for the states exit
 the entry set (targets, their ancestors up to the domain, default entry of compound states and
 every region of parallel states, history restored), and collect actions, ``done.state``
 events and timers. Pure and deterministic.
+
+``microstep`` runs these as named phases, after the Recommendation's steps:
+``compute_exit_set``, ``record_history`` (exitStates' history recording), the transition
+content, ``entry_leaves`` (computeEntrySet and enterStates), ``assign_items`` and
+``queued_events``.
 """
 
 from __future__ import annotations
@@ -257,34 +262,18 @@ def microstep(
     selected: list[Candidate],
     history: History | None,
 ) -> Microstep:
-    """Exit, act and enter for ``selected`` (already free of conflicts)."""
+    """Exit, act and enter for ``selected`` (already free of conflicts): the Recommendation's
+    microstep, its phases in its order (computeExitSet, exitStates with its history
+    recording, executeTransitionContent, enterStates with computeEntrySet)."""
     states = index.states
     active = active_of(states, leaves)
-    leaving: set[str] = set()
-    targets: list[tuple[str, str]] = []
-    for cand in selected:
-        if not moves(cand):
-            continue
-        domain, exits = exit_set(index, active, cand, history)
-        leaving |= exits
-        assert cand.transition.dest is not None
-        targets.append((cand.transition.dest, domain))
-    exited = tuple(sorted(leaving, key=lambda n: states[n].order, reverse=True))
-
+    exited, targets = compute_exit_set(index, active, selected, history)
     step = Microstep()
     step.history = history
     if index.has_history and exited:
-        memory = dict(history or {})
-        for name in exited:
-            for h in states[name].history_children:
-                if states[h].deep:
-                    memory[h] = tuple(leaf for leaf in leaves if name in states[leaf].ancestors)
-                else:
-                    memory[h] = tuple(c for c in states[name].children if c in active)
-        step.history = MappingProxyType(memory)
-
-    remaining = frozenset(active - leaving)
+        step.history = record_history(index, leaves, active, exited, history)
     if targets:
+        remaining = active.difference(exited)
         new_leaves, entered = entry_leaves(index, remaining, targets, step.history)
     else:
         new_leaves, entered = leaves, ()
@@ -292,6 +281,8 @@ def microstep(
     step.entered = entered
     step.leaves = new_leaves
     step.exit_actions = tuple(a for n in exited for a in states[n].on_exit)
+    # executeTransitionContent's actions, in document order (``assign`` and ``raise`` items
+    # are not actions: ``assign_items`` and ``queued_events`` take them).
     step.transition_actions = tuple(
         ActionSpec(name=a) if isinstance(a, str) else a
         for cand in selected
@@ -300,13 +291,68 @@ def microstep(
     )
     step.enter_actions = tuple(a for n in entered for a in states[n].on_enter)
     if index.has_assign:
-        step.assigns = (
-            *(a for n in exited for a in states[n].exit_assigns),
-            *(a for cand in selected for a in index.assigns.get(cand.index, ())),
-            *(a for n in entered for a in states[n].enter_assigns),
-        )
+        step.assigns = assign_items(index, exited, selected, entered)
     step.internal = queued_events(index, exited, selected, entered, new_leaves)
     return step
+
+
+def compute_exit_set(
+    index: MachineIndex,
+    active: frozenset[str],
+    selected: list[Candidate],
+    history: History | None,
+) -> tuple[tuple[str, ...], list[tuple[str, str]]]:
+    """SCXML's computeExitSet for the whole microstep: (the states exited, innermost first,
+    and each moving transition's (target, domain) for the entry set)."""
+    states = index.states
+    leaving: set[str] = set()
+    targets: list[tuple[str, str]] = []
+    for cand in selected:
+        if moves(cand):
+            domain, exits = exit_set(index, active, cand, history)
+            leaving |= exits
+            dest = cand.transition.dest
+            assert dest is not None  # ``moves`` says so
+            targets.append((dest, domain))
+    exited = tuple(sorted(leaving, key=lambda n: states[n].order, reverse=True))
+    return exited, targets
+
+
+def record_history(
+    index: MachineIndex,
+    leaves: tuple[str, ...],
+    active: frozenset[str],
+    exited: tuple[str, ...],
+    history: History | None,
+) -> History:
+    """The history memory once ``exited`` are left (exitStates' first part): each history
+    state of an exited state remembers its active leaves below it (deep) or its active
+    children (shallow)."""
+    states = index.states
+    memory = dict(history or {})
+    for name in exited:
+        for h in states[name].history_children:
+            if states[h].deep:
+                memory[h] = tuple(leaf for leaf in leaves if name in states[leaf].ancestors)
+            else:
+                memory[h] = tuple(c for c in states[name].children if c in active)
+    return MappingProxyType(memory)
+
+
+def assign_items(
+    index: MachineIndex,
+    exited: tuple[str, ...],
+    selected: list[Candidate],
+    entered: tuple[str, ...],
+) -> tuple[CompiledAssign, ...]:
+    """The microstep's assign items in SCXML order: exit (innermost first), transition,
+    entry."""
+    states = index.states
+    return (
+        *(a for n in exited for a in states[n].exit_assigns),
+        *(a for cand in selected for a in index.assigns.get(cand.index, ())),
+        *(a for n in entered for a in states[n].enter_assigns),
+    )
 
 
 def queued_events(

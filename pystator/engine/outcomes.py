@@ -50,7 +50,7 @@ def reject(
 
     ``detail`` says why when the driver knows (an ``expr`` guard names a missing key).
     Built once per distinct set of arguments by ``build_rejection``, then shared (the sync
-    driver's fast path, ``StateMachine._select``, reads the same key before calling this).
+    driver's fast path, ``runtime.fast_select.select``, reads the same key before calling this).
     """
     key = (state, trigger, guard, tried, detail)
     result = index.caches.failures.get(key)

@@ -4,12 +4,13 @@ The engine is one algorithm with two entry points:
 
 * ``accept`` builds the result of one candidate fired from one plain state, once, and the
   candidate keeps it (the fast path of ``StateMachine.process``);
-* ``macrostep`` is a generator that selects transitions for every active leaf, yielding each
-  guard it needs and receiving its outcome, then runs microsteps (SCXML's exit set, history
-  recording, entry set with default entry and parallel regions), eventless transitions and
-  done events until the configuration is stable. The sync and async drivers in
-  ``pystator.runtime.machine`` answer the yielded guards, the async one awaiting those that
-  return an awaitable.
+* ``macrostep`` is a generator that selects transitions for every active leaf
+  (``engine.selection``), yielding each guard it needs and receiving its outcome, then runs
+  microsteps (``engine.microstep``: SCXML's exit set, history recording, entry set with
+  default entry and parallel regions), eventless transitions and done events until the
+  configuration is stable (``_take``, ``_settle``), and combines them into one result
+  (``_combine``). The sync and async drivers in ``pystator.runtime.guard_drivers`` answer the
+  yielded guards, the async one awaiting those that return an awaitable.
 
 Everything here is pure and deterministic.
 """
@@ -27,23 +28,12 @@ from pystator.engine.build import build_index
 from pystator.engine.caches import MAX_RESULTS
 from pystator.engine.config import Configuration, active_of, serialize
 from pystator.engine.datamodel import AssignFailed, DataModel, ValueFn
-from pystator.engine.index import (
-    AUTO,
-    ROOT,
-    Candidate,
-    CompiledGuard,
-    ExprFn,
-    MachineIndex,
-    Rejection,
-    state_table,
-)
+from pystator.engine.index import AUTO, ROOT, Candidate, CompiledGuard, ExprFn, MachineIndex
 from pystator.engine.microstep import (
     History,
     Microstep,
     entry_leaves,
-    exit_set,
     microstep,
-    moves,
     queued_events,
     timer_changes,
 )
@@ -54,6 +44,11 @@ from pystator.engine.outcomes import (
     no_transition,
     reject,
 )
+from pystator.engine.selection import (
+    GuardOutcome,
+    remove_conflicting_transitions,
+    select_transitions,
+)
 from pystator.errors import InvalidTransitionError, LoopLimitError
 from pystator.models.definition import ActionSpec, MachineDefinition
 from pystator.models.result import TransitionResult
@@ -61,8 +56,6 @@ from pystator.models.result import TransitionResult
 MAX_MICROSTEPS = 100
 """Eventless and done transitions taken after one event, at most (stops cycles)."""
 
-GuardOutcome = bool | Rejection
-"""What a driver sends back for a guard: its truth, or a ``Rejection`` saying why not."""
 GuardStep = Generator[CompiledGuard, GuardOutcome, TransitionResult]
 
 
@@ -139,79 +132,6 @@ def _trigger_label(candidate: Candidate) -> str:
     return f"after:{candidate.index}" if candidate.index >= 0 else f"timeout:{candidate.source}"
 
 
-def _select(
-    index: MachineIndex, leaves: tuple[str, ...], key: str, outcomes: dict[int, bool]
-) -> Generator[
-    CompiledGuard,
-    GuardOutcome,
-    tuple[list[Candidate], tuple[CompiledGuard, str | None] | None, int],
-]:
-    """Pick, for each active leaf, the first candidate for ``key`` whose guards pass."""
-    selected: list[Candidate] = []
-    chosen: set[int] = set()
-    first_no: tuple[CompiledGuard, str | None] | None = None
-    tried = 0
-    for leaf in leaves:
-        per_state = state_table(index, leaf)
-        cands = per_state.get(key) if per_state is not None else None
-        if not cands:
-            continue
-        for cand in cands:
-            tried += 1
-            if cand.index in chosen:
-                break  # this leaf selects a transition another leaf already selected
-            ok = outcomes.get(cand.index)
-            if ok is None:
-                ok = True
-                for guard in cand.guards:
-                    outcome = yield guard
-                    if not outcome:
-                        ok = False
-                        if first_no is None:
-                            first_no = (guard, getattr(outcome, "detail", None))
-                        break
-                outcomes[cand.index] = ok
-            if ok:
-                selected.append(cand)
-                chosen.add(cand.index)
-                break
-    return selected, first_no, tried
-
-
-def _without_conflicts(
-    index: MachineIndex,
-    active: frozenset[str],
-    selected: list[Candidate],
-    history: History | None,
-) -> list[Candidate]:
-    """SCXML's removeConflictingTransitions: a descendant source preempts, else first wins.
-
-    ``history``: the memory before the step (the exit set of a transition that targets a
-    history state depends on it)."""
-    if len(selected) < 2:
-        return selected
-    states = index.states
-    exits = {
-        id(c): (exit_set(index, active, c, history)[1] if moves(c) else frozenset())
-        for c in selected
-    }
-    kept: list[Candidate] = []
-    for t1 in selected:
-        preempted = False
-        to_remove: list[Candidate] = []
-        for t2 in kept:
-            if exits[id(t1)] & exits[id(t2)]:
-                if t2.source in states[t1.source].ancestors:
-                    to_remove.append(t2)
-                else:
-                    preempted = True
-                    break
-        if not preempted:
-            kept = [k for k in kept if k not in to_remove]
-            kept.append(t1)
-    return kept
-
-
 def macrostep(
     index: MachineIndex,
     state: str,
@@ -227,54 +147,87 @@ def macrostep(
     Yields every guard to evaluate and expects its outcome back; returns the result. ``data``
     holds the context the driver evaluates guards with: each microstep's assign items update
     it before the next selection (machines with ``assign``; required for them).
+
+    The phases: selectTransitions for the event (or the timer's one transition), the results
+    cache of machines whose steps are one microstep, then ``_take``: the microsteps.
     """
     if config is None:
         config = configuration(index, state)
-    states = index.states
     outcomes: dict[int, bool] = {}
     if timer_key is not None:
-        cand = index.timer_table.get(timer_key)
-        if cand is None or cand.source not in config.active:
-            why = (
-                f"machine '{index.definition.meta.machine_name}' has no timer '{timer_key}'"
-                if cand is None
-                else f"timer '{timer_key}' is not armed in state '{state}' (its state was left)"
-            )
-            return failure(
-                state,
-                trigger,
-                InvalidTransitionError(
-                    why,
-                    current_state=state,
-                    trigger=trigger,
-                ),
-                {"reason": "stale_timer"},
-            )
-        for guard in cand.guards:
-            outcome = yield guard
-            if not outcome:
-                return reject(index, state, trigger, guard, 1, getattr(outcome, "detail", None))
-        selected = [cand]
+        fired = yield from _timer_transition(index, state, trigger, timer_key, config)
+        if not isinstance(fired, Candidate):
+            return fired
+        selected, label, event = [fired], _trigger_label(fired), timer_key
     else:
-        if any(states[leaf].is_final for leaf in config.leaves) or trigger.startswith(
+        if any(index.states[leaf].is_final for leaf in config.leaves) or trigger.startswith(
             "done.state."
         ):
             return no_transition(index, state, trigger, config)
-        selected, first_no, tried = yield from _select(index, config.leaves, trigger, outcomes)
+        selected, first_no, tried = yield from select_transitions(
+            index, config.leaves, trigger, outcomes
+        )
         if not selected:
             if first_no is not None:
                 return reject(index, state, trigger, first_no[0], tried, first_no[1])
             return no_transition(index, state, trigger, config)
+        label = event = trigger
 
     cache_key: tuple[Any, ...] | None = None
     if index.simple and not index.has_assign:
         # Keyed by the caller's spelling: the result's source_state is that spelling.
-        cache_key = (state, timer_key or trigger, *(c.index for c in selected))
+        cache_key = (state, event, *(c.index for c in selected))
         cached = index.caches.results.get(cache_key)
         if cached is not None:
             return cached
 
-    selected = _without_conflicts(index, config.active, selected, history)
+    result = yield from _take(index, state, trigger, label, config, selected, history, data)
+    if cache_key is not None and result.success:
+        _remember(index, cache_key, result, state, trigger, timer_key, outcomes)
+    return result
+
+
+def _timer_transition(
+    index: MachineIndex, state: str, trigger: str, timer_key: str, config: Configuration
+) -> Generator[CompiledGuard, GuardOutcome, Candidate | TransitionResult]:
+    """The transition of the timer ``timer_key`` once its guards pass, or the failure: a
+    timer the machine does not have or whose state was left (``stale_timer``), a guard that
+    says no."""
+    cand = index.timer_table.get(timer_key)
+    if cand is None or cand.source not in config.active:
+        why = (
+            f"machine '{index.definition.meta.machine_name}' has no timer '{timer_key}'"
+            if cand is None
+            else f"timer '{timer_key}' is not armed in state '{state}' (its state was left)"
+        )
+        return failure(
+            state,
+            trigger,
+            InvalidTransitionError(why, current_state=state, trigger=trigger),
+            {"reason": "stale_timer"},
+        )
+    for guard in cand.guards:
+        outcome = yield guard
+        if not outcome:
+            return reject(index, state, trigger, guard, 1, getattr(outcome, "detail", None))
+    return cand
+
+
+def _take(
+    index: MachineIndex,
+    state: str,
+    trigger: str,
+    label: str,
+    config: Configuration,
+    selected: list[Candidate],
+    history: History | None,
+    data: DataModel | None,
+) -> GuardStep:
+    """Take ``selected`` (removeConflictingTransitions, then one microstep), then run the
+    macrostep loop (``_settle``) until the configuration is stable; the result is every
+    microstep combined, its trigger ``label``. A failure (an assign item that cannot
+    compute, a loop) names ``trigger`` and changes nothing."""
+    selected = remove_conflicting_transitions(index, config.active, selected, history)
     steps = [microstep(index, config.leaves, selected, history)]
     if steps[0].assigns and data is not None:
         try:
@@ -282,43 +235,48 @@ def macrostep(
         except AssignFailed as exc:
             return context_invalid(state, trigger, exc.errors)
     processed: list[str] = []
-    settled = None
     if index.has_auto or steps[0].internal:
         settled = yield from _settle(index, steps, data, processed)
-    if settled is _LOOP:
-        return failure(
-            state,
-            trigger,
-            LoopLimitError(
-                f"more than {MAX_MICROSTEPS} eventless, done or internal-event transitions "
-                f"followed '{trigger}' in state '{state}': the machine loops; nothing was applied"
-            ),
-            {"reason": "loop_limit"},
-        )
+        if settled is not None:
+            return _unsettled(state, trigger, settled)
+    return _combine(index, state, label, config, steps, history, processed)
+
+
+def _unsettled(state: str, trigger: str, settled: str | AssignFailed) -> TransitionResult:
+    """The failure of a macrostep loop that did not become stable (``_settle``'s outcome)."""
     if isinstance(settled, AssignFailed):
         return context_invalid(state, trigger, settled.errors)
-
-    result = _combine(
-        index,
+    return failure(
         state,
-        trigger if timer_key is None else _trigger_label(selected[0]),
-        config,
-        steps,
-        history,
-        processed,
+        trigger,
+        LoopLimitError(
+            f"more than {MAX_MICROSTEPS} eventless, done or internal-event transitions "
+            f"followed '{trigger}' in state '{state}': the machine loops; nothing was applied"
+        ),
+        {"reason": "loop_limit"},
     )
-    if cache_key is not None:
-        caches = index.caches
-        if len(caches.results) >= MAX_RESULTS:
-            caches.results.clear()
-            caches.settled.clear()
-        caches.results[cache_key] = result
-        if timer_key is None and not any(index.guards.get(i) for i in outcomes):
-            # No guard was evaluated (``outcomes`` holds every candidate the selection
-            # reached): the result depends on (state, trigger) alone, and the drivers may
-            # return it without running the engine.
-            caches.settled[(state, trigger)] = result
-    return result
+
+
+def _remember(
+    index: MachineIndex,
+    cache_key: tuple[Any, ...],
+    result: TransitionResult,
+    state: str,
+    trigger: str,
+    timer_key: str | None,
+    outcomes: dict[int, bool],
+) -> None:
+    """Keep ``result`` in the results cache; also in ``settled`` when no guard was read."""
+    caches = index.caches
+    if len(caches.results) >= MAX_RESULTS:
+        caches.results.clear()
+        caches.settled.clear()
+    caches.results[cache_key] = result
+    if timer_key is None and not any(index.guards.get(i) for i in outcomes):
+        # No guard was evaluated (``outcomes`` holds every candidate the selection
+        # reached): the result depends on (state, trigger) alone, and the drivers may
+        # return it without running the engine.
+        caches.settled[(state, trigger)] = result
 
 
 _LOOP = "loop"
@@ -350,11 +308,11 @@ def _settle(
             return None
         nxt: list[Candidate] = []
         if index.has_auto:
-            nxt, _, _ = yield from _select(index, current.leaves, AUTO, {})
+            nxt, _, _ = yield from select_transitions(index, current.leaves, AUTO, {})
         while queue and not nxt:
             event = queue.popleft()
             processed.append(event)
-            nxt, _, _ = yield from _select(index, current.leaves, event, {})
+            nxt, _, _ = yield from select_transitions(index, current.leaves, event, {})
         if not nxt:
             return None
         if len(steps) > MAX_MICROSTEPS:  # steps[0] is the event (or entry) itself
@@ -362,7 +320,9 @@ def _settle(
         step = microstep(
             index,
             current.leaves,
-            _without_conflicts(index, active_of(states, current.leaves), nxt, current.history),
+            remove_conflicting_transitions(
+                index, active_of(states, current.leaves), nxt, current.history
+            ),
             current.history,
         )
         if step.assigns and data is not None:
@@ -393,13 +353,7 @@ def _combine(
         entered.extend(step.entered)
     after = active_of(states, last.leaves)
     arm, cancel = timer_changes(index, config.active, after, set(exited), set(entered))
-    ordered: tuple[ActionSpec, ...] | None = None
-    if len(steps) > 1:
-        ordered = tuple(
-            a
-            for step in steps
-            for a in (*step.exit_actions, *step.transition_actions, *step.enter_actions)
-        )
+    ordered = _ordered_actions(steps) if len(steps) > 1 else None
     moved = any(step.exited or step.entered for step in steps)
     return TransitionResult(
         success=True,
@@ -416,6 +370,16 @@ def _combine(
         history=(last.history or MappingProxyType({})) if index.has_history else None,
         ordered_actions=ordered,
         internal_events=tuple(processed),
+    )
+
+
+def _ordered_actions(steps: list[Microstep]) -> tuple[ActionSpec, ...]:
+    """The actions of several microsteps in the order they run: each microstep's exit,
+    transition and entry actions, microstep after microstep."""
+    return tuple(
+        a
+        for step in steps
+        for a in (*step.exit_actions, *step.transition_actions, *step.enter_actions)
     )
 
 

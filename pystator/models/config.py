@@ -10,9 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pystator.models.config_text import split_parallel
 
-MAX_SHARED = 1_024
-"""How many configurations ``SHARED_CONFIGS`` keeps; when full it starts again (cleared)."""
-
 
 class ParallelStateConfig(BaseModel):
     """A parallel state and the configuration of each of its regions.
@@ -23,7 +20,7 @@ class ParallelStateConfig(BaseModel):
 
     The model is frozen and ``regions`` is read-only too: the string form is computed once
     and kept (``config.text``), and ``StateMachine.process_parallel`` shares instances
-    between callers.
+    between callers (``pystator.runtime.configurations.SHARED_CONFIGS``).
     """
 
     model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
@@ -58,23 +55,3 @@ class ParallelStateConfig(BaseModel):
         Lenient: see ``pystator.models.config_text.split_parallel``."""
         state, regions = split_parallel(text)
         return cls(state=state, regions=regions)
-
-
-class SharedConfigs(dict[str, ParallelStateConfig]):
-    """Configuration string -> its ``ParallelStateConfig``, parsed on first use and shared.
-
-    ``StateMachine.process_parallel`` builds its result with ``SHARED_CONFIGS[target]``, so
-    that an event reaching a configuration seen before costs a dictionary look-up. Parsing
-    is syntax only (no machine), so one cache serves every machine; sharing is safe because
-    the model is frozen. Bounded: when it holds ``MAX_SHARED`` entries it starts again.
-    """
-
-    def __missing__(self, text: str) -> ParallelStateConfig:
-        config = ParallelStateConfig.from_string(text)
-        if len(self) >= MAX_SHARED:
-            self.clear()
-        self[text] = config
-        return config
-
-
-SHARED_CONFIGS = SharedConfigs()

@@ -1,4 +1,4 @@
-"""The serialised form of one entity held by an ``EntitySession``."""
+"""The serialised form of one entity held by an ``EntitySession``, and of its armed timers."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 SNAPSHOT_FORMAT = 1
 
 
+# The runtime's one timer record: an ``EntitySession`` keeps it (its ``pending_timers``, where
+# it is named ``PendingTimer``) and an orchestrated entity stores it, both made by the timer
+# rule of ``runtime/timers.py``. The docstring below is the HTTP API's description of it.
 class TimerSnapshot(BaseModel):
     """One armed timer of an entity."""
 

@@ -370,9 +370,7 @@ def _use_typed_sessions(machine: StateMachine, cls: type) -> None:
     }
     attrs["__slots__"] = ()
     attrs["__doc__"] = f"A session of {cls.__name__}."
-    typed = type(f"{cls.__name__}Session", (MachineSession,), attrs)
-    # StateMachine has no public hook for its session class yet (see the issue-13 report).
-    machine._session_class = typed
+    machine.use_session_class(type(f"{cls.__name__}Session", (MachineSession,), attrs))
 
 
 __all__ = [

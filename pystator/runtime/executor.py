@@ -175,9 +175,9 @@ class ActionExecutor:
         outcomes = await asyncio.gather(*(self.arun_one(spec, ctx) for spec in specs))
         return ExecutionReport(success=all(o.success for o in outcomes), outcomes=tuple(outcomes))
 
-    # The old names, as the same function objects. ``async_execute_parallel`` is the seed's
-    # (its README awaits it), so it stays for good; ``async_execute`` stays, silent, until a
-    # later release deprecates it.
+    # The old names, as the same function objects (docs/api.md, "Naming: sync and async").
+    # ``async_execute_parallel`` is the seed's (its README awaits it), so it stays for good;
+    # ``async_execute`` stays for one release.
     async_execute = aexecute
     async_execute_parallel = aexecute_parallel
 

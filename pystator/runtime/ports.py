@@ -1,15 +1,20 @@
 """Ports: what the orchestrator needs from a state store and a scheduler.
 
 Adapters live in ``pystator.stores`` and ``pystator.scheduler``; the runtime only knows these
-protocols. Every store offers the same methods twice, sync and async (``a``-prefixed);
-``ThreadedAsyncStore`` derives the async half from the sync one for blocking backends.
+protocols. A store has two halves with the same methods: ``SyncStateStore`` (``load``,
+``commit``, ... ``close``) and ``AsyncStateStore`` (``aload``, ``acommit``, ... ``aclose``);
+``StateStore``, what the orchestrator takes, is both. ``ThreadedAsyncStore`` is the one
+adapter between the halves: it derives the async half of a blocking backend (SQL, Redis) from
+its sync half, each method made by ``in_worker_thread``. A scheduler (``Scheduler``) fires
+timers through a ``TimerTarget``, and follows the same naming rule: a sync method has the
+plain name, its async twin the ``a`` prefix.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, runtime_checkable
 
 from pystator.models.entity import (
     Commit,
@@ -21,10 +26,15 @@ from pystator.models.entity import (
 )
 from pystator.models.snapshot import TimerSnapshot
 
+P = ParamSpec("P")
+R = TypeVar("R")
+S = TypeVar("S")
+
 
 @runtime_checkable
-class StateStore(Protocol):
-    """Where entities, their history, the action outbox and idempotency keys live.
+class SyncStateStore(Protocol):
+    """Where entities, their history, the action outbox and idempotency keys live (the sync
+    half of ``StateStore``).
 
     ``commit`` is the one write: atomic, and only if the stored version equals
     ``commit.expected_version`` (``0`` = the entity does not exist yet) and, when
@@ -65,6 +75,12 @@ class StateStore(Protocol):
 
     def close(self) -> None: ...
 
+
+@runtime_checkable
+class AsyncStateStore(Protocol):
+    """The async half of ``StateStore``: ``SyncStateStore``'s methods, ``a``-prefixed and
+    awaited, with the same contract."""
+
     async def aload(self, machine_name: str, entity_id: str) -> EntityRecord | None: ...
 
     async def acommit(self, commit: Commit) -> None: ...
@@ -96,96 +112,54 @@ class StateStore(Protocol):
     async def aclose(self) -> None: ...
 
 
-class ThreadedAsyncStore:
-    """Mixin: the async methods run the sync ones in a worker thread (blocking backends)."""
+@runtime_checkable
+class StateStore(SyncStateStore, AsyncStateStore, Protocol):
+    """A state store with both halves: what the orchestrator takes (its sync entry points use
+    the sync half, its async ones the async half). See ``SyncStateStore`` for the contract."""
 
-    def load(self, machine_name: str, entity_id: str) -> EntityRecord | None:
-        raise NotImplementedError
 
-    def commit(self, commit: Commit) -> None:
-        raise NotImplementedError
+def in_worker_thread(
+    method: Callable[Concatenate[S, P], R],
+) -> Callable[Concatenate[S, P], Coroutine[Any, Any, R]]:
+    """The async twin of a blocking sync method: the same call, run in a worker thread.
 
-    def get_idempotency(
-        self, machine_name: str, entity_id: str, key: str
-    ) -> IdempotencyRecord | None:
-        raise NotImplementedError
+    ``aload = in_worker_thread(SyncStateStore.load)`` makes ``await store.aload(m, e)`` run
+    ``store.load(m, e)`` with ``asyncio.to_thread``. The sync method is looked up on the
+    instance by name at each call, so a subclass's own ``load`` is the one that runs; the
+    method passed in gives only the name and the signature (checked by mypy).
+    """
+    name = method.__name__
 
-    def get_history(
-        self, machine_name: str, entity_id: str, *, limit: int = 100, offset: int = 0
-    ) -> list[TransitionRecord]:
-        raise NotImplementedError
+    async def run_in_thread(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        result: R = await asyncio.to_thread(getattr(self, name), *args, **kwargs)
+        return result
 
-    def list_entities(
-        self, machine_name: str, *, state: str | None = None, limit: int = 100, offset: int = 0
-    ) -> Page:
-        raise NotImplementedError
+    run_in_thread.__name__ = "a" + name
+    run_in_thread.__qualname__ = "a" + name
+    run_in_thread.__doc__ = f"``{name}``, run in a worker thread (the sync method blocks)."
+    return run_in_thread
 
-    def pending_actions(
-        self, *, now: float, machine_name: str | None = None, limit: int = 100
-    ) -> list[OutboxItem]:
-        raise NotImplementedError
 
-    def claim_action(self, item_id: str, *, now: float, until: float) -> bool:
-        raise NotImplementedError
+class ThreadedAsyncStore(SyncStateStore):
+    """The adapter from a sync store to a whole ``StateStore``, for blocking backends: each
+    async method runs its sync twin in a worker thread (``in_worker_thread``).
 
-    def finish_action(
-        self, item_id: str, *, success: bool, attempts: int, error: str | None = None
-    ) -> None:
-        raise NotImplementedError
-
-    def delete_entity(self, machine_name: str, entity_id: str) -> bool:
-        raise NotImplementedError
+    Subclass it and write the sync methods (``close`` does nothing unless overridden).
+    """
 
     def close(self) -> None:
         return None
 
-    async def aload(self, machine_name: str, entity_id: str) -> EntityRecord | None:
-        return await asyncio.to_thread(self.load, machine_name, entity_id)
-
-    async def acommit(self, commit: Commit) -> None:
-        await asyncio.to_thread(self.commit, commit)
-
-    async def aget_idempotency(
-        self, machine_name: str, entity_id: str, key: str
-    ) -> IdempotencyRecord | None:
-        return await asyncio.to_thread(self.get_idempotency, machine_name, entity_id, key)
-
-    async def aget_history(
-        self, machine_name: str, entity_id: str, *, limit: int = 100, offset: int = 0
-    ) -> list[TransitionRecord]:
-        return await asyncio.to_thread(
-            lambda: self.get_history(machine_name, entity_id, limit=limit, offset=offset)
-        )
-
-    async def alist_entities(
-        self, machine_name: str, *, state: str | None = None, limit: int = 100, offset: int = 0
-    ) -> Page:
-        return await asyncio.to_thread(
-            lambda: self.list_entities(machine_name, state=state, limit=limit, offset=offset)
-        )
-
-    async def apending_actions(
-        self, *, now: float, machine_name: str | None = None, limit: int = 100
-    ) -> list[OutboxItem]:
-        return await asyncio.to_thread(
-            lambda: self.pending_actions(now=now, machine_name=machine_name, limit=limit)
-        )
-
-    async def aclaim_action(self, item_id: str, *, now: float, until: float) -> bool:
-        return await asyncio.to_thread(lambda: self.claim_action(item_id, now=now, until=until))
-
-    async def afinish_action(
-        self, item_id: str, *, success: bool, attempts: int, error: str | None = None
-    ) -> None:
-        await asyncio.to_thread(
-            lambda: self.finish_action(item_id, success=success, attempts=attempts, error=error)
-        )
-
-    async def adelete_entity(self, machine_name: str, entity_id: str) -> bool:
-        return await asyncio.to_thread(self.delete_entity, machine_name, entity_id)
-
-    async def aclose(self) -> None:
-        await asyncio.to_thread(self.close)
+    aload = in_worker_thread(SyncStateStore.load)
+    acommit = in_worker_thread(SyncStateStore.commit)
+    aget_idempotency = in_worker_thread(SyncStateStore.get_idempotency)
+    aget_history = in_worker_thread(SyncStateStore.get_history)
+    alist_entities = in_worker_thread(SyncStateStore.list_entities)
+    apending_actions = in_worker_thread(SyncStateStore.pending_actions)
+    aclaim_action = in_worker_thread(SyncStateStore.claim_action)
+    afinish_action = in_worker_thread(SyncStateStore.finish_action)
+    adelete_entity = in_worker_thread(SyncStateStore.delete_entity)
+    aclose = in_worker_thread(SyncStateStore.close)
 
 
 @runtime_checkable
@@ -197,7 +171,7 @@ class TimerTarget(Protocol):
 
     def fire_timer(self, entity_id: str, timer_id: str) -> Any: ...
 
-    async def async_fire_timer(self, entity_id: str, timer_id: str) -> Any: ...
+    async def afire_timer(self, entity_id: str, timer_id: str) -> Any: ...
 
 
 @runtime_checkable
@@ -205,14 +179,16 @@ class Scheduler(Protocol):
     """Keeps armed timers and fires them, when due, through the orchestrator registered for
     their machine (``register``), with the timer's id.
 
-    ``schedule`` arms ``arm`` and cancels the timer ids in ``cancel`` for one entity. A fired
-    timer whose state was left does nothing (the orchestrator checks the id against the
-    entity), so a cancel that got lost is harmless.
+    ``schedule`` (sync, from any thread) and ``aschedule`` (its async twin) arm ``arm`` and
+    cancel the timer ids in ``cancel`` for one entity. A fired timer whose state was left does
+    nothing (the orchestrator checks the id against the entity), so a cancel that got lost is
+    harmless. ``close`` (sync) and ``aclose`` (async) stop the scheduler and close its
+    connections.
     """
 
     def register(self, target: TimerTarget) -> None: ...
 
-    async def schedule(
+    def schedule(
         self,
         machine_name: str,
         entity_id: str,
@@ -220,7 +196,7 @@ class Scheduler(Protocol):
         cancel: Sequence[str],
     ) -> None: ...
 
-    def schedule_sync(
+    async def aschedule(
         self,
         machine_name: str,
         entity_id: str,
@@ -228,4 +204,6 @@ class Scheduler(Protocol):
         cancel: Sequence[str],
     ) -> None: ...
 
-    async def close(self) -> None: ...
+    def close(self) -> None: ...
+
+    async def aclose(self) -> None: ...

@@ -7,10 +7,15 @@ methods live on a class made once per machine (``session_class``), not on each i
 Timers: when a state with ``after`` transitions or a ``timeout`` is entered, the session arms
 its timers with due times from its clock; ``fire_due_timers()`` fires the ones that are due.
 A timer's id is ``<key>@<step>``, where ``step`` counts the transitions the entity took, so a
-timer armed on an earlier visit of a state never fires for a later visit.
+timer armed on an earlier visit of a state never fires for a later visit. That is the one
+timer rule of the runtime (``runtime/timers.py``), which the orchestrator follows too, and an
+armed timer is the same record there and here: a ``TimerSnapshot`` (``PendingTimer`` is its
+name in the session's API).
 
 The session drives its machine through the machine's public API only: the session's entry
-points at the end of ``StateMachine`` (``select``, ``plain``, ``hooks``, ``send_step``, ...).
+points of ``StateMachine`` (``select``, ``select_observed``, ``send_step``, ``asend_step``,
+``session_class()``, and the plain attributes ``plain``, ``hooks``, ``index``,
+``has_context_model`` and ``keeps_runtime``).
 It imports ``runtime/machine.py`` for the type checker only, so there is no import cycle at
 run time (``tests/unit/test_session_public_api.py`` checks both).
 """
@@ -19,7 +24,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +41,7 @@ from pystator.errors import (
 from pystator.models.result import ExecutionReport, TimerSpec, TransitionResult
 from pystator.models.snapshot import SessionSnapshot, TimerSnapshot
 from pystator.runtime.clock import SYSTEM_CLOCK, Clock
+from pystator.runtime.timers import armed, still_armed
 
 if TYPE_CHECKING:  # machine.py imports this module: a run-time import would be a cycle
     from pystator.runtime.machine import StateMachine
@@ -45,14 +50,9 @@ MAX_TIMER_FIRES = 10_000
 """Timers fired by one ``fire_due_timers`` call, at most (a zero-delay ping-pong stops)."""
 
 
-@dataclass(frozen=True, slots=True)
-class PendingTimer:
-    """An armed timer of a session."""
-
-    id: str
-    key: str
-    trigger: str
-    due: float
+PendingTimer = TimerSnapshot
+"""An armed timer of a session (``id``, ``key``, ``trigger``, ``due``): the runtime's one
+timer record, ``TimerSnapshot``, under the name the session's API has always used."""
 
 
 class _Runtime:
@@ -63,7 +63,7 @@ class _Runtime:
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self.history: dict[str, tuple[str, ...]] = {}
-        self.timers: dict[str, PendingTimer] = {}
+        self.timers: dict[str, TimerSnapshot] = {}
         self.step = 0
 
     def apply(self, result: TransitionResult) -> None:
@@ -71,18 +71,15 @@ class _Runtime:
         if result.history is not None:
             self.history = dict(result.history)
         if result.timers_to_cancel:
-            cancelled = set(result.timers_to_cancel)
-            self.timers = {i: t for i, t in self.timers.items() if t.key not in cancelled}
+            kept = still_armed(self.timers.values(), result.timers_to_cancel)
+            self.timers = {t.id: t for t in kept}
         if result.timers_to_arm:
             self.arm(result.timers_to_arm)
 
     def arm(self, specs: tuple[TimerSpec, ...]) -> None:
-        now = self.clock.now()
-        for spec in specs:
-            timer_id = f"{spec.key}@{self.step}"
-            self.timers[timer_id] = PendingTimer(
-                timer_id, spec.key, spec.trigger, now + spec.delay_ms / 1000.0
-            )
+        """Arm ``specs`` now, with this entity's step as the token of their ids."""
+        for timer in armed(specs, now=self.clock.now(), token=self.step):
+            self.timers[timer.id] = timer
 
 
 def _raise_failed_actions(result: TransitionResult, report: ExecutionReport) -> None:
@@ -93,6 +90,75 @@ def _raise_failed_actions(result: TransitionResult, report: ExecutionReport) -> 
         f"'{result.trigger}', but actions failed: {failed}{skipped}",
         report=report,
     )
+
+
+def _read_snapshot(snapshot: Mapping[str, Any] | SessionSnapshot | str) -> SessionSnapshot:
+    """A snapshot given as a model, its JSON or a dict, validated (``IncompatibleSnapshotError``
+    listing the problems)."""
+    try:
+        if isinstance(snapshot, SessionSnapshot):
+            return snapshot
+        if isinstance(snapshot, str | bytes):
+            return SessionSnapshot.model_validate_json(snapshot)
+        return SessionSnapshot.model_validate(snapshot)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'snapshot'}: {e['msg']}"
+            for e in exc.errors(include_url=False)
+        )
+        raise IncompatibleSnapshotError(f"invalid snapshot: {problems}") from None
+
+
+def _check_machine(machine: StateMachine, snap: SessionSnapshot) -> None:
+    """Refuse a snapshot of another machine, or of another major version of this one (an
+    equal definition hash accepts any version)."""
+    if snap.machine_name != machine.name:
+        raise IncompatibleSnapshotError(
+            f"snapshot belongs to machine '{snap.machine_name}', not '{machine.name}'"
+        )
+    if snap.definition_hash == machine.definition_hash:
+        return
+    if snap.machine_version.split(".")[0] != machine.version.split(".")[0]:
+        raise IncompatibleSnapshotError(
+            f"snapshot was taken with version {snap.machine_version} of "
+            f"'{machine.name}', which is incompatible with version {machine.version}"
+        )
+
+
+def _check_contents(machine: StateMachine, snap: SessionSnapshot) -> None:
+    """Refuse a snapshot whose state, history entries or timers the machine does not have."""
+    index = machine.index
+    try:
+        machine.configuration_leaves(snap.state)
+    except UndefinedStateError as exc:
+        raise IncompatibleSnapshotError(
+            f"snapshot state '{snap.state}' does not fit version {machine.version} of "
+            f"'{machine.name}': {exc.message}"
+        ) from None
+    for name, targets in snap.history.items():
+        node = index.states.get(name)
+        if node is None or node.kind != "history" or any(t not in index.states for t in targets):
+            raise IncompatibleSnapshotError(
+                f"snapshot history entry '{name}' does not fit machine '{machine.name}'"
+            )
+    for timer in snap.timers:
+        if timer.key not in index.timer_table:
+            raise IncompatibleSnapshotError(
+                f"snapshot timer '{timer.key}' does not fit machine '{machine.name}'"
+            )
+
+
+def _restored_context(machine: StateMachine, snap: SessionSnapshot) -> Any:
+    """The snapshot's context as the machine keeps it: an instance of its context model, or
+    a deep copy (the restored entity must not write into the caller's snapshot)."""
+    if not machine.has_context_model:
+        return copy.deepcopy(snap.context)
+    try:
+        return machine.coerce_context(snap.context)
+    except ContextValidationError as exc:
+        raise IncompatibleSnapshotError(
+            f"snapshot context does not fit machine '{machine.name}': {exc.message}"
+        ) from None
 
 
 class EntitySession:
@@ -221,7 +287,7 @@ class EntitySession:
 
     # ------------------------------------------------------------------ timers
     @property
-    def pending_timers(self) -> list[PendingTimer]:
+    def pending_timers(self) -> list[TimerSnapshot]:
         """Armed timers, soonest first."""
         if self._rt is None:
             return []
@@ -280,10 +346,7 @@ class EntitySession:
                 state=self._state,
                 context=machine.context_json(self._context),
                 history={k: list(v) for k, v in rt.history.items()} if rt is not None else {},
-                timers=[
-                    TimerSnapshot(id=t.id, key=t.key, trigger=t.trigger, due=t.due)
-                    for t in self.pending_timers
-                ],
+                timers=self.pending_timers,
                 step=rt.step if rt is not None else 0,
             )
             data = snap.model_dump(mode="json")
@@ -306,78 +369,21 @@ class EntitySession:
         Refuses a snapshot of another machine, of another major version, or whose state,
         history or timers this definition does not have, with ``IncompatibleSnapshotError``.
         """
-        try:
-            if isinstance(snapshot, SessionSnapshot):
-                snap = snapshot
-            elif isinstance(snapshot, str | bytes):
-                snap = SessionSnapshot.model_validate_json(snapshot)
-            else:
-                snap = SessionSnapshot.model_validate(snapshot)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'snapshot'}: {e['msg']}"
-                for e in exc.errors(include_url=False)
-            )
-            raise IncompatibleSnapshotError(f"invalid snapshot: {problems}") from None
-        if snap.machine_name != machine.name:
-            raise IncompatibleSnapshotError(
-                f"snapshot belongs to machine '{snap.machine_name}', not '{machine.name}'"
-            )
-        if snap.definition_hash != machine.definition_hash:
-            major_then = snap.machine_version.split(".")[0]
-            major_now = machine.version.split(".")[0]
-            if major_then != major_now:
-                raise IncompatibleSnapshotError(
-                    f"snapshot was taken with version {snap.machine_version} of "
-                    f"'{machine.name}', which is incompatible with version {machine.version}"
-                )
-        index = machine.index
-        try:
-            machine.configuration_leaves(snap.state)
-        except UndefinedStateError as exc:
-            raise IncompatibleSnapshotError(
-                f"snapshot state '{snap.state}' does not fit version {machine.version} of "
-                f"'{machine.name}': {exc.message}"
-            ) from None
-        for name, targets in snap.history.items():
-            node = index.states.get(name)
-            if (
-                node is None
-                or node.kind != "history"
-                or any(t not in index.states for t in targets)
-            ):
-                raise IncompatibleSnapshotError(
-                    f"snapshot history entry '{name}' does not fit machine '{machine.name}'"
-                )
-        for timer in snap.timers:
-            if timer.key not in index.timer_table:
-                raise IncompatibleSnapshotError(
-                    f"snapshot timer '{timer.key}' does not fit machine '{machine.name}'"
-                )
+        snap = _read_snapshot(snapshot)
+        _check_machine(machine, snap)
+        _check_contents(machine, snap)
         runtime: _Runtime | None = None
         if machine.keeps_runtime or snap.history or snap.timers:
             runtime = _Runtime(clock or SYSTEM_CLOCK)
             runtime.history = {k: tuple(v) for k, v in snap.history.items()}
-            runtime.timers = {
-                t.id: PendingTimer(t.id, t.key, t.trigger, t.due) for t in snap.timers
-            }
+            runtime.timers = {t.id: t for t in snap.timers}
             runtime.step = snap.step
-        cls = machine.session_class()
         state = snap.state
-        node = index.states.get(state)
+        node = machine.index.states.get(state)
         if node is not None and node.kind != "atomic" and not node.in_parallel:
             state = machine.resolve_state(state)
-        if machine.has_context_model:
-            try:
-                context = machine.coerce_context(snap.context)
-            except ContextValidationError as exc:
-                raise IncompatibleSnapshotError(
-                    f"snapshot context does not fit machine '{machine.name}': {exc.message}"
-                ) from None
-        else:
-            # A deep copy: the restored entity must not write into the caller's snapshot.
-            context = copy.deepcopy(snap.context)
-        return cls(machine, state, context, runtime)
+        context = _restored_context(machine, snap)
+        return machine.session_class()(machine, state, context, runtime)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._machine.name} state={self._state}>"

@@ -12,7 +12,8 @@ turns an order to arm into a ``TimerSnapshot``, the record of one arming, with:
 
 After a step, the timers still armed are the earlier ones whose key was not cancelled (and not
 the one that fired), then the new ones. The orchestrator builds every entity record through
-here (``runtime/orchestration/commit.py``).
+here (``runtime/orchestration/commit.py``), and an ``EntitySession`` arms and cancels its
+timers through here too (its token is its step count), so both keep the same records.
 """
 
 from __future__ import annotations
@@ -47,6 +48,16 @@ def armed(specs: Iterable[TimerSpec], *, now: float, token: int) -> list[TimerSn
     ]
 
 
+def still_armed(
+    current: Iterable[TimerSnapshot], cancel: Iterable[str], *, fired: str | None = None
+) -> list[TimerSnapshot]:
+    """The timers of ``current`` a step leaves armed: those whose key it did not cancel
+    (``cancel``: ``TransitionResult.timers_to_cancel``) and whose id is not ``fired`` (the
+    timer that sent the event, if one did)."""
+    cancelled = set(cancel)
+    return [t for t in current if t.key not in cancelled and t.id != fired]
+
+
 def timers_after(
     current: Iterable[TimerSnapshot],
     result: TransitionResult,
@@ -55,13 +66,11 @@ def timers_after(
     token: int,
     fired: str | None = None,
 ) -> list[TimerSnapshot]:
-    """The timers armed after ``result``: those of ``current`` whose key it did not cancel
-    and whose id is not ``fired`` (the timer that sent the event, if one did), then the ones
-    it armed, with the token ``token``."""
-    cancelled = set(result.timers_to_cancel)
-    timers = [t for t in current if t.key not in cancelled and t.id != fired]
+    """The timers armed after ``result``: those of ``current`` it left armed
+    (``still_armed``), then the ones it armed, with the token ``token``."""
+    timers = still_armed(current, result.timers_to_cancel, fired=fired)
     timers.extend(armed(result.timers_to_arm, now=now, token=token))
     return timers
 
 
-__all__ = ["armed", "due_at", "timer_id", "timers_after"]
+__all__ = ["armed", "due_at", "still_armed", "timer_id", "timers_after"]

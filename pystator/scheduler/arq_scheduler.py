@@ -30,26 +30,23 @@ Needs the ``redis`` extra: ``pip install 'pystator[redis]'``.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from pystator.models.snapshot import TimerSnapshot
 from pystator.runtime.clock import Clock
-from pystator.scheduler.redis_scheduler import NOT_DUE, result_reason
 from pystator.scheduler.redis_timers import (
-    ARM_LUA,
-    BURY_LUA,
     DEFAULT_REDIS_URL,
     REDIS_EXTRA,
     TimerRecord,
     import_redis,
     member_of,
 )
-from pystator.scheduler.targets import RedisTimerScheduler
+from pystator.scheduler.targets import NOT_DUE, RedisTimerScheduler, result_reason
 from pystator.stores.availability import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
 
 logger = logging.getLogger("pystator.scheduler")
@@ -102,8 +99,6 @@ def import_arq(feature: str) -> Any:
 
 
 class ArqScheduler(RedisTimerScheduler):
-    decode_responses = False
-
     """Timers as arq jobs (job id from the timer id, deferred to the due time), with their
     records in Redis so that ``reconcile()`` re-enqueues jobs that were lost or expired.
 
@@ -120,8 +115,10 @@ class ArqScheduler(RedisTimerScheduler):
         reconcile_grace: how overdue a record must be before ``reconcile()`` checks its job.
         connect_timeout: seconds to wait for a connection to Redis (``None``: no limit).
         read_timeout: seconds to wait for Redis to answer a command (``None``: no limit).
-            Past either, ``schedule`` raises ``StoreTimeoutError``.
+            Past either, ``schedule`` and ``aschedule`` raise ``StoreTimeoutError``.
     """
+
+    decode_responses = False
 
     def __init__(
         self,
@@ -153,53 +150,75 @@ class ArqScheduler(RedisTimerScheduler):
         self.queue_name = queue_name
         self.job_timeout = job_timeout
         self.reconcile_grace = reconcile_grace
-        self._pool: Any = None
-        self._pool_loop: asyncio.AbstractEventLoop | None = None
-        self._scripts: dict[str, Any] = {}
 
     def job_id(self, machine_name: str, entity_id: str, timer_id: str) -> str:
         """The arq job id of a timer: unique per machine, entity and arming."""
         return f"{self.prefix}{machine_name}:job:{member_of(entity_id, timer_id)}"
 
     # ------------------------------------------------------------------ clients
+    def _new_async_client(self) -> Any:
+        return self._worker_pool()
+
     def pool(self) -> Any:
         """The ``ArqRedis`` client of the running event loop (created on first use)."""
-        loop = asyncio.get_running_loop()
-        if self._pool is None or self._pool_loop is not loop:
-            self._pool = self._worker_pool()
-            self._pool_loop = loop
-            self._scripts = {
-                "arm": self._pool.register_script(ARM_LUA),
-                "bury": self._pool.register_script(BURY_LUA),
-            }
-        return self._pool
+        return self._async_client()
 
     # ------------------------------------------------------------------ arming
-    async def schedule(
+    def schedule(
         self,
         machine_name: str,
         entity_id: str,
         arm: Sequence[TimerSnapshot],
         cancel: Sequence[str],
     ) -> None:
-        """Write the records, drop cancelled jobs, enqueue a deferred job per armed timer."""
+        """Write the records, drop cancelled jobs, enqueue a deferred job per armed timer,
+        from sync code (any thread), with a blocking client.
+
+        arq enqueues only from asyncio, so this writes each job as ``enqueue_job`` does (the
+        job key, unless it or its result exists, and the queue entry) in a transaction.
+        """
         if not (arm or cancel):
             return
-        pool = self.pool()
         with self.translating():
-            await self._scripts["arm"](
-                keys=self.book.keys(machine_name).main,
-                args=self.book.arm_args(machine_name, entity_id, arm, cancel),
-            )
+            client = self._write_records_sync(machine_name, entity_id, arm, cancel)
+            if cancel:
+                with client.pipeline(transaction=False) as pipe:
+                    self._drop_jobs(pipe, machine_name, entity_id, cancel)
+                    pipe.execute()
+            for timer in arm:
+                self._enqueue_sync(client, machine_name, entity_id, timer.id, timer.due)
+
+    async def aschedule(
+        self,
+        machine_name: str,
+        entity_id: str,
+        arm: Sequence[TimerSnapshot],
+        cancel: Sequence[str],
+    ) -> None:
+        """``schedule`` in the event loop, with arq's own ``enqueue_job``."""
+        if not (arm or cancel):
+            return
+        with self.translating():
+            pool = await self._write_records(machine_name, entity_id, arm, cancel)
             if cancel:
                 async with pool.pipeline(transaction=False) as pipe:
-                    for timer_id in cancel:
-                        job_id = self.job_id(machine_name, entity_id, timer_id)
-                        pipe.zrem(self.queue_name, job_id)
-                        pipe.delete(_ARQ_JOB + job_id)
+                    self._drop_jobs(pipe, machine_name, entity_id, cancel)
                     await pipe.execute()
             for timer in arm:
                 await self._enqueue(pool, machine_name, entity_id, timer.id, timer.due)
+
+    schedule_sync = schedule
+    """The old name of ``schedule``, kept for one release."""
+
+    def _drop_jobs(
+        self, pipe: Any, machine_name: str, entity_id: str, cancel: Sequence[str]
+    ) -> None:
+        """Queue on ``pipe`` (a blocking or an asyncio pipeline: queueing is the same) the
+        commands that drop the queued jobs of the cancelled timers."""
+        for timer_id in cancel:
+            job_id = self.job_id(machine_name, entity_id, timer_id)
+            pipe.zrem(self.queue_name, job_id)
+            pipe.delete(_ARQ_JOB + job_id)
 
     async def _enqueue(
         self, pool: Any, machine_name: str, entity_id: str, timer_id: str, due: float
@@ -214,32 +233,6 @@ class ArqScheduler(RedisTimerScheduler):
             _defer_until=datetime.fromtimestamp(due, UTC),
         )
         return job is not None
-
-    def schedule_sync(
-        self,
-        machine_name: str,
-        entity_id: str,
-        arm: Sequence[TimerSnapshot],
-        cancel: Sequence[str],
-    ) -> None:
-        """``schedule`` for sync callers: the same records and jobs, with a blocking client.
-
-        arq enqueues only from asyncio, so this writes the job as ``enqueue_job`` does (the
-        job key, unless it or its result exists, and the queue entry) in a transaction.
-        """
-        if not (arm or cancel):
-            return
-        with self.translating():
-            client = self._write_records_sync(machine_name, entity_id, arm, cancel)
-            if cancel:
-                with client.pipeline(transaction=False) as pipe:
-                    for timer_id in cancel:
-                        job_id = self.job_id(machine_name, entity_id, timer_id)
-                        pipe.zrem(self.queue_name, job_id)
-                        pipe.delete(_ARQ_JOB + job_id)
-                    pipe.execute()
-            for timer in arm:
-                self._enqueue_sync(client, machine_name, entity_id, timer.id, timer.due)
 
     def _enqueue_sync(
         self, client: Any, machine_name: str, entity_id: str, timer_id: str, due: float
@@ -275,13 +268,13 @@ class ArqScheduler(RedisTimerScheduler):
         target = self._targets[machine_name]
         member = member_of(entity_id, timer_id)
         try:
-            result = await target.async_fire_timer(entity_id, timer_id)
+            result = await target.afire_timer(entity_id, timer_id)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             if job_try >= self.max_attempts:
-                await self._bury(machine_name, entity_id, timer_id, job_try, error)
+                await self._bury_job(machine_name, entity_id, timer_id, job_try, error)
                 return "dead"
-            delay = min(300.0, self.retry_delay * 2 ** (job_try - 1))
+            delay = self.backoff(job_try)
             logger.warning(
                 "firing timer %s of %s/%s failed (try %d, again in %.1fs): %s",
                 timer_id,
@@ -299,37 +292,14 @@ class ArqScheduler(RedisTimerScheduler):
         await self.book.ack(self.pool(), machine_name, [member])
         return reason or "fired"
 
-    async def _bury(
+    async def _bury_job(
         self, machine_name: str, entity_id: str, timer_id: str, attempts: int, error: str
     ) -> None:
-        k = self.book.keys(machine_name)
-        member = member_of(entity_id, timer_id)
-        pool = self.pool()
-        raw = await pool.hget(k.records, member)
-        if raw is None:
-            return
-        record = TimerRecord.from_json(raw)
-        dead = TimerRecord(
-            record.machine_name,
-            record.entity_id,
-            record.timer_id,
-            record.trigger,
-            record.due,
-            attempts,
-            error,
-        )
-        logger.error(
-            "timer %s of %s/%s failed %d times; moved to %s: %s",
-            timer_id,
-            machine_name,
-            entity_id,
-            attempts,
-            k.dead,
-            error,
-        )
-        await self._scripts["bury"](
-            keys=[k.due, k.claimed, k.records, k.dead], args=[member, dead.to_json()]
-        )
+        records = self.book.keys(machine_name).records
+        raw = await self.pool().hget(records, member_of(entity_id, timer_id))
+        if raw is not None:
+            record = TimerRecord.from_json(raw)
+            await self._bury(replace(record, attempts=attempts, error=error))
 
     # ------------------------------------------------------------------ reconciling
     async def reconcile(self, *, limit: int = 1000) -> int:
@@ -420,38 +390,27 @@ class ArqScheduler(RedisTimerScheduler):
         )
 
     # ------------------------------------------------------------------ inspection
-    async def pending(self, machine_name: str) -> dict[str, int]:
-        """Counts of this machine's timer records (``due`` = armed, not fired yet)."""
-        return await self.book.pending(self.pool(), machine_name)
-
-    async def timers(self, machine_name: str) -> list[TimerRecord]:
-        return await self.book.load(self.pool(), machine_name)
-
-    async def dead_timers(self, machine_name: str) -> list[TimerRecord]:
-        return await self.book.dead(self.pool(), machine_name)
-
     async def clear(self, machine_name: str) -> None:
         """Forget every timer record of a machine and its queued jobs."""
         pool = self.pool()
-        k = self.book.keys(machine_name)
         for record in await self.book.load(pool, machine_name):
             job_id = self.job_id(machine_name, record.entity_id, record.timer_id)
             await pool.zrem(self.queue_name, job_id)
             await pool.delete(_ARQ_JOB + job_id)
-        await pool.delete(k.due, k.claimed, k.records, k.dead)
+        await super().clear(machine_name)
 
-    async def close(self) -> None:
+    def close(self) -> None:
+        """Close the blocking client, from sync code; timers stay in Redis. (The arq pool
+        belongs to its event loop: ``aclose`` closes it.)"""
+        self.close_blocking_client()
+
+    async def aclose(self) -> None:
         """Close the connections; timers stay in Redis."""
-        pool, self._pool = self._pool, None
-        if pool is not None and self._pool_loop is asyncio.get_running_loop():
-            await pool.aclose(close_connection_pool=True)
-        self._pool_loop = None
-        self.close_sync()
+        await self._close_async_client()
+        self.close()
 
-    def close_sync(self) -> None:
-        client, self._sclient = self._sclient, None
-        if client is not None:
-            client.close()
+    close_sync = close
+    """The old name of ``close``, kept for one release."""
 
 
 async def fire_timer_job(

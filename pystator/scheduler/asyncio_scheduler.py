@@ -14,12 +14,12 @@ import contextlib
 import heapq
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 
 from pystator.models.snapshot import TimerSnapshot
 from pystator.runtime.clock import SYSTEM_CLOCK, Clock
-from pystator.scheduler.targets import TargetRegistry
+from pystator.scheduler.targets import NOT_DUE, BackgroundTask, TargetRegistry, result_reason
 from pystator.scheduler.timer_record import ScheduledTimer, TimerRecord
 
 logger = logging.getLogger("pystator.scheduler")
@@ -34,8 +34,8 @@ class AsyncioScheduler(TargetRegistry):
     Args:
         clock: where "now" comes from (default: wall clock, the same the orchestrator uses
             to compute due times).
-        autostart: start the background task on the first ``schedule`` made inside a
-            running event loop. With ``False``, call ``run_due()`` yourself.
+        autostart: start the background task on the first ``aschedule`` (or ``schedule``)
+            made inside a running event loop. With ``False``, call ``run_due()`` yourself.
         max_sleep: the longest the background task sleeps between checks, in seconds.
         retry_delay: seconds before a timer the orchestrator found not due yet (its clock
             lags this one by more than its ``timer_skew``) is fired again.
@@ -58,8 +58,7 @@ class AsyncioScheduler(TargetRegistry):
         self._heap: list[tuple[float, _TimerKey]] = []
         self._timers: dict[_TimerKey, TimerRecord] = {}
         self._lock = threading.Lock()
-        self._task: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._firing = BackgroundTask("pystator-asyncio-scheduler")
         self._wakeup: asyncio.Event | None = None
 
     @property
@@ -81,39 +80,20 @@ class AsyncioScheduler(TargetRegistry):
                 self._timers.pop((machine_name, entity_id, timer_id), None)
             for timer in arm:
                 key = (machine_name, entity_id, timer.id)
-                entry = TimerRecord(
-                    machine_name=machine_name,
-                    entity_id=entity_id,
-                    timer_id=timer.id,
-                    trigger=timer.trigger,
-                    due=timer.due,
-                )
-                self._timers[key] = entry
+                self._timers[key] = TimerRecord.armed(machine_name, entity_id, timer)
                 heapq.heappush(self._heap, (timer.due, key))
 
-    async def schedule(
+    def schedule(
         self,
         machine_name: str,
         entity_id: str,
         arm: Sequence[TimerSnapshot],
         cancel: Sequence[str],
     ) -> None:
-        """Arm ``arm`` and cancel ``cancel`` for one entity."""
+        """Arm ``arm`` and cancel ``cancel`` for one entity, from sync code (any thread); the
+        loop picks the timers up."""
         self._add(machine_name, entity_id, arm, cancel)
-        if self.autostart:
-            self._ensure_task()
-        self._poke()
-
-    def schedule_sync(
-        self,
-        machine_name: str,
-        entity_id: str,
-        arm: Sequence[TimerSnapshot],
-        cancel: Sequence[str],
-    ) -> None:
-        """``schedule`` for sync callers (any thread); the loop picks the timers up."""
-        self._add(machine_name, entity_id, arm, cancel)
-        loop = self._loop
+        loop = self._firing.loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._poke)
         elif self.autostart:
@@ -121,18 +101,33 @@ class AsyncioScheduler(TargetRegistry):
                 asyncio.get_running_loop()
                 self._ensure_task()
 
+    async def aschedule(
+        self,
+        machine_name: str,
+        entity_id: str,
+        arm: Sequence[TimerSnapshot],
+        cancel: Sequence[str],
+    ) -> None:
+        """``schedule`` in the event loop (starts the background task with ``autostart``)."""
+        self._add(machine_name, entity_id, arm, cancel)
+        if self.autostart:
+            self._ensure_task()
+        self._poke()
+
+    schedule_sync = schedule
+    """The old name of ``schedule``, kept for one release."""
+
     def _poke(self) -> None:
         if self._wakeup is not None:
             self._wakeup.set()
 
     def _ensure_task(self) -> None:
-        if self._task is None or self._task.done():
-            self._loop = asyncio.get_running_loop()
+        if not self._firing.running:
             self._wakeup = asyncio.Event()
-            self._task = self._loop.create_task(self._run(), name="pystator-asyncio-scheduler")
+            self._firing.start(self._run())
 
     async def start(self) -> None:
-        """Start the background task now (it also starts on the first ``schedule``)."""
+        """Start the background task now (it also starts on the first ``aschedule``)."""
         self._ensure_task()
 
     def _pop_due(self, now: float) -> TimerRecord | None:
@@ -171,13 +166,12 @@ class AsyncioScheduler(TargetRegistry):
             )
             return
         try:
-            result = await target.async_fire_timer(timer.entity_id, timer.timer_id)
+            result = await target.afire_timer(timer.entity_id, timer.timer_id)
         except Exception:
             logger.exception("firing timer %s of %s failed", timer.timer_id, timer.entity_id)
             return
         self.fired += 1
-        metadata = getattr(result, "metadata", None)
-        if isinstance(metadata, Mapping) and metadata.get("reason") == "timer_not_due":
+        if result_reason(result) == NOT_DUE:
             # The orchestrator's clock is behind ours by more than its timer_skew: keep the
             # timer and try again shortly rather than drop it.
             retry = replace(timer, due=self.clock.now() + self.retry_delay)
@@ -197,21 +191,18 @@ class AsyncioScheduler(TargetRegistry):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), min(delay, self.max_sleep))
 
-    async def close(self) -> None:
-        """Stop the background task; timers not fired yet are dropped."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._loop = None
+    def close(self) -> None:
+        """Stop the background task, from sync code (it is cancelled on its loop); timers not
+        fired yet are dropped."""
+        self._firing.cancel_threadsafe()
 
-    def close_sync(self) -> None:
-        """Stop from sync code (the task is cancelled on its loop)."""
-        task, loop = self._task, self._loop
-        self._task = None
-        if task is not None and loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(task.cancel)
+    async def aclose(self) -> None:
+        """Stop the background task and wait for it; timers not fired yet are dropped."""
+        await self._firing.stop()
+        self._firing.loop = None
+
+    close_sync = close
+    """The old name of ``close``, kept for one release."""
 
 
 __all__ = ["AsyncioScheduler", "ScheduledTimer"]

@@ -10,14 +10,13 @@ that fires twice is a no-op the second time, so re-arming is safe to repeat.
 
 from __future__ import annotations
 
-from typing import Any
-
 from pystator.models.entity import EntityRecord
 from pystator.runtime.orchestrator import Orchestrator
+from pystator.runtime.ports import Scheduler
 
 
 async def rearm_from_store(
-    scheduler: Any, orchestrator: Orchestrator, *, page_size: int = 500
+    scheduler: Scheduler, orchestrator: Orchestrator, *, page_size: int = 500
 ) -> int:
     """Schedule every timer armed on the entities of ``orchestrator``'s machine, as its store
     holds them; returns how many timers were handed over.
@@ -31,11 +30,11 @@ async def rearm_from_store(
     armed = 0
     offset = 0
     while True:
-        page = await orchestrator.async_list_entities(limit=page_size, offset=offset)
+        page = await orchestrator.store.alist_entities(machine_name, limit=page_size, offset=offset)
         records: list[EntityRecord] = list(page.items)
         for record in records:
             if record.timers:
-                await scheduler.schedule(machine_name, record.entity_id, record.timers, [])
+                await scheduler.aschedule(machine_name, record.entity_id, record.timers, [])
                 armed += len(record.timers)
         offset += len(records)
         if not records or offset >= page.total:

@@ -16,38 +16,29 @@ Needs the ``redis`` extra: ``pip install 'pystator[redis]'``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from pystator.models.snapshot import TimerSnapshot
 from pystator.runtime.clock import Clock
 from pystator.scheduler.redis_timers import (
-    ARM_LUA,
-    BURY_LUA,
     CLAIM_LUA,
     DEFAULT_REDIS_URL,
     RETRY_LUA,
     TimerRecord,
     score,
 )
-from pystator.scheduler.targets import RedisTimerScheduler
+from pystator.scheduler.targets import (
+    NOT_DUE,
+    BackgroundTask,
+    RedisTimerScheduler,
+    result_reason,
+)
 from pystator.stores.availability import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
 
 logger = logging.getLogger("pystator.scheduler")
-
-NOT_DUE = "timer_not_due"
-
-
-def result_reason(result: Any) -> str | None:
-    """``metadata["reason"]`` of a fired timer's result, if any."""
-    metadata = getattr(result, "metadata", None)
-    if isinstance(metadata, Mapping):
-        reason = metadata.get("reason")
-        return reason if isinstance(reason, str) else None
-    return None
 
 
 class RedisScheduler(RedisTimerScheduler):
@@ -62,7 +53,7 @@ class RedisScheduler(RedisTimerScheduler):
             than one firing takes, shorter than the lateness you accept after a crash.
         batch: the most timers claimed per poll and machine.
         clock: where "now" comes from (default: wall clock, as the orchestrator's due times).
-        autostart: start the polling loop on the first ``schedule`` made in a running event
+        autostart: start the polling loop on the first ``aschedule`` made in a running event
             loop (a replica that only fires calls ``start()``).
         concurrency: timers fired at once by this replica; the polling loop claims only as
             many as it has free slots, so claimed timers start firing at once.
@@ -71,8 +62,8 @@ class RedisScheduler(RedisTimerScheduler):
         retry_delay: seconds before a failed timer is tried again (doubled per attempt).
         connect_timeout: seconds to wait for a connection to Redis (``None``: no limit).
         read_timeout: seconds to wait for Redis to answer a command (``None``: no limit).
-            Past either, ``schedule`` raises ``StoreTimeoutError`` and the polling loop logs
-            one line and tries again.
+            Past either, ``schedule`` and ``aschedule`` raise ``StoreTimeoutError`` and the
+            polling loop logs one line and tries again.
     """
 
     def __init__(
@@ -108,67 +99,52 @@ class RedisScheduler(RedisTimerScheduler):
         self.batch = batch
         self.autostart = autostart
         self.concurrency = concurrency
-        self._aclient: Any = None
-        self._aclient_loop: asyncio.AbstractEventLoop | None = None
-        self._ascripts: dict[str, Any] = {}
-        self._task: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._polling = BackgroundTask("pystator-redis-scheduler")
         self._inflight: set[asyncio.Task[None]] = set()
         self._acks: dict[str, list[str]] = {}
         self.failed = 0
         """Firings that raised (retried later, or buried after ``max_attempts``)."""
 
     # ------------------------------------------------------------------ clients
-    def _async_client(self) -> Any:
-        # A redis.asyncio client belongs to the loop that created its connections.
-        loop = asyncio.get_running_loop()
-        if self._aclient is None or self._aclient_loop is not loop:
-            self._aclient = self._redis.asyncio.Redis.from_url(
-                self.url, decode_responses=True, **self.client_options()
-            )
-            self._aclient_loop = loop
-            self._ascripts = {
-                name: self._aclient.register_script(lua)
-                for name, lua in (
-                    ("arm", ARM_LUA),
-                    ("claim", CLAIM_LUA),
-                    ("retry", RETRY_LUA),
-                    ("bury", BURY_LUA),
-                )
-            }
-        return self._aclient
+    def _new_async_client(self) -> Any:
+        return self._redis.asyncio.Redis.from_url(
+            self.url, decode_responses=True, **self.client_options()
+        )
+
+    def _async_lua(self) -> dict[str, str]:
+        return {**super()._async_lua(), "claim": CLAIM_LUA, "retry": RETRY_LUA}
 
     # ------------------------------------------------------------------ arming
-    async def schedule(
+    def schedule(
         self,
         machine_name: str,
         entity_id: str,
         arm: Sequence[TimerSnapshot],
         cancel: Sequence[str],
     ) -> None:
-        """Arm ``arm`` and cancel ``cancel`` (timer ids) for one entity, atomically."""
-        if arm or cancel:
-            self._async_client()
-            with self.translating():
-                await self._ascripts["arm"](
-                    keys=self.book.keys(machine_name).main,
-                    args=self.book.arm_args(machine_name, entity_id, arm, cancel),
-                )
-        if self.autostart:
-            self._ensure_task()
-
-    def schedule_sync(
-        self,
-        machine_name: str,
-        entity_id: str,
-        arm: Sequence[TimerSnapshot],
-        cancel: Sequence[str],
-    ) -> None:
-        """``schedule`` for sync callers, with a blocking client (any thread)."""
+        """Arm ``arm`` and cancel ``cancel`` (timer ids) for one entity, atomically, from sync
+        code, with a blocking client (any thread)."""
         if not (arm or cancel):
             return
         with self.translating():
             self._write_records_sync(machine_name, entity_id, arm, cancel)
+
+    async def aschedule(
+        self,
+        machine_name: str,
+        entity_id: str,
+        arm: Sequence[TimerSnapshot],
+        cancel: Sequence[str],
+    ) -> None:
+        """``schedule`` in the event loop (starts the polling loop with ``autostart``)."""
+        if arm or cancel:
+            with self.translating():
+                await self._write_records(machine_name, entity_id, arm, cancel)
+        if self.autostart:
+            self._ensure_task()
+
+    schedule_sync = schedule
+    """The old name of ``schedule``, kept for one release."""
 
     # ------------------------------------------------------------------ firing
     async def run_due(self) -> int:
@@ -229,7 +205,7 @@ class RedisScheduler(RedisTimerScheduler):
         if target is None:  # unregistered meanwhile: let the lease run out for another replica
             return None
         try:
-            result = await target.async_fire_timer(record.entity_id, record.timer_id)
+            result = await target.afire_timer(record.entity_id, record.timer_id)
         except Exception as exc:
             self.failed += 1
             await self._failed(record, exc)
@@ -244,22 +220,10 @@ class RedisScheduler(RedisTimerScheduler):
 
     async def _failed(self, record: TimerRecord, exc: Exception) -> None:
         failed = record.failed(f"{type(exc).__name__}: {exc}")
-        k = self.book.keys(record.machine_name)
         if failed.attempts >= self.max_attempts:
-            logger.error(
-                "timer %s of %s/%s failed %d times; moved to %s: %s",
-                record.timer_id,
-                record.machine_name,
-                record.entity_id,
-                failed.attempts,
-                k.dead,
-                failed.error,
-            )
-            await self._ascripts["bury"](
-                keys=[k.due, k.claimed, k.records, k.dead], args=[record.member, failed.to_json()]
-            )
+            await self._bury(failed)
             return
-        delay = min(300.0, self.retry_delay * 2 ** (failed.attempts - 1))
+        delay = self.backoff(failed.attempts)
         logger.warning(
             "firing timer %s of %s/%s failed (attempt %d, again in %.1fs): %s",
             record.timer_id,
@@ -279,12 +243,11 @@ class RedisScheduler(RedisTimerScheduler):
 
     # ------------------------------------------------------------------ loop
     def _ensure_task(self) -> None:
-        if self._task is None or self._task.done():
-            self._loop = asyncio.get_running_loop()
-            self._task = self._loop.create_task(self._run(), name="pystator-redis-scheduler")
+        if not self._polling.running:
+            self._polling.start(self._run())
 
     async def start(self) -> None:
-        """Start the polling loop now (it also starts on the first ``schedule``)."""
+        """Start the polling loop now (it also starts on the first ``aschedule``)."""
         self._ensure_task()
 
     async def _poll_once(self) -> tuple[int, int]:
@@ -335,32 +298,17 @@ class RedisScheduler(RedisTimerScheduler):
                 # Jitter spreads the replicas' polls over the interval.
                 await asyncio.sleep(self.poll_interval * random.uniform(0.5, 1.0))
 
-    # ------------------------------------------------------------------ inspection
-    async def pending(self, machine_name: str) -> dict[str, int]:
-        """Counts of this machine's timers: ``due``, ``claimed``, ``records``, ``dead``."""
-        return await self.book.pending(self._async_client(), machine_name)
-
-    async def timers(self, machine_name: str) -> list[TimerRecord]:
-        """Every armed timer of a machine, soonest first."""
-        return await self.book.load(self._async_client(), machine_name)
-
-    async def dead_timers(self, machine_name: str) -> list[TimerRecord]:
-        """Timers that kept failing, with their last error."""
-        return await self.book.dead(self._async_client(), machine_name)
-
-    async def clear(self, machine_name: str) -> None:
-        """Forget every timer of a machine (tests, or after deleting its entities)."""
-        k = self.book.keys(machine_name)
-        await self._async_client().delete(k.due, k.claimed, k.records, k.dead)
-
     # ------------------------------------------------------------------ shutdown
-    async def close(self) -> None:
-        """Stop the polling loop and close the connections; timers stay in Redis."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    def close(self) -> None:
+        """Stop the polling loop from sync code (its task is cancelled on its loop) and close
+        the blocking client; timers stay in Redis."""
+        self._polling.cancel_threadsafe()
+        self.close_blocking_client()
+
+    async def aclose(self) -> None:
+        """Stop the polling loop, wait for it, and close the connections; timers stay in
+        Redis."""
+        await self._polling.stop()
         # Firings still running are cancelled; their claims go back when the lease runs out.
         inflight, self._inflight = list(self._inflight), set()
         for running in inflight:
@@ -368,24 +316,11 @@ class RedisScheduler(RedisTimerScheduler):
         await asyncio.gather(*inflight, return_exceptions=True)
         if self._aclient is not None and self._aclient_loop is asyncio.get_running_loop():
             await self._flush_acks()
-        client, self._aclient = self._aclient, None
-        if client is not None and self._aclient_loop is asyncio.get_running_loop():
-            await client.aclose()
-        self._aclient_loop = None
-        self._close_sync_client()
+        await self._close_async_client()
+        self.close()
 
-    def close_sync(self) -> None:
-        """Stop from sync code (the loop's task is cancelled on its loop)."""
-        task, loop = self._task, self._loop
-        self._task = None
-        if task is not None and loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(task.cancel)
-        self._close_sync_client()
-
-    def _close_sync_client(self) -> None:
-        client, self._sclient = self._sclient, None
-        if client is not None:
-            client.close()
+    close_sync = close
+    """The old name of ``close``, kept for one release."""
 
 
 __all__ = ["RedisScheduler", "result_reason"]

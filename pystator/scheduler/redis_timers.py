@@ -152,13 +152,7 @@ class TimerBook:
     ) -> list[str]:
         args = [str(len(cancel)), *(member_of(entity_id, t) for t in cancel)]
         for timer in arm:
-            record = TimerRecord(
-                machine_name=machine_name,
-                entity_id=entity_id,
-                timer_id=timer.id,
-                trigger=timer.trigger,
-                due=timer.due,
-            )
+            record = TimerRecord.armed(machine_name, entity_id, timer)
             args.extend((record.member, score(timer.due), record.to_json()))
         return args
 

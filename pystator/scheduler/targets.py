@@ -1,10 +1,13 @@
-"""What every scheduler shares: the orchestrators it fires timers through, by machine name."""
+"""What the schedulers share: the orchestrators they fire timers through (by machine name),
+the background task of the in-process ones, and the Redis side of the Redis-backed ones."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import Iterator, Sequence
-from typing import Any
+import logging
+from collections.abc import Coroutine, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from pystator.errors import StoreUnavailableError
 from pystator.models.snapshot import TimerSnapshot
@@ -15,6 +18,27 @@ from pystator.stores.availability import (
     DEFAULT_READ_TIMEOUT,
     check_timeout,
 )
+
+if TYPE_CHECKING:
+    from pystator.scheduler.timer_record import TimerRecord
+
+logger = logging.getLogger("pystator.scheduler")
+
+NOT_DUE = "timer_not_due"
+"""The ``reason`` of a fired timer's result when the orchestrator found it not due yet (its
+clock lags the scheduler's by more than its ``timer_skew``): the timer is tried again."""
+
+MAX_RETRY_DELAY = 300.0
+"""The longest wait, in seconds, before a failed firing is tried again."""
+
+
+def result_reason(result: Any) -> str | None:
+    """``metadata["reason"]`` of a fired timer's result, if any."""
+    metadata = getattr(result, "metadata", None)
+    if isinstance(metadata, Mapping):
+        reason = metadata.get("reason")
+        return reason if isinstance(reason, str) else None
+    return None
 
 
 class TargetRegistry:
@@ -39,12 +63,48 @@ class TargetRegistry:
         return sorted(self._targets)
 
 
+class BackgroundTask:
+    """The asyncio task in which a scheduler fires its timers (``AsyncioScheduler``'s timer
+    loop, ``RedisScheduler``'s polling loop): started in the running event loop, stopped from
+    sync code in any thread (``cancel_threadsafe``) or from that loop (``stop``)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.task: asyncio.Task[None] | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        """The event loop the task was last started in."""
+
+    @property
+    def running(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+    def start(self, run: Coroutine[Any, Any, None]) -> None:
+        """Run ``run`` as the task, in the running event loop."""
+        self.loop = asyncio.get_running_loop()
+        self.task = self.loop.create_task(run, name=self.name)
+
+    def cancel_threadsafe(self) -> None:
+        """Cancel the task on its loop, from any thread, without waiting for it."""
+        task, loop = self.task, self.loop
+        self.task = None
+        if task is not None and loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(task.cancel)
+
+    async def stop(self) -> None:
+        """Cancel the task and wait for it (in its own event loop)."""
+        task, self.task = self.task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
 class RedisTimerScheduler(TargetRegistry):
     """What the Redis-backed schedulers share: the timer records in Redis (a ``TimerBook``),
     the clock due times are read from, the retry policy of firings that raise, a blocking
     client for sync callers, and the connect and read timeouts of every client they make
     (a Redis that is down or does not answer in time is a ``StoreUnavailableError`` or
-    ``StoreTimeoutError`` from ``schedule``, not a hang).
+    ``StoreTimeoutError`` from ``schedule`` and ``aschedule``, not a hang).
     """
 
     decode_responses = True
@@ -77,6 +137,9 @@ class RedisTimerScheduler(TargetRegistry):
         self.retry_delay = retry_delay
         self._sclient: Any = None
         self._sscripts: dict[str, Any] = {}
+        self._aclient: Any = None
+        self._aclient_loop: asyncio.AbstractEventLoop | None = None
+        self._ascripts: dict[str, Any] = {}
         self._faults: Any = None
 
     def client_options(self) -> dict[str, Any]:
@@ -131,6 +194,42 @@ class RedisTimerScheduler(TargetRegistry):
             self._sscripts = {"arm": self._sclient.register_script(ARM_LUA)}
         return self._sclient
 
+    def _new_async_client(self) -> Any:
+        """A new asyncio client (it connects on first use, in the loop that uses it)."""
+        raise NotImplementedError
+
+    def _async_lua(self) -> dict[str, str]:
+        """The Lua scripts, by name, registered on each asyncio client (``_ascripts``)."""
+        from pystator.scheduler.redis_timers import ARM_LUA, BURY_LUA
+
+        return {"arm": ARM_LUA, "bury": BURY_LUA}
+
+    def _async_client(self) -> Any:
+        """The asyncio client of the running event loop, its scripts in ``_ascripts``: made
+        on first use in each loop, as a client belongs to the loop that made its
+        connections."""
+        loop = asyncio.get_running_loop()
+        if self._aclient is None or self._aclient_loop is not loop:
+            self._aclient = self._new_async_client()
+            self._aclient_loop = loop
+            self._ascripts = {
+                name: self._aclient.register_script(lua) for name, lua in self._async_lua().items()
+            }
+        return self._aclient
+
+    async def _close_async_client(self) -> None:
+        """Close the asyncio client if it belongs to the running loop; forget it anyway."""
+        client, self._aclient = self._aclient, None
+        if client is not None and self._aclient_loop is asyncio.get_running_loop():
+            await client.aclose(close_connection_pool=True)
+        self._aclient_loop = None
+
+    def close_blocking_client(self) -> None:
+        """Close the blocking client of sync callers (made again on next use)."""
+        client, self._sclient = self._sclient, None
+        if client is not None:
+            client.close()
+
     def _write_records_sync(
         self,
         machine_name: str,
@@ -146,3 +245,61 @@ class RedisTimerScheduler(TargetRegistry):
             args=self.book.arm_args(machine_name, entity_id, arm, cancel),
         )
         return client
+
+    async def _write_records(
+        self,
+        machine_name: str,
+        entity_id: str,
+        arm: Sequence[TimerSnapshot],
+        cancel: Sequence[str],
+    ) -> Any:
+        """``_write_records_sync`` in the event loop; returns the asyncio client."""
+        client = self._async_client()
+        await self._ascripts["arm"](
+            keys=self.book.keys(machine_name).main,
+            args=self.book.arm_args(machine_name, entity_id, arm, cancel),
+        )
+        return client
+
+    # ------------------------------------------------------------------ failed firings
+    def backoff(self, attempts: int) -> float:
+        """Seconds before a firing that failed ``attempts`` times is tried again:
+        ``retry_delay``, doubled per further attempt, at most ``MAX_RETRY_DELAY``."""
+        return min(MAX_RETRY_DELAY, self.retry_delay * 2.0 ** (attempts - 1))
+
+    async def _bury(self, dead: TimerRecord) -> None:
+        """Move a timer whose firing failed ``dead.attempts`` times to the dead hash (with
+        ``dead.error``), and log it."""
+        self._async_client()
+        k = self.book.keys(dead.machine_name)
+        logger.error(
+            "timer %s of %s/%s failed %d times; moved to %s: %s",
+            dead.timer_id,
+            dead.machine_name,
+            dead.entity_id,
+            dead.attempts,
+            k.dead,
+            dead.error,
+        )
+        await self._ascripts["bury"](
+            keys=[k.due, k.claimed, k.records, k.dead], args=[dead.member, dead.to_json()]
+        )
+
+    # ------------------------------------------------------------------ inspection
+    async def pending(self, machine_name: str) -> dict[str, int]:
+        """Counts of this machine's timer records: ``due`` (armed, not fired yet),
+        ``claimed``, ``records``, ``dead``."""
+        return await self.book.pending(self._async_client(), machine_name)
+
+    async def timers(self, machine_name: str) -> list[TimerRecord]:
+        """Every armed timer of a machine, soonest first."""
+        return await self.book.load(self._async_client(), machine_name)
+
+    async def dead_timers(self, machine_name: str) -> list[TimerRecord]:
+        """Timers that kept failing, with their last error."""
+        return await self.book.dead(self._async_client(), machine_name)
+
+    async def clear(self, machine_name: str) -> None:
+        """Forget every timer record of a machine (tests, or after deleting its entities)."""
+        k = self.book.keys(machine_name)
+        await self._async_client().delete(k.due, k.claimed, k.records, k.dead)

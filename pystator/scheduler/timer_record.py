@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pystator.models.snapshot import TimerSnapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +31,12 @@ class TimerRecord:
     due: float
     attempts: int = 0
     error: str | None = None
+
+    @classmethod
+    def armed(cls, machine_name: str, entity_id: str, timer: TimerSnapshot) -> TimerRecord:
+        """The record of ``timer``, just armed on an entity of the machine (no failed
+        attempt yet)."""
+        return cls(machine_name, entity_id, timer.id, timer.trigger, timer.due)
 
     @property
     def member(self) -> str:

@@ -1,7 +1,22 @@
-"""State store adapters: in-memory here; SQL and Redis load their libraries lazily.
+"""State store adapters: the implementations of the ``StateStore`` port
+(``pystator.runtime.ports``).
 
-``SQLStateStore`` needs the ``sql`` extra (``pip install 'pystator[sql]'``) and
-``RedisStateStore`` the ``redis`` extra (``pip install 'pystator[redis]'``).
+What lives here:
+
+* ``memory``: ``InMemoryStateStore``, the plain reference adapter (tests, single-process
+  apps), with its one speed trick fenced in ``frozen_records`` (records kept as ``marshal``
+  blobs, beside the ``copy.deepcopy`` twin);
+* ``sql`` (a package: tables, rows, statements, connections, faults, store, catalog):
+  ``SQLStateStore`` on SQLite or PostgreSQL, and ``SQLMachineCatalog``, the API's stored
+  machines. Needs the ``sql`` extra (``pip install 'pystator[sql]'``);
+* ``redis`` (a package: store, scripts, connections): ``RedisStateStore``, every atomic write
+  one Lua script. Needs the ``redis`` extra (``pip install 'pystator[redis]'``);
+* backends that fail: ``availability`` (default timeouts, and one log line per outage) and
+  ``redis_faults`` (what a Redis that is down, slow or frozen becomes, for the Redis store and
+  schedulers); the SQL store's own is ``sql.faults``.
+
+The SQL and Redis stores load their libraries lazily: ``import pystator.stores`` needs
+neither.
 """
 
 from __future__ import annotations

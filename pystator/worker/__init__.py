@@ -2,12 +2,18 @@
 
     pystator worker --app myproject.worker:app
 
-``app`` names the machines the worker serves (see ``WorkerApp``): their orchestrators, with
-their stores, schedulers, guards and actions. Events reach the worker through
-``submit_event``; timers armed through an ``ArqScheduler`` are arq jobs of the same queue;
-the polling loop of a ``RedisScheduler`` runs in the worker too. Events that keep failing
-are dead letters: ``list_dead_letters``, ``replay_dead_letter`` (and ``pystator worker
-dead-letters`` / ``pystator worker replay``).
+What lives here:
+
+* ``app``: ``WorkerApp``, the machines the worker serves (their orchestrators, with their
+  stores, schedulers, guards and actions), and how ``--app module:name`` finds them;
+* ``events``: events through a durable queue: ``submit_event`` (and ``submit_event_sync``,
+  ``EventQueue``), the job that applies them through the machine's orchestrator
+  (``process_event_job``), and dead letters (``list_dead_letters``, ``replay_dead_letter``;
+  ``pystator worker dead-letters`` / ``pystator worker replay``);
+* ``runner``: ``build_worker`` and ``run_worker``, the arq worker of a ``WorkerApp``: the
+  timer jobs of every ``ArqScheduler``, the polling loop of every ``RedisScheduler``, the
+  event jobs, and maintenance (``maintain``: ``recover()`` of every orchestrator,
+  ``reconcile()`` of every ``ArqScheduler``).
 
 Needs the ``redis`` extra: ``pip install 'pystator[redis]'``. See docs/guides/schedulers.md.
 """

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from pystator.runtime.orchestrator import Orchestrator
+from pystator.runtime.ports import Scheduler
 from pystator.scheduler.arq_scheduler import DEFAULT_QUEUE_NAME
 from pystator.scheduler.redis_timers import DEFAULT_REDIS_URL
 from pystator.stores.availability import (
@@ -139,9 +140,9 @@ class WorkerApp:
         """Seconds to wait after failed try number ``attempt`` (1-based)."""
         return float(min(self.max_retry_delay, self.retry_delay * 2 ** (attempt - 1)))
 
-    def schedulers(self) -> list[Any]:
+    def schedulers(self) -> list[Scheduler]:
         """The distinct schedulers of the orchestrators (shared ones once)."""
-        seen: dict[int, Any] = {}
+        seen: dict[int, Scheduler] = {}
         for orchestrator in self.orchestrators.values():
             if orchestrator.scheduler is not None:
                 seen.setdefault(id(orchestrator.scheduler), orchestrator.scheduler)

@@ -27,7 +27,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from pystator.errors import IdempotencyConflictError
-from pystator.scheduler.arq_scheduler import DEFAULT_QUEUE_NAME, import_arq
+from pystator.scheduler.arq_scheduler import DEFAULT_QUEUE_NAME, import_arq, worker_pool
 from pystator.stores.availability import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_READ_TIMEOUT,
@@ -104,23 +104,17 @@ class EventQueue:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.close()
+        await self.aclose()
 
     def _client(self) -> Any:
         if self._pool is None:
-            import redis.asyncio
-
-            from pystator.stores.redis_faults import client_options
-
-            connections = redis.asyncio.ConnectionPool.from_url(
-                self.redis_url, **client_options(self.connect_timeout, self.read_timeout)
-            )
-            self._pool = self._arq.connections.ArqRedis(
-                connections, default_queue_name=self.queue_name
+            self._pool = worker_pool(
+                self._arq, self.redis_url, self.queue_name, self.connect_timeout, self.read_timeout
             )
         return self._pool
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
+        """Close the connections (a later call opens them again)."""
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.aclose(close_connection_pool=True)

@@ -142,7 +142,7 @@ def build_worker(
                 await task
         queue = ctx.get(CTX_APP + ":queue")
         if queue is not None:
-            await queue.close()
+            await queue.aclose()
         closed: set[int] = set()
         for orchestrator in app.orchestrators.values():
             for part in (orchestrator.scheduler, orchestrator.store):
@@ -150,10 +150,7 @@ def build_worker(
                     continue
                 closed.add(id(part))
                 with contextlib.suppress(Exception):
-                    if part is orchestrator.scheduler:
-                        await part.close()
-                    else:
-                        await part.aclose()
+                    await part.aclose()
         await call_hook(app.on_shutdown)
 
     settings: dict[str, Any] = {

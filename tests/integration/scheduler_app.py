@@ -182,7 +182,7 @@ class LoggedOrchestrator(Orchestrator):
     settings: Settings
     log_client: Any = None
 
-    async def async_fire_timer(self, entity_id: str, timer_id: str) -> TransitionResult:
+    async def afire_timer(self, entity_id: str, timer_id: str) -> TransitionResult:
         started = self.clock.now()
         entry: dict[str, Any] = {
             "pid": os.getpid(),
@@ -193,7 +193,7 @@ class LoggedOrchestrator(Orchestrator):
         await self.log_client.rpush(self.settings.started, json.dumps(entry))
         if self.settings.slow_fire:
             await asyncio.sleep(self.settings.slow_fire)
-        result = await super().async_fire_timer(entity_id, timer_id)
+        result = await super().afire_timer(entity_id, timer_id)
         entry["reason"] = result.metadata.get("reason")
         await self.log_client.rpush(self.settings.deliveries, json.dumps(entry))
         return result

@@ -30,7 +30,8 @@ from pystator.models.result import TransitionResult
 from pystator.models.snapshot import TimerSnapshot
 from pystator.runtime.clock import ManualClock
 from pystator.runtime.hooks import MetricsCollector
-from pystator.runtime.orchestration.record_cache import private_copy
+from pystator.runtime.orchestration.record_cache import plain_private_copy, private_copy
+from pystator.runtime.orchestration.record_policy import CachedRecords, NoRecordCache
 from pystator.runtime.orchestrator import Orchestrator
 from pystator.stores import InMemoryStateStore
 from tests.integration.backends import StoreBackend
@@ -137,7 +138,7 @@ def test_the_default_orchestrator_caches_nothing(backend: StoreBackend, world: W
     # No ``record_cache``: every event loads the entity, no commit carries an incarnation,
     # and a raw store write between two events is simply read (no refused commit).
     orch = world.orchestrator(backend)
-    assert orch._records is None
+    assert isinstance(orch._records, NoRecordCache)
     loads = count_loads(orch)
     commits = count_commits(orch)
     orch.process_event("A-1", "ack", {"order": "A-1"})
@@ -166,7 +167,6 @@ def test_the_cache_keeps_at_most_its_size(backend: StoreBackend, world: World) -
     for n in range(10):
         orch.process_event(f"e{n}", "ack")
     records = orch._records
-    assert records is not None
     assert len(records) == 3
     # The three most recently committed are kept; the others are loaded again.
     for n in (9, 8, 7, 0):
@@ -464,7 +464,7 @@ def test_a_machine_of_one_state_with_the_cache() -> None:
     assert store.load("m", "e0").version == 3  # type: ignore[union-attr]
     assert store.load("m", "e1").version == 2  # type: ignore[union-attr]
     orch.forget()
-    assert orch._records is not None
+    assert isinstance(orch._records, CachedRecords)
     assert len(orch._records) == 0
 
 
@@ -682,6 +682,23 @@ def test_a_context_json_would_change_gets_no_private_copy(context: dict[str, Any
     """Where ``copy.deepcopy`` would copy a value that a JSON store reads back as something
     else (or cannot store), the private copy is refused: such an entity is not cached."""
     assert private_copy(_record(context, {})) is None
+    assert plain_private_copy(_record(context, {})) is None
+
+
+@pytest.mark.parametrize(
+    "context",
+    [{"order": "A-1", "qty": 3, "price": 2.5, "name": "é", "memo": {"l": [1, None, {"k": []}]}}],
+)
+def test_the_private_copy_equals_its_plain_twin(context: dict[str, Any]) -> None:
+    """``private_copy`` against ``plain_private_copy`` (``json.dumps``/``json.loads`` and a
+    validated record), the twin ``PYSTATOR_PLAIN_TWINS=private_copy`` swaps in."""
+    record = _record(context, {"P": ["P.X"]})
+    mine, twin = private_copy(record), plain_private_copy(record)
+    assert mine is not None
+    assert twin is not None
+    assert mine.__dict__ == twin.__dict__
+    assert twin.context is not record.context
+    assert twin.history is not record.history
 
 
 # ---------------------------------------------------------------------------- eviction race
@@ -702,8 +719,9 @@ def test_a_concurrent_take_during_eviction_does_not_fail_a_committed_event(
 ) -> None:
     orch = cached(world, backend, 1)
     orch.process_event("A-1", "ack", {"order": "A-1"})
-    records = orch._records
-    assert records is not None
+    policy = orch._records
+    assert isinstance(policy, CachedRecords)
+    records = policy.cache
     records._items = _TakenMeanwhile(records._items)
     world.calls.clear()
     result = orch.process_event("B-1", "ack", {"order": "B-1"})
@@ -717,9 +735,9 @@ def test_put_never_raises(backend: StoreBackend, world: World) -> None:
             raise RuntimeError("the cache is broken")
 
     orch = cached(world, backend, 4)
-    records = orch._records
-    assert records is not None
-    records._items = Broken()
+    policy = orch._records
+    assert isinstance(policy, CachedRecords)
+    policy.cache._items = Broken()
     world.calls.clear()
     assert orch.process_event("A-1", "ack", {"order": "A-1"}).success
     assert orch.process_event("A-1", "note").success

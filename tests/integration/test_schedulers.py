@@ -135,7 +135,7 @@ async def test_redis_scheduler_fires_due_timers_once_and_keeps_cancelled_ones_qu
         assert record is not None
         assert record.state == state
     assert await scheduler.pending("m") == {"due": 0, "claimed": 0, "records": 0, "dead": 0}
-    await scheduler.close()
+    await scheduler.aclose()
 
 
 async def test_redis_scheduler_lease_expiry_gives_a_dead_replicas_timers_to_another(
@@ -169,8 +169,8 @@ async def test_redis_scheduler_lease_expiry_gives_a_dead_replicas_timers_to_anot
     assert record is not None
     assert record.state == "B"
     assert (await other.pending("m"))["records"] == 0
-    await other.close()
-    await arming.close()
+    await other.aclose()
+    await arming.aclose()
 
 
 async def test_redis_scheduler_claims_only_machines_it_serves(
@@ -188,8 +188,8 @@ async def test_redis_scheduler_claims_only_machines_it_serves(
     clock.advance(2)
     assert await stranger.run_due() == 0  # registered nothing: claims nothing
     assert (await arming.pending("m"))["due"] == 1
-    await stranger.close()
-    await arming.close()
+    await stranger.aclose()
+    await arming.aclose()
 
 
 async def test_redis_scheduler_retries_a_failing_timer_then_buries_it(
@@ -208,7 +208,7 @@ async def test_redis_scheduler_retries_a_failing_timer_then_buries_it(
     )
 
     class Broken(Orchestrator):
-        async def async_fire_timer(self, entity_id: str, timer_id: str) -> Any:
+        async def afire_timer(self, entity_id: str, timer_id: str) -> Any:
             raise RuntimeError("store is down")
 
     orchestrator = Broken(simple_machine(), InMemoryStateStore(), scheduler=scheduler, clock=clock)
@@ -224,7 +224,7 @@ async def test_redis_scheduler_retries_a_failing_timer_then_buries_it(
     assert dead.entity_id == "e1"
     assert dead.attempts == 2
     assert "store is down" in (dead.error or "")
-    await scheduler.close()
+    await scheduler.aclose()
 
 
 async def test_redis_scheduler_requeues_a_timer_the_orchestrator_finds_not_due(
@@ -248,10 +248,10 @@ async def test_redis_scheduler_requeues_a_timer_the_orchestrator_finds_not_due(
     record = await orchestrator.async_get_entity("e1")
     assert record is not None
     assert record.state == "B"
-    await scheduler.close()
+    await scheduler.aclose()
 
 
-def test_redis_scheduler_schedule_sync_arms_from_sync_code(redis_server: str, token: str) -> None:
+def test_redis_scheduler_schedule_arms_from_sync_code(redis_server: str, token: str) -> None:
     from pystator.scheduler import RedisScheduler
 
     clock = ManualClock(6_000_000.0)
@@ -268,7 +268,7 @@ def test_redis_scheduler_schedule_sync_arms_from_sync_code(redis_server: str, to
         assert [(r.entity_id, r.due) for r in records] == [("e1", 6_000_001.0)]
         clock.advance(1)
         assert await scheduler.run_due() == 1
-        await scheduler.close()
+        await scheduler.aclose()
 
     asyncio.run(check())
     assert orchestrator.get_entity("e1").state == "B"  # type: ignore[union-attr]
@@ -292,7 +292,7 @@ async def test_rearm_from_store_restores_timers_redis_lost(redis_server: str, to
     clock.advance(1)
     assert await scheduler.run_due() == 2
     assert {(await orchestrator.async_get_entity(n)).state for n in ("e1", "e2")} == {"B"}  # type: ignore[union-attr]
-    await scheduler.close()
+    await scheduler.aclose()
 
 
 # ---------------------------------------------------------------------- ArqScheduler, in process
@@ -313,7 +313,7 @@ async def test_arq_scheduler_enqueues_deferred_jobs_and_cancels_them(
     assert await pool.exists(f"arq:job:{job_id}")
     assert not await pool.exists(f"arq:job:{scheduler.job_id('m', 'e2', 'A:after:0@1')}")
     assert (await scheduler.pending("m"))["records"] == 1
-    await scheduler.close()
+    await scheduler.aclose()
 
 
 # arq's Worker.close() calls redis-py's deprecated close().
@@ -357,10 +357,10 @@ async def test_arq_scheduler_reconcile_reenqueues_a_lost_job_and_a_worker_fires_
     assert record is not None
     assert record.state == "B"
     assert (await scheduler.pending("m"))["records"] == 0
-    await scheduler.close()
+    await scheduler.aclose()
 
 
-def test_arq_scheduler_schedule_sync_writes_the_same_job(redis_server: str, token: str) -> None:
+def test_arq_scheduler_sync_schedule_writes_the_same_job(redis_server: str, token: str) -> None:
     from pystator.scheduler import ArqScheduler
 
     scheduler = ArqScheduler(redis_server, prefix=f"{token}:", queue_name=f"{token}:queue")
@@ -380,7 +380,7 @@ def test_arq_scheduler_schedule_sync_writes_the_same_job(redis_server: str, toke
         ]
         job = arq.jobs.deserialize_job(await pool.get(f"arq:job:{job_id}"))
         assert (job.function, job.args) == ("pystator_fire_timer", ("m", "e1", "A:after:0@1"))
-        await scheduler.close()
+        await scheduler.aclose()
 
     asyncio.run(check())
 
@@ -540,9 +540,9 @@ class Cluster:
             assert [h.target_state for h in history] == [history[0].target_state, "DONE"]
         return fired
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         self.stop_all()
-        await self.scheduler.close()
+        await self.scheduler.aclose()
         await self.store.aclose()
         await self.redis.aclose()
 
@@ -560,7 +560,7 @@ async def cluster_factory(
 
     yield make
     for cluster in made:
-        await cluster.close()
+        await cluster.aclose()
 
 
 KINDS = ["redis", "arq"]

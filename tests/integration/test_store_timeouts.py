@@ -241,14 +241,14 @@ def test_the_redis_schedulers_time_out_instead_of_hanging(accept: bool) -> None:
             RedisScheduler(url, connect_timeout=1, read_timeout=1, autostart=False),
             ArqScheduler(url, connect_timeout=1, read_timeout=1),
         ):
-            error = times_out(lambda s=scheduler: s.schedule_sync("ticker", "e1", [TIMER], []))
+            error = times_out(lambda s=scheduler: s.schedule("ticker", "e1", [TIMER], []))
             assert f"Redis at 127.0.0.1:{port}" in error.message
 
             async def arm(s: Any = scheduler) -> None:
                 try:
-                    await s.schedule("ticker", "e1", [TIMER], [])
+                    await s.aschedule("ticker", "e1", [TIMER], [])
                 finally:
-                    await s.close()
+                    await s.aclose()
 
             times_out(run_async(arm))
 
@@ -413,7 +413,7 @@ def test_every_redis_client_has_both_timeouts_by_default() -> None:
             timeouts(queue._client().connection_pool),
             timeouts(worker.pool.connection_pool),
         ]
-        for closing in (redis_scheduler.close(), arq_scheduler.close(), queue.close()):
+        for closing in (redis_scheduler.aclose(), arq_scheduler.aclose(), queue.aclose()):
             await closing
         await worker.pool.aclose(close_connection_pool=True)
         return found

@@ -111,13 +111,13 @@ async def test_leaving_a_state_cancels_its_timers_and_entering_arms_new_ones() -
 async def test_timers_fire_soonest_first_across_entities() -> None:
     fired: list[str] = []
     rig = Rig(ORDER)
-    original = rig.orchestrator.async_fire_timer
+    original = rig.orchestrator.afire_timer
 
     async def spy(entity_id: str, timer_id: str) -> Any:
         fired.append(entity_id)
         return await original(entity_id, timer_id)
 
-    rig.orchestrator.async_fire_timer = spy  # type: ignore[method-assign]
+    rig.orchestrator.afire_timer = spy  # type: ignore[method-assign]
     await rig.orchestrator.async_process_event("c", "ack")  # OPEN: due T0 + 60
     await rig.orchestrator.async_create_entity("b")  # PENDING: due T0 + 30
     rig.clock.advance(1)
@@ -330,7 +330,7 @@ async def test_a_guard_on_a_delayed_transition_is_checked_when_it_fires() -> Non
     assert (await rig.state("no"), await rig.state("yes")) == ("A", "B")
 
 
-def test_sync_orchestrator_calls_arm_through_schedule_sync() -> None:
+def test_sync_orchestrator_arms_through_the_sync_schedule() -> None:
     rig = Rig(ORDER)
     rig.orchestrator.create_entity("o1")
     rig.orchestrator.process_event("o2", "ack")
@@ -348,14 +348,14 @@ async def test_a_failing_firing_is_logged_and_the_others_still_fire(
     rig = Rig(ORDER)
     await rig.orchestrator.async_create_entity("bad")
     await rig.orchestrator.async_create_entity("good")
-    original = rig.orchestrator.async_fire_timer
+    original = rig.orchestrator.afire_timer
 
     async def flaky(entity_id: str, timer_id: str) -> Any:
         if entity_id == "bad":
             raise RuntimeError("boom")
         return await original(entity_id, timer_id)
 
-    rig.orchestrator.async_fire_timer = flaky  # type: ignore[method-assign]
+    rig.orchestrator.afire_timer = flaky  # type: ignore[method-assign]
     with caplog.at_level(logging.ERROR, logger="pystator.scheduler"):
         assert await rig.advance(30) == 2
     assert "boom" in caplog.text
@@ -410,10 +410,10 @@ async def test_a_scheduler_failure_after_the_commit_does_not_fail_the_event(
     from pystator.scheduler import rearm_from_store
 
     class Down(AsyncioScheduler):
-        async def schedule(self, *args: Any, **kwargs: Any) -> None:
+        def schedule(self, *args: Any, **kwargs: Any) -> None:
             raise ConnectionError("scheduler unreachable")
 
-        def schedule_sync(self, *args: Any, **kwargs: Any) -> None:
+        async def aschedule(self, *args: Any, **kwargs: Any) -> None:
             raise ConnectionError("scheduler unreachable")
 
     clock = ManualClock(T0)

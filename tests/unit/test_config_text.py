@@ -20,7 +20,7 @@ import pytest
 from pystator import ParallelStateConfig, StateMachine
 from pystator.engine.config import parse
 from pystator.errors import UndefinedStateError
-from pystator.models.config import SHARED_CONFIGS
+from pystator.runtime.configurations import SHARED_CONFIGS
 
 # P: r1 holds leaves, r2 holds a leaf and a nested parallel Q; H is a history pseudo-state.
 DEFINITION: dict[str, Any] = {
@@ -393,7 +393,7 @@ def test_from_string(text: str, expected: Any, _engine: Any) -> None:
 
 @pytest.mark.parametrize(("text", "_model", "expected"), TABLE)
 def test_engine_parse(machine: StateMachine, text: str, _model: Any, expected: Any) -> None:
-    index = machine._index
+    index = machine.index
     if isinstance(expected, str):
         with pytest.raises(UndefinedStateError) as caught:
             parse(index, text)
@@ -415,7 +415,7 @@ def test_engine_parse(machine: StateMachine, text: str, _model: Any, expected: A
     "text", [row[0] for row in TABLE if not isinstance(row[2], str) and "(" in row[2][0]]
 )
 def test_canonical_strings_round_trip_through_the_model(machine: StateMachine, text: str) -> None:
-    canonical = parse(machine._index, text).text
+    canonical = parse(machine.index, text).text
     model = ParallelStateConfig.from_string(canonical)
     assert str(model) == canonical
     assert SHARED_CONFIGS[canonical] == model

@@ -511,12 +511,12 @@ class TestRejectionsOnEveryPath:
             [{"name": "A", "type": "initial"}, {"name": "B"}],
             [{"after": 100, "source": "A", "dest": "B", "guards": [{"expr": "ready == 1"}]}],
         )
-        guard = m._index.guards[0][0]
+        guard = m.index.guards[0][0]
         ctx = {"ready": 0}
         first = m.fire_timer("A", "A:after:0", ctx)
         assert first.context is ctx  # a failure carries the caller's context
         assert first.model_copy(update={"context": None}) == build_rejection(
-            m._index, "A", "A:after:0", guard, 1, "the expression is false"
+            m.index, "A", "A:after:0", guard, 1, "the expression is false"
         )
         assert m.fire_timer("A", "A:after:0", ctx) is first
         missing = m.fire_timer("A", "A:after:0", {})
@@ -535,7 +535,7 @@ class TestIndexCaches:
     and clearing it changes no outcome."""
 
     def test_the_index_and_its_caches_cannot_be_rebound(self) -> None:
-        index = desk()._index
+        index = desk().index
         with pytest.raises(dataclasses.FrozenInstanceError):
             index.simple = False  # type: ignore[misc]
         with pytest.raises(dataclasses.FrozenInstanceError):
@@ -554,7 +554,7 @@ class TestIndexCaches:
             ("P(r1=A1, r2=B1)", "flip", {"ok": True}),
         ]
         before = [m.process(*call) for call in calls]
-        caches = m._index.caches
+        caches = m.index.caches
         filled = ("table", "fast_table", "allowed", "configs", "settled", "results", "failures")
         assert all(getattr(caches, name) for name in filled)
         caches.clear()

@@ -209,7 +209,7 @@ def codes_from_behaviour() -> dict[ErrorCode, str]:
     registry = ActionRegistry()
     registry.register("hang", hang)
     report = asyncio.run(
-        ActionExecutor(registry, timeout=0.01).async_execute(acting.process("A", "slow"))
+        ActionExecutor(registry, timeout=0.01).aexecute(acting.process("A", "slow"))
     )
     seen.setdefault(ErrorCode(report.failed[0].error_code), "async action timeout")
 

@@ -362,7 +362,7 @@ def expr_order(on_missing: str = "false") -> StateMachine:
 
 
 def fill_guard(m: StateMachine) -> Any:
-    return m._index.guards[1][0]  # the guard of transition 1, 'fill'
+    return m.index.guards[1][0]  # the guard of transition 1, 'fill'
 
 
 def assert_same_result(fast: TransitionResult, slow: TransitionResult) -> None:
@@ -401,7 +401,7 @@ def failure_cases() -> list[tuple[str, StateMachine, str, str, dict[str, Any], A
             "OPEN",
             "fill",
             REJECTED,
-            lambda: build_rejection(named._index, "OPEN", "fill", fill_guard(named), 1),
+            lambda: build_rejection(named.index, "OPEN", "fill", fill_guard(named), 1),
             "guard 'is_full_fill' rejected trigger 'fill' in state 'OPEN'",
         ),
         (
@@ -411,7 +411,7 @@ def failure_cases() -> list[tuple[str, StateMachine, str, str, dict[str, Any], A
             "fill",
             REJECTED,
             lambda: build_rejection(
-                expr._index, "OPEN", "fill", fill_guard(expr), 1, "the expression is false"
+                expr.index, "OPEN", "fill", fill_guard(expr), 1, "the expression is false"
             ),
             f"guard '{expr_label}' rejected trigger 'fill' in state 'OPEN': "
             "the expression is false",
@@ -423,7 +423,7 @@ def failure_cases() -> list[tuple[str, StateMachine, str, str, dict[str, Any], A
             "fill",
             {"order_qty": 100},
             lambda: build_rejection(
-                expr._index,
+                expr.index,
                 "OPEN",
                 "fill",
                 fill_guard(expr),
@@ -439,7 +439,7 @@ def failure_cases() -> list[tuple[str, StateMachine, str, str, dict[str, Any], A
             "OPEN",
             "fil",
             {},
-            lambda: build_no_transition(named._index, "OPEN", "fil"),
+            lambda: build_no_transition(named.index, "OPEN", "fil"),
             "trigger 'fil' is not defined in machine 'order_management'; did you mean 'fill'?",
         ),
         (
@@ -448,7 +448,7 @@ def failure_cases() -> list[tuple[str, StateMachine, str, str, dict[str, Any], A
             "PENDING",
             "fill",
             {},
-            lambda: build_no_transition(named._index, "PENDING", "fill"),
+            lambda: build_no_transition(named.index, "PENDING", "fill"),
             "trigger 'fill' is not allowed in state 'PENDING' (allowed: exchange_ack, cancel)",
         ),
         (
@@ -457,7 +457,7 @@ def failure_cases() -> list[tuple[str, StateMachine, str, str, dict[str, Any], A
             "FILLED",
             "fill",
             {},
-            lambda: build_no_transition(named._index, "FILLED", "fill"),
+            lambda: build_no_transition(named.index, "FILLED", "fill"),
             "state 'FILLED' is terminal: trigger 'fill' cannot leave it",
         ),
         (
@@ -466,7 +466,7 @@ def failure_cases() -> list[tuple[str, StateMachine, str, str, dict[str, Any], A
             "PENDING",
             "fill",
             {},
-            lambda: build_no_transition(lenient._index, "PENDING", "fill"),
+            lambda: build_no_transition(lenient.index, "PENDING", "fill"),
             "",
         ),
     ]
@@ -501,9 +501,10 @@ class TestSharedFailures:
         assert_same_result(m.create(ctx, initial_state=state).send(trigger), expected)
         # The general engine (the path of parallel configurations and history) agrees.
         from pystator.engine import DataModel, macrostep
+        from pystator.runtime.guard_drivers import drive
 
         data = DataModel(ctx, ctx)
-        general = m._drive(macrostep(m._index, state, trigger, None, data=data), data)
+        general = drive(m, macrostep(m.index, state, trigger, None, data=data), data)
         assert_same_result(general, expected)
 
     def test_a_rejection_never_answers_for_another_context(self) -> None:
@@ -525,7 +526,7 @@ class TestSharedFailures:
                     assert r.success
                     assert r.target_state == "FILLED"
                     continue
-                expected = build_rejection(m._index, "OPEN", "fill", fill_guard(m), 1, detail)
+                expected = build_rejection(m.index, "OPEN", "fill", fill_guard(m), 1, detail)
                 assert_same_result(r, expected)
                 assert r.metadata["guard_detail"] == detail
 
@@ -624,10 +625,10 @@ class TestSharedFailures:
             [{"trigger": "flip", "source": "B1", "dest": "B2", "guards": ["ok"]}],
         )
         m.guard("ok")(lambda ctx: bool(ctx.get("ok")))
-        guard = m._index.guards[0][0]
+        guard = m.index.guards[0][0]
         for spelling in ("P(r1=A1, r2=B1)", "P(r1=A1,r2=B1)"):
             r = m.process(spelling, "flip")
-            assert_same_result(r, build_rejection(m._index, spelling, "flip", guard, 1))
+            assert_same_result(r, build_rejection(m.index, spelling, "flip", guard, 1))
             assert m.process(spelling, "flip") is r
             assert m.process(spelling, "explode").source_state == spelling
             assert m.process(spelling, "flip", {"ok": True}).success
@@ -644,7 +645,7 @@ class TestSharedFailures:
         m = order()
         for i in range(MAX_FAILURES + 50):
             assert not m.process("OPEN", f"unknown_{i}")
-        assert 0 < len(m._index.caches.failures) <= MAX_FAILURES
+        assert 0 < len(m.index.caches.failures) <= MAX_FAILURES
         # A result handed out before the cache was cleared stays as it was.
         r = m.process("OPEN", "explode")
         for i in range(MAX_FAILURES + 1):

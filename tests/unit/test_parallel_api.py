@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from pystator import ParallelStateConfig, StateMachine, TransitionResult
-from pystator.models import config as config_module
-from pystator.models.config import SHARED_CONFIGS
+from pystator.runtime import configurations as config_module
+from pystator.runtime.configurations import SHARED_CONFIGS
 
 # P has a nested parallel state Q in region r2; r1 moves on 'a' (guarded by ctx['ok']).
 NESTED: dict[str, Any] = {

@@ -3,6 +3,9 @@
 An AST scan of the session module: no underscore attribute of a machine (``machine._x``,
 ``self._machine._x``, ``getattr(machine, "_x")``), and no run-time import of
 ``runtime/machine.py`` (only the type checker's, so there is no import cycle at run time).
+The same scan of ``runtime/classes.py``, which gives the machine its session class through
+``use_session_class``. The public entry points are the real definitions (no private name
+behind them), and the ones ``send`` reads on every call are plain attributes.
 """
 
 from __future__ import annotations
@@ -10,9 +13,12 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pystator.runtime.classes as classes_module
 import pystator.runtime.session as session_module
+from pystator import StateMachine
 
 SESSION = Path(session_module.__file__)
+CLASSES = Path(classes_module.__file__)
 
 
 def _is_machine(node: ast.expr) -> bool:
@@ -103,3 +109,32 @@ def test_the_scan_finds_run_time_imports() -> None:
 def test_session_imports_the_machine_module_for_type_checking_only() -> None:
     source = SESSION.read_text(encoding="utf-8")
     assert run_time_imports(source, "pystator.runtime.machine") == []
+
+
+def test_class_machines_write_no_private_name_of_the_machine() -> None:
+    assert private_machine_names(CLASSES.read_text(encoding="utf-8")) == []
+
+
+ENTRY_POINTS = ("select", "select_observed", "send_step", "asend_step", "session_class")
+PLAIN_ATTRIBUTES = ("plain", "hooks", "index", "has_context_model", "keeps_runtime")
+GONE = ("_select", "_observed", "_process", "_aprocess", "_session_cls", "_index", "_needs_runtime")
+
+
+def _machine() -> StateMachine:
+    return StateMachine.from_dict(
+        {"meta": {"machine_name": "m"}, "states": [{"name": "A", "type": "initial"}]}
+    )
+
+
+def test_the_entry_points_are_the_real_definitions() -> None:
+    machine = _machine()
+    for name in ENTRY_POINTS:
+        assert getattr(StateMachine, name).__name__ == name
+    assert [name for name in GONE if hasattr(machine, name)] == []
+
+
+def test_what_send_reads_on_every_call_are_plain_attributes() -> None:
+    machine = _machine()
+    for name in PLAIN_ATTRIBUTES:
+        assert name in vars(machine), name
+        assert not hasattr(StateMachine, name), name  # no property, cached or not

@@ -33,6 +33,18 @@ SWAPS = {
         "import pystator.stores.memory as s, pystator.stores.frozen_records as m; "
         "print(s.freeze is m.plain_freeze and s.thaw is m.plain_thaw)"
     ),
+    "private_copy": (
+        "import pystator.runtime.orchestration.record_cache as m; "
+        "print(m.private_copy is m.plain_private_copy)"
+    ),
+    "result_json": (
+        "import pystator.runtime.orchestration.result_json as m; "
+        "print(m.ResultJson is m.PlainResultJson)"
+    ),
+    "fast_select": (
+        "from pystator import StateMachine; from pystator.runtime import fast_select as f; "
+        "print(StateMachine.select is f.plain_select)"
+    ),
     "fast_expr": (
         "import ast; from pystator.engine.expr.fast import fast_compare; "
         "from pystator.engine.expr.compiler import Code; "

@@ -285,7 +285,7 @@ def test_the_stored_json_of_an_aliased_model_is_what_its_schema_describes() -> N
 
 
 def test_results_built_for_one_call_are_not_kept_with_their_contexts() -> None:
-    from pystator.runtime import machine as machine_module
+    from pystator.runtime import fast_select
 
     auto = StateMachine.from_yaml_string(
         """
@@ -299,7 +299,7 @@ transitions:
   - {auto: true, source: B, dest: C}
 """
     )
-    before = len(machine_module._ATTACHED)
+    before = len(fast_select.ATTACHED)
     for n in range(50):
         assert auto.process("A", "go", {"n": n}).target_state == "C"
-    assert len(machine_module._ATTACHED) - before <= 1
+    assert len(fast_select.ATTACHED) - before <= 1

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from decimal import Decimal
 from itertools import islice
 from typing import Any
@@ -57,6 +57,8 @@ TIME_TYPES = (datetime.datetime, datetime.date, datetime.time, datetime.timedelt
 """Date and time values: ordered among themselves, never mixed with numbers."""
 _SCALAR_TYPES = frozenset({int, float, bool, type(None)})
 _FLAT_TYPES = _SCALAR_TYPES | {str}
+_PLAIN_TYPES = frozenset({int, str, bool, type(None)})
+"""What ``scan`` passes by at once: no NaN or infinity can hide in them."""
 
 
 def _decimal(value: Decimal) -> Decimal:
@@ -180,6 +182,7 @@ def content(
 
 
 def _walk(stack: list[Any], what: str, items_left: int) -> tuple[int, int]:
+    """(items, characters) of the values in ``stack`` and of everything nested in them."""
     # Every item is counted when its container is pushed (one subtraction per container,
     # none per scalar), and a container is refused before its items are pushed.
     left = items_left - len(stack)
@@ -197,28 +200,46 @@ def _walk(stack: list[Any], what: str, items_left: int) -> tuple[int, int]:
             characters += len(item)
         elif kind in _SCALAR_TYPES:
             continue
-        elif kind is dict or issubclass(kind, dict):
-            left -= 2 * dict.__len__(item)
+        elif kind is dict:
+            left -= 2 * len(item)
             if left < 0:
                 raise too_many(what)
-            push(dict.keys(item))
-            push(dict.values(item))
-        elif issubclass(kind, str):
-            characters += str.__len__(item)
-        elif issubclass(kind, COLLECTIONS):
-            left -= len(item)
-            if left < 0:
-                raise too_many(what)
-            push(item)
-        elif issubclass(kind, Mapping):  # a nested model, read through a mapping view
-            size = len(item)
-            left -= 2 * size
-            if left < 0:
-                raise too_many(what)
-            keys = list(islice(iter(item), size))
-            push(keys)
-            push([item[key] for key in keys])
+            push(item.keys())
+            push(item.values())
+        else:
+            left, more = _walk_subclass(item, kind, what, left, push)
+            characters += more
     return items_left - left, characters
+
+
+def _walk_subclass(
+    item: Any, kind: type, what: str, left: int, push: Callable[[Iterable[Any]], None]
+) -> tuple[int, int]:
+    """``_walk``'s step for a value of a subclass (of dict, str, a collection or a mapping):
+    (the items still allowed, the characters of ``item`` itself). Its parts are read through
+    the base class, so no method of the subclass runs; another value is one item."""
+    if issubclass(kind, dict):
+        left -= 2 * dict.__len__(item)
+        if left < 0:
+            raise too_many(what)
+        push(dict.keys(item))
+        push(dict.values(item))
+    elif issubclass(kind, str):
+        return left, str.__len__(item)
+    elif issubclass(kind, COLLECTIONS):
+        left -= len(item)
+        if left < 0:
+            raise too_many(what)
+        push(item)
+    elif issubclass(kind, Mapping):  # a nested model, read through a mapping view
+        size = len(item)
+        left -= 2 * size
+        if left < 0:
+            raise too_many(what)
+        keys = list(islice(iter(item), size))
+        push(keys)
+        push([item[key] for key in keys])
+    return left, 0
 
 
 def too_many(what: str) -> Invalid:
@@ -252,31 +273,47 @@ def scan(value: Any) -> None:
     while stack:
         item = pop()
         kind = type(item)
-        if kind is int or kind is str or kind is bool or item is None:
+        if kind in _PLAIN_TYPES:
             continue
         if kind is float:
             if item - item != 0.0:
                 raise Invalid(NON_FINITE)
-            continue
-        if kind is list or kind is tuple:
+        elif kind is list or kind is tuple:
             budget -= len(item)
-        elif kind is dict:
-            budget -= 2 * len(item)
-        elif issubclass(kind, (float, Decimal)):
-            if not _finite(item):
-                raise Invalid(NON_FINITE)
-            continue
-        elif not issubclass(kind, (*COLLECTIONS, dict)):
-            continue  # an opaque object: only ever compared, never walked
-        else:
-            budget -= len(item)
-        if budget < 0:
-            raise Invalid(f"containers compared hold more than {MAX_LENGTH} items")
-        if issubclass(kind, dict):
-            push(item.keys())
-            push(item.values())
-        else:
+            if budget < 0:
+                raise _too_many_compared()
             push(item)
+        else:
+            budget = _scan_other(item, kind, budget, push)
+
+
+def _scan_other(item: Any, kind: type, budget: int, push: Callable[[Iterable[Any]], None]) -> int:
+    """``scan``'s step for a value that is not a plain scalar, float, list or tuple: a dict or
+    set is walked, a float or Decimal (or subclass) checked, any other object left alone
+    (only ever compared). Returns the items still allowed."""
+    if kind is dict:
+        budget -= 2 * len(item)
+    elif issubclass(kind, (float, Decimal)):
+        if not _finite(item):
+            raise Invalid(NON_FINITE)
+        return budget
+    elif not issubclass(kind, (*COLLECTIONS, dict)):
+        return budget  # an opaque object: only ever compared, never walked
+    else:
+        budget -= len(item)
+    if budget < 0:
+        raise _too_many_compared()
+    if issubclass(kind, dict):
+        push(item.keys())
+        push(item.values())
+    else:
+        push(item)
+    return budget
+
+
+def _too_many_compared() -> Invalid:
+    """The refusal of values to compare that hold more than ``MAX_LENGTH`` items in all."""
+    return Invalid(f"containers compared hold more than {MAX_LENGTH} items")
 
 
 def _finite(value: Any) -> bool:

@@ -2,9 +2,10 @@
 
 ``Orchestrator`` processes an event on an entity's record and gets the engine's result; what
 it then writes is a ``Commit`` (the new record, the history row, the outbox items and the
-idempotency record), made here by pure functions. The time ("now"), the stored JSON of the
-result and the lease of the outbox items are arguments, so a unit test builds a commit with
-plain values (``tests/unit/test_commit_builder.py``).
+idempotency record), made here by pure functions, with the context it stores
+(``stored_context``). The time ("now"), the stored JSON of the result and the lease of the
+outbox items are arguments, so a unit test builds a commit with plain values
+(``tests/unit/test_commit_builder.py``).
 
 A new entity is built by one function, ``new_entity``, with two versions:
 
@@ -34,6 +35,7 @@ from pystator.models.entity import (
 )
 from pystator.models.result import TransitionResult
 from pystator.models.snapshot import TimerSnapshot
+from pystator.runtime.machine import StateMachine
 from pystator.runtime.timers import armed, timers_after
 
 CREATE_TRIGGER = "__create__"
@@ -48,6 +50,21 @@ def context_changes(
     changed = {k: v for k, v in after.items() if k not in before or before[k] != v}
     removed = [k for k in before if k not in after]
     return changed, removed
+
+
+def stored_context(
+    machine: StateMachine, result: TransitionResult, ctx: dict[str, Any]
+) -> dict[str, Any]:
+    """The context to commit after ``result``: ``machine.context_json(result.context)``.
+
+    ``ctx`` (the stored context with the payload merged in) is the event's own dict: when the
+    step assigned nothing and the machine has no context model, the result carries ``ctx``
+    itself and it is committed as it is (no copy).
+    """
+    after = result.context
+    if after is None or after is ctx:
+        return ctx
+    return machine.context_json(after)
 
 
 def build_commit(
@@ -235,4 +252,11 @@ def creation_commit(entity: EntityRecord, entry_json: dict[str, Any], now: float
     return Commit(entity=entity, expected_version=0, transition=transition)
 
 
-__all__ = ["CREATE_TRIGGER", "build_commit", "context_changes", "creation_commit", "new_entity"]
+__all__ = [
+    "CREATE_TRIGGER",
+    "build_commit",
+    "context_changes",
+    "creation_commit",
+    "new_entity",
+    "stored_context",
+]

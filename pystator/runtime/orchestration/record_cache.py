@@ -5,8 +5,8 @@ What lives here:
 * ``RecordCache``: the last record an orchestrator committed per entity (or a marker, for an
   entity someone else writes too), bounded, thread-safe. The policy that uses it (when an
   event runs on a cached record, when a rejection computed on one is confirmed by a load, when
-  an entity stops being cached) is in ``Orchestrator._cached_event`` and the ``Orchestrator``
-  docstring;
+  an entity stops being cached) is ``record_policy.CachedRecords``, described in that
+  module's docstring;
 * ``private_copy``: the cache's own copy of a committed record's context and history;
 * ``CreationStamps`` and its one instance ``CREATION_STAMPS``: unique ``created_at`` stamps,
   which the cache relies on to tell a deleted and re-created entity from the cached one.
@@ -18,8 +18,10 @@ which set up an encoder and a decoder on every call. It runs once per commit of 
 orchestrator with a record cache: the "cached" figure (``record_cache=10_000``) of every row of
 ``benchmarks.stores_bench``, most visibly ``memory/1 entity`` and ``memory/1,000 entities``
 (the default orchestrator and row 10h of ``python -m benchmarks`` have no cache, so no copy).
-Plain twin: ``copy.deepcopy`` of the context and history, which ``private_copy`` must equal for
-every value it keeps (``tests/integration/test_record_cache.py`` compares the two).
+Plain twin: ``plain_private_copy``, the same round trip through ``json.dumps``/``json.loads``
+(``PYSTATOR_PLAIN_TWINS=private_copy`` swaps it in, see ``pystator._twins``); and
+``copy.deepcopy`` of the context and history, which ``private_copy`` must equal for every value
+it keeps (``tests/integration/test_record_cache.py`` compares them).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pystator._json import compact_iterencode
+from pystator._twins import use_plain_twin
 from pystator.models.entity import EntityRecord, build_record
 
 # The orchestrator's logger: what the cache logs is about the orchestrator's events.
@@ -106,6 +109,34 @@ def private_copy(record: EntityRecord) -> EntityRecord | None:
     return build_record(EntityRecord, fields)
 
 
+def plain_private_copy(record: EntityRecord) -> EntityRecord | None:
+    """``private_copy``'s plain twin: the same JSON round trip through ``json.dumps`` and
+    ``json.loads``, and a validated record."""
+    containers = [record.context, record.history]
+    try:
+        text = json.dumps(
+            containers,
+            separators=(",", ":"),
+            ensure_ascii=False,
+            allow_nan=False,
+            default=_not_json,
+        )
+        copy = json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        return None
+    if copy != containers:
+        return None
+    context, history = copy
+    return record.model_copy(
+        update={"context": context, "history": history, "timers": list(record.timers)}
+    )
+
+
+# Measuring only (``pystator._twins``): the plain twin in place of the trick.
+if use_plain_twin("private_copy"):
+    private_copy = plain_private_copy
+
+
 class RecordCache:
     """The last record this orchestrator committed per entity, at most ``size`` entries.
 
@@ -170,4 +201,10 @@ class RecordCache:
             self._items.clear()
 
 
-__all__ = ["CREATION_STAMPS", "CreationStamps", "RecordCache", "private_copy"]
+__all__ = [
+    "CREATION_STAMPS",
+    "CreationStamps",
+    "RecordCache",
+    "plain_private_copy",
+    "private_copy",
+]

@@ -20,6 +20,9 @@ memory store; the rejection of 10h itself commits nothing):
   ``docs/benchmarks.md``). Plain twin: ``copy.deepcopy``;
   ``tests/unit/test_result_json_copies.py`` checks that its copies equal a plain copy and share
   nothing.
+
+``PYSTATOR_PLAIN_TWINS=result_json`` (``pystator._twins``) swaps in ``PlainResultJson``, both
+plain twins at once, for measuring.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from functools import partial
 from operator import is_
 from typing import Any
 
+from pystator._twins import use_plain_twin
 from pystator.models.result import TransitionResult
 
 _FLAT = (str, int, float, bool, type(None))
@@ -121,4 +125,18 @@ class ResultJson:
         return data
 
 
-__all__ = ["NOT_DUMPED", "ResultJson", "json_copier"]
+class PlainResultJson:
+    """``ResultJson``'s plain twin: ``model_dump`` on every call."""
+
+    __slots__ = ()
+
+    def __call__(self, result: TransitionResult) -> dict[str, Any]:
+        return result.model_dump(mode="json", exclude=NOT_DUMPED)
+
+
+# Measuring only (``pystator._twins``): the plain twin in place of both tricks.
+if use_plain_twin("result_json"):
+    ResultJson = PlainResultJson  # type: ignore[misc, assignment]
+
+
+__all__ = ["NOT_DUMPED", "PlainResultJson", "ResultJson", "json_copier"]

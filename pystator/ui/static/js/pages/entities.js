@@ -15,6 +15,18 @@ function parseObject(text, what) {
   return value;
 }
 
+// The JSON object typed in the context field `ctx`, or null once `error` says why it is not
+// one (the field then has the focus).
+function contextIn(ctx, error) {
+  try {
+    return parseObject(ctx.input.value, "The context");
+  } catch (err) {
+    error.textContent = err.message;
+    ctx.input.focus();
+    return null;
+  }
+}
+
 export class EntitiesPanel {
   constructor(ws) {
     this.ws = ws;
@@ -119,14 +131,8 @@ export class EntitiesPanel {
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       error.textContent = "";
-      let context;
-      try {
-        context = parseObject(ctx.input.value, "The context");
-      } catch (err) {
-        error.textContent = err.message;
-        ctx.input.focus();
-        return;
-      }
+      const context = contextIn(ctx, error);
+      if (context === null) return;
       const body = { context };
       if (id.input.value.trim()) body.entity_id = id.input.value.trim();
       if (initial.input.value) body.initial_state = initial.input.value;
@@ -255,14 +261,8 @@ export class EntitiesPanel {
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       error.textContent = "";
-      let context;
-      try {
-        context = parseObject(ctx.input.value, "The context");
-      } catch (err) {
-        error.textContent = err.message;
-        ctx.input.focus();
-        return;
-      }
+      const context = contextIn(ctx, error);
+      if (context === null) return;
       const body = {
         trigger: trigger.input.value,
         context,
