@@ -56,6 +56,20 @@ def _orchestrated_sqlite(record_cache: int = 0) -> Callable[[ExitStack], Runner]
     return make
 
 
+def _orchestrated_redis(record_cache: int = 0) -> Callable[[ExitStack], Runner]:
+    def make(stack: ExitStack) -> Runner:
+        from benchmarks.stores_bench import REDIS_URL, orchestrated
+        from pystator.stores import RedisStateStore
+
+        prefix = f"pystator-tricks:{os.getpid()}:"
+        store = RedisStateStore(REDIS_URL, prefix=prefix)
+        stack.callback(store.close)
+        stack.callback(store.clear)
+        return orchestrated(store, 1, record_cache)
+
+    return make
+
+
 def _typed_process(trigger: str) -> Callable[[ExitStack], Runner]:
     def make(stack: ExitStack) -> Runner:
         from benchmarks.typed_bench import YAML, process_runner
@@ -141,6 +155,7 @@ TRICKS: tuple[Trick, ...] = (
             "stores_bench memory/1 entity, cached": _orchestrated_memory(10_000),
         },
     ),
+    Trick("held_connections", {"stores_bench redis/1 entity": _orchestrated_redis()}),
     Trick(
         "fast_expr",
         {

@@ -22,6 +22,8 @@ The tricks, by name (their modules say which rows justify them):
 * ``private_copy``: ``pystator.runtime.orchestration.record_cache.private_copy``;
 * ``result_json``: ``pystator.runtime.orchestration.result_json`` (a result's stored JSON made
   once per shared result, and copied);
+* ``held_connections``: ``pystator.stores.redis.connections.HeldConnections`` (a Redis
+  connection kept per thread for ``load`` and ``commit``);
 * ``fast_expr``: ``pystator.engine.expr.fast`` (one-comparison guards, two-operand assigns);
 * ``fast_select``: the machine's sync fast path, ``pystator.runtime.fast_select`` (``select``,
   ``attach``, ``model_view``).
@@ -38,6 +40,7 @@ TRICKS = (
     "frozen_records",
     "private_copy",
     "result_json",
+    "held_connections",
     "fast_expr",
     "fast_select",
 )

@@ -21,8 +21,9 @@ default and alias in Python; the functions here set the four slots through their
   "process, assign 1 field, fresh", "process, fresh context" and "session send, assign 1
   field" on every call; every orchestrated event (every ``stores_bench`` row, row 10h), since
   the orchestrator hands the machine a new context per event; rows 1, 2, 10a to 10e and 10g
-  only when the copy kept for a shared result (``Candidate.carried``, the machine's
-  ``_ATTACHED``) misses. Plain twin: ``plain_field_copier`` (``model_copy(update=...)``).
+  only when the copy kept for a shared result (``Candidate.carried``,
+  ``runtime.fast_select.ATTACHED``) misses. Plain twin: ``plain_field_copier``
+  (``model_copy(update=...)``).
 
 ``tests/unit/test_unvalidated.py`` compares each trick with its twin. Both tricks are for
 PyStator's own models, whose contracts the functions below state; neither validates anything.

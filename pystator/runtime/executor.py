@@ -8,8 +8,9 @@ does not stop the others. A failed result runs nothing.
 What to run and how the report is built is written once, in ``_plan``: a generator that yields
 each action to run and receives its ``ActionOutcome``. ``ActionExecutor.execute`` drives it
 with ``run_one`` and ``ActionExecutor.aexecute`` with ``await arun_one`` (the engine's guard
-requests are driven the same way, see ``StateMachine._drive``). What differs between the two
-is only how one action runs: ``arun_one`` awaits async actions, under the ``timeout``.
+requests are driven the same way, see ``pystator.runtime.guard_drivers.drive``). What differs
+between the two is only how one action runs: ``arun_one`` awaits async actions, under the
+``timeout``.
 ``aexecute_parallel`` starts every action at once, so it has no plan to step through.
 """
 

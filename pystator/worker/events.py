@@ -328,7 +328,7 @@ async def process_event_job(
             raise LookupError(f"this worker has no orchestrator for machine {machine_name!r}")
         # Shorter than arq's own timeout, whose expiry would drop the job without a retry.
         result = await asyncio.wait_for(
-            orchestrator.async_process_event(
+            orchestrator.aprocess_event(
                 entity_id, trigger, context, idempotency_key=idempotency_key
             ),
             timeout=max(0.5, app.job_timeout * 0.8),

@@ -41,6 +41,10 @@ SWAPS = {
         "import pystator.runtime.orchestration.result_json as m; "
         "print(m.ResultJson is m.PlainResultJson)"
     ),
+    "held_connections": (
+        "import pystator.stores.redis.connections as m; "
+        "print(m.HeldConnections is m.PooledCommands)"
+    ),
     "fast_select": (
         "from pystator import StateMachine; from pystator.runtime import fast_select as f; "
         "print(StateMachine.select is f.plain_select)"

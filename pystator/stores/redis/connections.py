@@ -14,7 +14,8 @@ checked with one ``poll`` of its socket instead (``Holder.closed``). The rows th
 are the ``redis/1 entity`` and ``redis/1,000 entities`` rows of
 ``python -m benchmarks.stores_bench`` (figures "orchestrator" and "cached"; see
 ``docs/benchmarks.md``, "Changes made for this"). ``tests/integration/test_store_adapters.py``
-compares the replies of the two on the same commands.
+compares the replies of the two on the same commands; ``PYSTATOR_PLAIN_TWINS=held_connections``
+(``pystator._twins``) makes the store send every command through the pool, for measuring.
 
 A kept connection goes back to the pool when its thread ends (a thread-per-request server
 does not leak one per request) and on ``release_all()`` (the store's ``close()``); a forked
@@ -37,6 +38,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from pystator._twins import use_plain_twin
 from pystator.stores.redis_faults import REDIS_DOWN, RedisFaults
 
 
@@ -256,6 +258,12 @@ class HeldConnections(PooledCommands):
             release()  # a no-op if its thread already ended
         self._local = threading.local()
         self._give_back()
+
+
+# Measuring only (``pystator._twins``): the plain path in place of the trick (the store's test
+# hooks that reach a thread's own connection are then unavailable).
+if use_plain_twin("held_connections"):
+    HeldConnections = PooledCommands  # type: ignore[misc, assignment]
 
 
 __all__ = ["HeldConnections", "Holder", "PooledCommands"]

@@ -22,13 +22,13 @@ Connections, SQLite's pragmas, timeouts and outages: ``pystator.stores.sql.conne
 ``pystator.stores.sql.faults``. The async methods run the sync ones in a worker thread
 (``ThreadedAsyncStore``).
 
-Speed (rows ``sqlite 1 entity`` and ``sqlite 1,000 entities`` of ``python -m
-benchmarks.stores_bench``): SQLite's ``commit`` is written out (``_commit_sqlite``: ``BEGIN
-IMMEDIATE`` ... ``COMMIT`` on the thread's driver connection), because the two context managers
-of its plain twin, ``SQLConnections.use`` and ``SQLConnections.transaction`` (which every
-other write uses), cost a few microseconds per event. PostgreSQL's ``commit`` is one statement,
-one round trip (``Statements.one_statement_commit``; rows ``postgres 1 entity`` and
-``postgres 1,000 entities``).
+Speed: SQLite's ``commit`` runs in ``SQLConnections.use`` and ``SQLConnections.transaction``,
+as every other write. (It was written out on the driver's connection, a speed trick; measured
+against this plain form with ``python -m benchmarks.tricks`` it gained 4% on the ``sqlite 1
+entity`` row of ``python -m benchmarks.stores_bench``, under the 5% a trick must earn, so it
+went: issue 15.) PostgreSQL's ``commit`` is one statement, one round trip
+(``Statements.one_statement_commit``; rows ``postgres 1 entity`` and ``postgres 1,000
+entities``).
 """
 
 from __future__ import annotations
@@ -262,53 +262,30 @@ class SQLStateStore(ThreadedAsyncStore):
         key: dict[str, Any] | None,
         checked: bool,
     ) -> None:
+        """SQLite's commit: the statements in one ``BEGIN IMMEDIATE`` transaction
+        (``SQLConnections.use`` and ``SQLConnections.transaction``, as every other write)."""
         sql = self._sql
         db = self._db
-        expected = commit.expected_version
-        # SQLite: BEGIN IMMEDIATE ... COMMIT, written out (``use`` and ``transaction`` cost
-        # a few microseconds per event as context managers).
-        serial = db.serial
         try:
-            if serial is not None:
-                serial.acquire()
-            try:
-                conn = db.connection()
-                execute = conn.execute
-                # IMMEDIATE takes the write lock up front (see ``SQLConnections.transaction``).
-                execute("BEGIN IMMEDIATE")
-                try:
-                    if expected == 0:
-                        execute(sql.insert_entity, row)
-                    elif (
-                        execute(sql.update_entity_checked if checked else sql.update_entity, row)
-                    ).rowcount != 1:
-                        raise _Lost
-                    if transition is not None:
-                        execute(sql.insert_transition, transition)
-                    if outbox:
-                        conn.executemany(sql.insert_outbox, outbox)
-                    if key is not None:
-                        execute(sql.insert_key, key)
-                except BaseException:
-                    execute("ROLLBACK")
-                    raise
-                execute("COMMIT")
-            finally:
-                if serial is not None:
-                    serial.release()
+            with db.use(write=True) as conn, db.transaction(conn):
+                if commit.expected_version == 0:
+                    conn.execute(sql.insert_entity, row)
+                elif (
+                    conn.execute(sql.update_entity_checked if checked else sql.update_entity, row)
+                ).rowcount != 1:
+                    raise _Lost
+                if transition is not None:
+                    conn.execute(sql.insert_transition, transition)
+                if outbox:
+                    conn.executemany(sql.insert_outbox, outbox)
+                if key is not None:
+                    conn.execute(sql.insert_key, key)
         except _Lost:
             raise self._stale(commit, refused=True) from None
-        except db.operational as exc:  # locked past the busy timeout: nothing written
-            db.faults.fail(exc, write=True)
-            raise
         except db.errors.IntegrityError:
-            # A duplicate entity (someone created it first) or an idempotency key applied
-            # meanwhile is a lost race; any other integrity error is a real failure.
             if self._lost_race(commit):
                 raise self._stale(commit) from None
             raise
-        if db.availability.down:
-            db.availability.answered()
 
     def _commit_in_one_statement(self, commit: Commit, params: dict[str, Any]) -> None:
         # PostgreSQL: one round trip instead of BEGIN, UPDATE, INSERT..., COMMIT.
