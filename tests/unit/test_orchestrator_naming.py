@@ -37,18 +37,24 @@ PAIRS = [
 ]
 
 
-class _Recording(InMemoryStateStore):
-    def __init__(self) -> None:
-        super().__init__()
-        self.closed: list[str] = []
+class _RecordsClose:
+    """Records which close ran: ``close`` (sync) or ``aclose`` (async)."""
+
+    closed: list[str]
 
     def close(self) -> None:
         self.closed.append("close")
-        super().close()
+        super().close()  # type: ignore[misc]
 
     async def aclose(self) -> None:
         self.closed.append("aclose")
-        await super().aclose()
+        await super().aclose()  # type: ignore[misc]
+
+
+class _Recording(_RecordsClose, InMemoryStateStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.closed = []
 
 
 @pytest.mark.parametrize("name", PAIRS)
@@ -76,18 +82,10 @@ def test_close_without_a_running_loop_closes_now_and_is_harmless_to_await() -> N
     assert store.closed == ["close"]
 
 
-class _RecordingScheduler(AsyncioScheduler):
+class _RecordingScheduler(_RecordsClose, AsyncioScheduler):
     def __init__(self) -> None:
         super().__init__()
-        self.closed: list[str] = []
-
-    def close(self) -> None:
-        self.closed.append("close")
-        super().close()
-
-    async def aclose(self) -> None:
-        self.closed.append("aclose")
-        await super().aclose()
+        self.closed = []
 
 
 def test_await_close_inside_a_loop_is_the_async_close_with_the_scheduler() -> None:
