@@ -70,6 +70,16 @@ def _orchestrated_redis(record_cache: int = 0) -> Callable[[ExitStack], Runner]:
     return make
 
 
+def _orchestrated_postgres(stack: ExitStack) -> Runner:
+    from benchmarks.stores_bench import orchestrated, postgres_database
+    from pystator.stores.sql import SQLStateStore
+
+    url, _ = stack.enter_context(postgres_database())
+    store = SQLStateStore(url)
+    stack.callback(store.close)
+    return orchestrated(store, 1)
+
+
 def _typed_process(trigger: str) -> Callable[[ExitStack], Runner]:
     def make(stack: ExitStack) -> Runner:
         from benchmarks.typed_bench import YAML, process_runner
@@ -156,6 +166,7 @@ TRICKS: tuple[Trick, ...] = (
         },
     ),
     Trick("held_connections", {"stores_bench redis/1 entity": _orchestrated_redis()}),
+    Trick("psycopg_cursor", {"stores_bench postgres/1 entity": _orchestrated_postgres}),
     Trick(
         "fast_expr",
         {

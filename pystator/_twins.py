@@ -24,6 +24,8 @@ The tricks, by name (their modules say which rows justify them):
   once per shared result, and copied);
 * ``held_connections``: ``pystator.stores.redis.connections.HeldConnections`` (a Redis
   connection kept per thread for ``load`` and ``commit``);
+* ``psycopg_cursor``: ``pystator.stores.sql.connections.SQLConnections.cursor`` (a psycopg
+  cursor kept per thread for the PostgreSQL store's ``load`` and ``commit``);
 * ``fast_expr``: ``pystator.engine.expr.fast`` (one-comparison guards, two-operand assigns);
 * ``fast_select``: the machine's sync fast path, ``pystator.runtime.fast_select`` (``select``,
   ``attach``, ``model_view``).
@@ -41,6 +43,7 @@ TRICKS = (
     "private_copy",
     "result_json",
     "held_connections",
+    "psycopg_cursor",
     "fast_expr",
     "fast_select",
 )

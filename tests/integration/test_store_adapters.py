@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -493,3 +494,76 @@ def test_a_kept_connection_is_closed_when_its_idle_socket_can_be_read(
     holder.release()
     holder.release()
     assert list(returns) == [conn]  # given back once
+
+
+def _json_decoded(row: Any) -> tuple[Any, ...]:
+    """A row with its JSON columns decoded, as SQLAlchemy's JSON type gives them (the store
+    decodes them itself, in ``RecordCodec.load``)."""
+    return tuple(json.loads(v) if isinstance(v, str) and v[:1] in ("{", "[") else v for v in row)
+
+
+class _UnrenderedStatements:
+    """The SQL store's statements as SQLAlchemy Core objects, before ``Statements.render``:
+    the plain twin of running compiled text on the driver's connection."""
+
+    def __new__(cls, tables: Any, dialect: str) -> Any:
+        from pystator.stores.sql.statements import Statements
+
+        class Plain(Statements):
+            def render(self, statement: Any) -> Any:
+                return statement
+
+        return Plain(tables, dialect)
+
+
+def test_sql_statements_on_the_driver_answer_as_sqlalchemy_s_execute(
+    sql_backend: StoreBackend,
+) -> None:
+    """The SQL store's two connection tricks against their plain twins, on every read it
+    makes: statement text compiled once and run on the driver's own connection (twin:
+    SQLAlchemy's ``Connection.execute`` of the statement), and on PostgreSQL a psycopg cursor
+    kept per thread (twin: ``conn.execute``). Same rows, same order."""
+    from pystator import Orchestrator, StateMachine
+
+    store: Any = sql_backend.store()
+    machine = StateMachine.from_dict(
+        {
+            "meta": {"machine_name": "m"},
+            "states": [{"name": "A", "type": "initial"}, {"name": "B"}],
+            "transitions": [
+                {"trigger": "go", "source": "A", "dest": "B", "actions": ["notify"]},
+                {"trigger": "back", "source": "B", "dest": "A"},
+            ],
+        }
+    )
+    orchestrator = Orchestrator(machine, store, run_actions=False)
+    for n in range(3):
+        orchestrator.process_event(f"e-{n}", "go", {"n": n, "name": "é"}, idempotency_key="k")
+    orchestrator.process_event("e-0", "back")
+    db, sql = store._db, store._sql
+    plain = _UnrenderedStatements(store._t, "postgresql" if sql.postgres else "sqlite")
+    reads = {
+        "select_entity": {"m": "m", "e": "e-0"},
+        "select_version": {"m": "m", "e": "e-0"},
+        "select_key": {"m": "m", "e": "e-1", "k": "k"},
+        "select_history": {"m": "m", "e": "e-0", "limit": 10, "offset": 0},
+        "count_entities": {"m": "m"},
+        "count_in_state": {"m": "m", "s": "B"},
+        "page_entities": {"m": "m", "limit": 10, "offset": 0},
+        "page_in_state": {"m": "m", "s": "B", "limit": 10, "offset": 1},
+        "pending": {"now": 1e12, "limit": 10},
+        "pending_of": {"m": "m", "now": 1e12, "limit": 10},
+    }
+    for name, params in reads.items():
+        with db.use() as conn:
+            driver = conn if db.sqlite else db.cursor(conn)
+            trick = [_json_decoded(row) for row in driver.execute(getattr(sql, name), params)]
+            if not db.sqlite:
+                cursor_twin = [
+                    _json_decoded(row) for row in conn.execute(getattr(sql, name), params)
+                ]
+                assert trick == cursor_twin, name
+        with db.engine.connect() as sa_conn:
+            twin = [tuple(row) for row in sa_conn.execute(getattr(plain, name), params)]
+        assert trick == twin, name
+        assert trick, f"{name} read nothing: the comparison would prove nothing"

@@ -45,6 +45,10 @@ SWAPS = {
         "import pystator.stores.redis.connections as m; "
         "print(m.HeldConnections is m.PooledCommands)"
     ),
+    "psycopg_cursor": (
+        "from pystator.stores.sql.connections import SQLConnections as C; "
+        "print(C.cursor is C.plain_cursor)"
+    ),
     "fast_select": (
         "from pystator import StateMachine; from pystator.runtime import fast_select as f; "
         "print(StateMachine.select is f.plain_select)"

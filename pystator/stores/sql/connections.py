@@ -36,6 +36,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.pool import StaticPool
 
+from pystator._twins import use_plain_twin
 from pystator.errors import StoreTimeoutError
 from pystator.stores.sql.faults import SQLFaults, closed_while_idle, watch_socket
 from pystator.stores.sql.rows import dumps
@@ -236,6 +237,15 @@ class SQLConnections:
         if cursor is None or cursor.connection is not conn or cursor.closed:
             cursor = self._local.cursor = conn.cursor()
         return cursor
+
+    def plain_cursor(self, conn: Any) -> Any:
+        """``cursor``'s plain twin: the connection itself, whose ``execute`` makes a cursor
+        per call."""
+        return conn
+
+    # Measuring only (``pystator._twins``): the plain twin in place of the trick.
+    if use_plain_twin("psycopg_cursor"):
+        cursor = plain_cursor
 
     @contextlib.contextmanager
     def use(self, *, write: bool = False) -> Iterator[Any]:

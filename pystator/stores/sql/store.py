@@ -307,9 +307,7 @@ class SQLStateStore(ThreadedAsyncStore):
         db = self._db
         try:
             with db.use(write=True) as conn:
-                cursor = db.cursor(conn)
-                cursor.execute(sql, params)
-                (written,) = cursor.fetchone()
+                (written,) = db.cursor(conn).execute(sql, params).fetchone()
         except db.errors.IntegrityError:
             if self._lost_race(commit):
                 raise self._stale(commit) from None
