@@ -13,14 +13,30 @@ pseudo-state is drawn inside the state it remembers (``H``, or ``H*`` when deep)
 directly in a parallel state, beside its regions. A wildcard
 source (``"*"``) is drawn from every top-level non-terminal state (a transition of a parent
 applies to everything inside it). A targetless transition is a loop on its source.
+
+Given ``state`` (a state name or a configuration string such as ``"P(r1=A, r2=B)"``, read
+by the engine's one configuration parser, ``engine.configuration``), the diagram highlights
+that configuration: every active leaf of every region and all their ancestors (regions and
+parallel states included), as the engine counts them active, in the web UI's colours: the
+active leaves filled blue, the states around them light blue. Mermaid gets ``classDef
+current`` and ``classDef active`` with their ``class`` lines (as the UI's Export Mermaid
+writes them); DOT fills the active nodes and clusters and thickens their borders. A state
+that is not a legal configuration is a ``ValueError`` naming the problem. No transition is
+highlighted: a definition and a configuration do not say which transition was taken
+(several may lead into one configuration), and Mermaid's state diagrams have no edge
+styles; the web UI, which knows an entity's last result, marks it. Mermaid's own limits
+apply: its renderers do not paint a ``classDef`` on or inside a composite state (Mermaid's
+state-diagram documentation says so), so a highlight nested in compound or parallel states
+shows only in DOT, and the ``%% active configuration`` comment names it in both.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Literal
+from typing import Literal, NamedTuple
 
-from pystator.engine import ROOT, MachineIndex, StateNode, compile_machine
+from pystator.engine import ROOT, MachineIndex, StateNode, compile_machine, configuration
+from pystator.errors import UndefinedStateError
 from pystator.models.definition import (
     ActionItem,
     AssignSpec,
@@ -35,13 +51,50 @@ _MAX_INDENT = 16
 FORMATS: tuple[DiagramFormat, ...] = ("mermaid", "dot")
 
 
-def render(definition: MachineDefinition, fmt: DiagramFormat) -> str:
-    """The diagram of ``definition`` in ``fmt`` (``"mermaid"`` or ``"dot"``)."""
+# The web UI's colours (pystator/ui/static/js/mermaid.js, css/diagram.css): the active leaves
+# ("current") filled blue, the states and regions around them ("active") a light blue.
+CURRENT_FILL = "#2563eb"
+CURRENT_TEXT = "#ffffff"
+CURRENT_BORDER = "#1e3a8a"
+ACTIVE_FILL = "#eff6ff"
+ACTIVE_BORDER = "#2563eb"
+
+
+class Lit(NamedTuple):
+    """A configuration to highlight: its canonical text, every active state in document
+    order (regions included), the active leaves and the active regions among them."""
+
+    text: str
+    active: tuple[str, ...]
+    leaves: frozenset[str]
+    regions: frozenset[str]
+
+
+def render(definition: MachineDefinition, fmt: DiagramFormat, *, state: str | None = None) -> str:
+    """The diagram of ``definition`` in ``fmt`` (``"mermaid"`` or ``"dot"``), with the
+    configuration ``state`` highlighted when given (``ValueError`` when it is not legal)."""
     if fmt == "mermaid":
-        return to_mermaid(definition)
+        return to_mermaid(definition, state=state)
     if fmt == "dot":
-        return to_dot(definition)
+        return to_dot(definition, state=state)
     raise ValueError(f"unknown diagram format {fmt!r}: use one of {', '.join(FORMATS)}")
+
+
+def active_states(index: MachineIndex, state: str) -> Lit:
+    """Configuration ``state`` as the engine reads it: its canonical text, every active leaf
+    of every region and their ancestors (in document order), and the leaves.
+
+    Raises ``ValueError`` with the parser's message when ``state`` is not a legal
+    configuration of the machine (an undefined state, a missing or unknown region, a state
+    inside a parallel state given without it, a syntax error).
+    """
+    try:
+        config = configuration(index, state)
+    except UndefinedStateError as exc:
+        raise ValueError(exc.message) from None
+    ordered = sorted(config.active, key=lambda name: index.states[name].order)
+    regions = frozenset(name for name in ordered if index.states[name].kind == "region")
+    return Lit(config.text, tuple(ordered), frozenset(config.leaves), regions)
 
 
 # ----------------------------------------------------------------------------- shared
@@ -148,9 +201,11 @@ def _mermaid_text(text: str) -> str:
     return "".join(_MERMAID_ESCAPES.get(c, c) for c in " ".join(text.split()))
 
 
-def to_mermaid(definition: MachineDefinition) -> str:
-    """A Mermaid ``stateDiagram-v2`` of ``definition``."""
+def to_mermaid(definition: MachineDefinition, *, state: str | None = None) -> str:
+    """A Mermaid ``stateDiagram-v2`` of ``definition``; ``state``: a configuration to
+    highlight (``classDef current``/``active``; ``ValueError`` when it is not legal)."""
     index = compile_machine(definition)
+    lit = active_states(index, state) if state is not None else None
     tree = _Tree(index)
     version = _mermaid_text(definition.meta.version)
     lines = ["stateDiagram-v2", f"    %% {definition.meta.machine_name} v{version}"]
@@ -161,7 +216,28 @@ def to_mermaid(definition: MachineDefinition) -> str:
             lines.append(f"    {node.name} --> [*]")
     for source, target, label in _edges(tree):
         lines.append(f"    {source} --> {target} : {_mermaid_text(label)}")
+    if lit is not None:
+        lines.extend(_mermaid_highlight(lit))
     return "\n".join(lines) + "\n"
+
+
+def _mermaid_highlight(lit: Lit) -> list[str]:
+    """``classDef`` and ``class`` lines: ``current`` for the active leaves, ``active`` for the
+    states around them (as the web UI's Export Mermaid writes them)."""
+    # Regions are left out, as the UI leaves them: they are not states of the machine.
+    states = [name for name in lit.active if name not in lit.regions]
+    around = [name for name in states if name not in lit.leaves]
+    leaves = [name for name in states if name in lit.leaves]
+    lines = [
+        f"    %% active configuration: {_mermaid_text(lit.text)}",
+        f"    classDef active fill:{ACTIVE_FILL},stroke:{ACTIVE_BORDER},stroke-width:2px",
+        f"    classDef current fill:{CURRENT_FILL},color:{CURRENT_TEXT},"
+        f"stroke:{CURRENT_BORDER},stroke-width:3px",
+    ]
+    if around:
+        lines.append(f"    class {','.join(around)} active")
+    lines.append(f"    class {','.join(leaves)} current")
+    return lines
 
 
 _Item = tuple[StateNode, int] | str
@@ -253,9 +329,12 @@ def _dot_quote(text: str) -> str:
     return '"' + " ".join(escaped.split()) + '"'
 
 
-def to_dot(definition: MachineDefinition) -> str:
-    """A Graphviz ``digraph`` of ``definition`` (render with ``dot -Tsvg``)."""
+def to_dot(definition: MachineDefinition, *, state: str | None = None) -> str:
+    """A Graphviz ``digraph`` of ``definition`` (render with ``dot -Tsvg``); ``state``: a
+    configuration to highlight (filled, thick-bordered nodes and clusters; ``ValueError``
+    when it is not legal)."""
     index = compile_machine(definition)
+    lit = active_states(index, state) if state is not None else None
     tree = _Tree(index)
     name = definition.meta.machine_name
     lines = [
@@ -268,7 +347,9 @@ def to_dot(definition: MachineDefinition) -> str:
         '    edge [fontname="Helvetica", fontsize=10];',
         '    "__start__" [shape=point, width=0.15, label=""];',
     ]
-    _dot_states(tree, lines)
+    if lit is not None:
+        lines.insert(1, f"    // active configuration: {' '.join(lit.text.split())}")
+    _dot_states(tree, lines, frozenset(lit.active) if lit is not None else frozenset())
     lines.append(
         f'    "__start__" -> {_dot_quote(index.initial_top)}{_dot_head(tree, index.initial_top)};'
     )
@@ -283,14 +364,20 @@ def to_dot(definition: MachineDefinition) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _dot_id(text: str) -> str:
+    """``text`` as a DOT ID: bare when it is one word, else quoted."""
+    return text if text.isidentifier() else _dot_quote(text)
+
+
 def _dot_head(tree: _Tree, target: str) -> str:
     if tree.children(target):
         return f" [lhead={_dot_quote('cluster_' + target)}]"
     return ""
 
 
-def _dot_states(tree: _Tree, lines: list[str]) -> None:
-    """Every state, compound ones as clusters around their children."""
+def _dot_states(tree: _Tree, lines: list[str], active: frozenset[str]) -> None:
+    """Every state, compound ones as clusters around their children; those in ``active``
+    highlighted."""
 
     def draw(node: StateNode, depth: int) -> list[_Item]:
         pad = _pad(depth)
@@ -301,8 +388,17 @@ def _dot_states(tree: _Tree, lines: list[str]) -> None:
         children = tree.children(node.name)
         if not children:
             extra = ", peripheries=2" if node.is_terminal else ""
+            if node.name in active:
+                extra += (
+                    f', style="rounded,filled", fillcolor="{CURRENT_FILL}", '
+                    f'fontcolor="{CURRENT_TEXT}", color="{CURRENT_BORDER}", penwidth=3'
+                )
             return [f"{pad}{quoted} [label={quoted}{extra}];"]
-        items: list[_Item] = [*_dot_cluster_head(tree, node, pad)]
+        lit = node.name in active
+        items: list[_Item] = [*_dot_cluster_head(tree, node, pad, lit)]
+        if not lit and node.parent in active:
+            # A cluster inherits the attributes of the one around it: undo the highlight.
+            items[3:3] = [f"{pad}    color=black;", f"{pad}    penwidth=1;"]
         items.extend((child, depth + 1) for child in children)
         items.append(f"{pad}}}")
         return items
@@ -310,11 +406,12 @@ def _dot_states(tree: _Tree, lines: list[str]) -> None:
     _walk(tree, lines, draw)
 
 
-def _dot_cluster_head(tree: _Tree, node: StateNode, pad: str) -> list[str]:
-    """The opening lines of the cluster drawn for a compound, parallel state or region."""
+def _dot_cluster_head(tree: _Tree, node: StateNode, pad: str, lit: bool) -> list[str]:
+    """The opening lines of the cluster drawn for a compound, parallel state or region
+    (``lit``: an active one, filled and thick-bordered)."""
     quoted = _dot_quote(node.name)
     if node.kind == "parallel":
-        style, label = '"rounded,bold"', f"{node.name} (parallel)"
+        style, label = "rounded,bold", f"{node.name} (parallel)"
     elif node.kind == "region":
         style, label = "dashed", node.name
     else:
@@ -322,10 +419,16 @@ def _dot_cluster_head(tree: _Tree, node: StateNode, pad: str) -> list[str]:
     lines = [
         f"{pad}subgraph {_dot_quote('cluster_' + node.name)} {{",
         f"{pad}    label={_dot_quote(label)};",
-        f"{pad}    style={style};",
+        f"{pad}    style={_dot_quote(style + ',filled') if lit else _dot_id(style)};",
         # An invisible anchor named like the state: edges to and from the box attach to it.
         f'{pad}    {quoted} [shape=point, style=invis, width=0.01, label=""];',
     ]
+    if lit:
+        lines[3:3] = [
+            f'{pad}    fillcolor="{ACTIVE_FILL}";',
+            f'{pad}    color="{ACTIVE_BORDER}";',
+            f"{pad}    penwidth=2;",
+        ]
     if node.kind != "parallel" and node.initial_child is not None:
         start = _dot_quote(f"__start__{node.name}")
         lines.append(f'{pad}    {start} [shape=point, width=0.1, label=""];')

@@ -8,11 +8,16 @@ change everything but the name. ``revision`` grows with every PUT and starts at 
 when a deleted machine is stored again (with a new ``created_at``); the compiled machine
 (and its ``Orchestrator``) is cached per (id, revision, created_at), so replicas that share
 the database see each other's updates, deletes and re-creations on their next request.
+
+With a scheduler (``PYSTATOR_REDIS_URL``: the ``ArqScheduler`` that ``pystator worker``
+fires), the orchestrators hand it the timers of every commit: they arm and cancel, and the
+workers fire. Deleting an entity or a machine cancels the timers its entities had armed.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -25,13 +30,15 @@ from pystator.api.supplied_guards import machine_with_supplied_guards, named_gua
 from pystator.errors import ConfigurationError
 from pystator.loaders import definition_from_data, definition_to_dict, load_file
 from pystator.models.definition import MachineDefinition
-from pystator.models.entity import MachineRecord
+from pystator.models.entity import EntityRecord, MachineRecord
 from pystator.runtime.machine import StateMachine
 from pystator.runtime.orchestrator import Orchestrator
-from pystator.runtime.ports import StateStore
+from pystator.runtime.ports import Scheduler, StateStore
 from pystator.runtime.validation import check_machine
 from pystator.stores.availability import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
 from pystator.stores.sql import SQLMachineCatalog, SQLStateStore
+
+logger = logging.getLogger("pystator.api")
 
 MachineRow = MachineRecord
 """The name the routes know a stored machine by."""
@@ -70,6 +77,27 @@ def _definition_text(definition: MachineDefinition) -> str:
     return json.dumps(definition_to_dict(definition), ensure_ascii=False)
 
 
+def cancel_timers(scheduler: Scheduler | None, machine_name: str, record: EntityRecord) -> None:
+    """Cancel, with ``scheduler``, the timers ``record`` (an entity just deleted) had armed.
+
+    A failure is logged, never raised: the entity is deleted, and a timer of an entity that
+    no longer exists fires as a no-op (the orchestrator finds no entity and changes nothing).
+    """
+    if scheduler is None or not record.timers:
+        return
+    timer_ids = [timer.id for timer in record.timers]
+    try:
+        scheduler.schedule(machine_name, record.entity_id, [], timer_ids)
+    except Exception as exc:
+        logger.warning(
+            "could not cancel timers %s of deleted entity %s/%s (they will fire as no-ops): %s",
+            timer_ids,
+            machine_name,
+            record.entity_id,
+            " ".join(str(exc).split()) or type(exc).__name__,
+        )
+
+
 class Catalog:
     """Machines stored in the database, and their compiled forms.
 
@@ -82,6 +110,8 @@ class Catalog:
             database and shares its engine.
         max_context_bytes: for the orchestrators of the stored machines.
         connect_timeout, read_timeout: of the catalogue's own store, if it needs one.
+        scheduler: where the orchestrators arm and cancel timers (``None``: timers are only
+            recorded on the entities).
     """
 
     def __init__(
@@ -92,8 +122,10 @@ class Catalog:
         max_context_bytes: int | None = None,
         connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
         read_timeout: float | None = DEFAULT_READ_TIMEOUT,
+        scheduler: Scheduler | None = None,
     ) -> None:
         self._url = url
+        self.scheduler = scheduler
         self._timeouts = (connect_timeout, read_timeout)
         self._store = store
         self._own: SQLStateStore | None = None
@@ -149,6 +181,7 @@ class Catalog:
             # Actions wait in the outbox for `pystator worker`: the API has no action code.
             run_actions=False,
             max_context_bytes=self._max_context_bytes,
+            scheduler=self.scheduler,
         )
         served = Served(row, definition, machine, orchestrator)
         with self._cache_lock:
@@ -193,7 +226,7 @@ class Catalog:
         return self._machines().update(machine_id, change)
 
     def delete(self, machine_id: str) -> bool:
-        """Delete the machine and every entity stored under it."""
+        """Delete the machine and every entity stored under it (cancelling their timers)."""
         if not self._machines().delete(machine_id):
             return False
         with self._cache_lock:
@@ -204,7 +237,8 @@ class Catalog:
             if not page.items:
                 break
             for record in page.items:
-                store.delete_entity(machine_id, record.entity_id)
+                if store.delete_entity(machine_id, record.entity_id):
+                    cancel_timers(self.scheduler, machine_id, record)
         return True
 
     def load_directory(self, directory: Path) -> tuple[list[str], list[str]]:

@@ -148,10 +148,33 @@ class MachineSummary(_Response):
     )
 
 
+class LintWarning(_Response):
+    """A lint finding about a valid definition (docs/lint.md): it loads and runs, but holds
+    something that cannot be meant."""
+
+    code: str = Field(
+        description="Stable code of the finding (see docs/lint.md).",
+        examples=["unreachable-state"],
+    )
+    path: str = Field(
+        description="Where in the definition, e.g. 'states[3]' or 'transitions[5].trigger'."
+    )
+    message: str = Field(description="What is wrong, naming the state or trigger, and the fix.")
+    line: int | None = Field(
+        default=None, description="Line in the 'yaml' text, when the definition came as YAML."
+    )
+
+
 class ValidateResponse(_Response):
     valid: bool
     errors: list[ErrorItem] = Field(
         default_factory=list, description="Every problem, with its path in the definition."
+    )
+    warnings: list[LintWarning] = Field(
+        default_factory=list,
+        description="Lint findings of a valid definition (unreachable states, dead ends, "
+        "shadowed transitions, triggers and done events that never fire); empty when clean "
+        "or invalid.",
     )
     summary: MachineSummary | None = Field(default=None, description="Set when valid.")
 

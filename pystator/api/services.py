@@ -1,4 +1,5 @@
-"""What the routes share: settings, the state store, the machine catalog, compiled configs."""
+"""What the routes share: settings, the state store, the timer scheduler, the machine catalog,
+compiled configs."""
 
 # No "from __future__ import annotations": FastAPI must resolve the local bearer scheme.
 import json
@@ -13,7 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from pystator.api.auth import ANONYMOUS, InvalidTokenError, Principal, verify_token
-from pystator.api.catalog import Catalog, Served
+from pystator.api.catalog import Catalog, Served, cancel_timers
 from pystator.api.definitions import ParseSlots
 from pystator.api.login_limits import LoginLimiter
 from pystator.api.problems import ApiError
@@ -23,7 +24,31 @@ from pystator.loaders import definition_from_data
 from pystator.models.definition import MachineDefinition
 from pystator.runtime.machine import StateMachine
 from pystator.runtime.orchestrator import Orchestrator
-from pystator.runtime.ports import StateStore
+from pystator.runtime.ports import Scheduler, StateStore
+
+
+def open_scheduler(settings: ApiSettings) -> Scheduler | None:
+    """The scheduler the API's orchestrators arm timers in: with ``PYSTATOR_REDIS_URL``, an
+    ``ArqScheduler`` on that Redis with its default key prefix and queue, the ones
+    ``pystator worker`` fires from, and the API's store timeouts; else ``None`` (timers are
+    only recorded on the entities).
+
+    It only arms and cancels: timers fire in the workers (an ``ArqScheduler`` fires only in
+    an arq worker it was installed in). It connects on first use, so a Redis that is down
+    does not stop the API from starting.
+    """
+    if settings.redis_url is None:
+        return None
+    try:
+        from pystator.scheduler.arq_scheduler import ArqScheduler
+
+        return ArqScheduler(
+            settings.redis_url,
+            connect_timeout=settings.store_connect_timeout,
+            read_timeout=settings.store_read_timeout,
+        )
+    except ImportError as exc:
+        raise ImportError(f"PYSTATOR_REDIS_URL is set: {exc}") from None
 
 
 class CompiledConfigs:
@@ -86,10 +111,11 @@ def event_models_of(
 
 
 class Services:
-    """Settings, the state store (opened on first use, again after ``close``), the
-    machine catalog, the compiled configs of ``/process``, the failed-login counters, and
-    the machines registered in Python (``create_app(machines=...)``), whose context and
-    payload models their stored entities are validated with."""
+    """Settings, the state store (opened on first use, again after ``close``), the timer
+    scheduler (``open_scheduler``), the machine catalog, the compiled configs of
+    ``/process``, the failed-login counters, and the machines registered in Python
+    (``create_app(machines=...)``), whose context and payload models their stored entities
+    are validated with."""
 
     def __init__(
         self,
@@ -103,12 +129,14 @@ class Services:
         self._open_store = open_store
         self._store: StateStore | None = None
         self._lock = threading.Lock()
+        self.scheduler = open_scheduler(settings)
         self.catalog = Catalog(
             settings.database_url,
             lambda: self.store,
             max_context_bytes=settings.max_context_bytes,
             connect_timeout=settings.store_connect_timeout,
             read_timeout=settings.store_read_timeout,
+            scheduler=self.scheduler,
         )
         self.compiled = CompiledConfigs()
         self.parses = ParseSlots.from_settings(settings)  # large definitions parsed at once
@@ -147,11 +175,25 @@ class Services:
             use_initial_state_when_missing=False,
             run_actions=False,
             max_context_bytes=self.settings.max_context_bytes,
+            scheduler=self.scheduler,
         )
         found = Served(served.row, served.definition, machine, orchestrator)
         with self._lock:
             self._typed_served[machine_id] = found
         return found
+
+    def delete_entity(self, served: Served, entity_id: str) -> bool:
+        """Delete an entity of ``served`` with its history, and cancel the timers it had
+        armed (``cancel_timers``); ``False`` when it does not exist."""
+        orchestrator = served.orchestrator
+        # Read first, for the timers to cancel: the store's delete does not return them. An
+        # event committed in between arms a timer that fires as a no-op.
+        record = orchestrator.get_entity(entity_id) if self.scheduler is not None else None
+        if not orchestrator.delete_entity(entity_id):
+            return False
+        if record is not None:
+            cancel_timers(self.scheduler, orchestrator.machine_name, record)
+        return True
 
     def delete(self, machine_id: str) -> bool:
         """Delete the stored machine and its entities (``Catalog.delete``), and forget its
@@ -172,12 +214,14 @@ class Services:
         return store
 
     def close(self) -> None:
-        """Close the store and the pools; a later request opens them again (an app may
-        live through several lifespans, as under a test client)."""
+        """Close the store, the scheduler's connections and the pools; a later request opens
+        them again (an app may live through several lifespans, as under a test client)."""
         with self._lock:
             store, self._store = self._store, None
             self._typed_served.clear()
         self.catalog.close()
+        if self.scheduler is not None:
+            self.scheduler.close()  # its timers stay in Redis
         if store is not None:
             store.close()
 

@@ -37,7 +37,11 @@ class ApiSettings(BaseSettings):
         "(SQLite file by default; 'postgresql+psycopg://user@host/db' in production).",
     )
     redis_url: str | None = Field(
-        default=None, description="Redis URL, reported by the readiness check when set."
+        default=None,
+        description="Redis URL of the workers' queue and timers. When set, timers of delayed "
+        "transitions are armed there (the ArqScheduler that 'pystator worker' fires, default "
+        "key prefix and queue) and cancelled when their entity leaves the state or is deleted, "
+        "and the readiness check pings it. Unset: timers are only recorded on the entities.",
     )
     # Store outages and timeouts (issue 12, items 6 and 7): see docs/configuration.md.
     store_connect_timeout: float = Field(

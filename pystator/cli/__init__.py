@@ -11,9 +11,13 @@ declares every command. The modules, one concept each:
   that read a definition file.
 * ``worker_commands``: ``worker`` and its ``submit``, ``dead-letters`` and ``replay``.
 * ``api_commands``: ``api`` and ``hash-password``.
+* ``scxml_commands``: ``export`` and ``import``, definitions to and from SCXML.
+* ``lint_commands``: ``lint``, warnings about definitions that validate.
 
 Exit codes: 0 success; 1 a failure (an invalid definition, a refused transition, an outside
-error); 2 a usage mistake, or no command; 130 interrupted. What a command runs (the loaders,
+error); 2 a usage mistake, or no command; 130 interrupted. Two commands read them for a CI
+job: ``lint`` exits 1 for findings and 2 for a file that does not validate, and ``import``
+exits 2 for a document it cannot read as a definition. What a command runs (the loaders,
 the API, the worker) is imported inside it, so ``import pystator.cli`` stays cheap.
 """
 
@@ -25,6 +29,7 @@ from collections.abc import Sequence
 
 from pystator.cli.api_commands import add_api_parser, add_hash_password_parser
 from pystator.cli.arguments import CommandFailed, Parser, UsageError
+from pystator.cli.lint_commands import add_lint_parser
 from pystator.cli.machine_commands import (
     add_diagram_parser,
     add_process_parser,
@@ -37,6 +42,7 @@ from pystator.cli.schemas import (
     machine_schema,
     schema_text,
 )
+from pystator.cli.scxml_commands import add_export_parser, add_import_parser
 from pystator.cli.worker_commands import add_worker_parser
 from pystator.errors import ConfigurationError, FSMError
 
@@ -53,10 +59,13 @@ __all__ = [
 _COMMANDS = (
     add_schema_parser,
     add_validate_parser,
+    add_lint_parser,
     add_process_parser,
     add_worker_parser,
     add_api_parser,
     add_diagram_parser,
+    add_export_parser,
+    add_import_parser,
     add_hash_password_parser,
 )
 

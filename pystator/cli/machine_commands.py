@@ -5,7 +5,7 @@
 * ``validate``: the checks of ``StateMachine.from_*``, one line per file.
 * ``process``: one transition computed and printed as JSON; named guards are answered by
   ``--guard NAME=BOOL``.
-* ``diagram``: Mermaid or Graphviz DOT.
+* ``diagram``: Mermaid or Graphviz DOT, with ``--state`` a configuration highlighted.
 
 Each ``add_*_parser`` adds its subcommand; ``pystator.cli.build_parser`` calls them in the
 order ``pystator --help`` lists them.
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -115,24 +116,46 @@ def add_schema_parser(sub: Any) -> None:
 
 
 # --------------------------------------------------------------------------------- validate
-def _cmd_validate(args: argparse.Namespace) -> int:
-    from pystator.loaders import load_file
+@dataclass(frozen=True, slots=True)
+class CheckedFile:
+    """A definition file that passed the checks, with its text (for line numbers)."""
+
+    text: str
+    definition: MachineDefinition
+    index: MachineIndex
+
+
+def check_file(path: str) -> CheckedFile | None:
+    """Read ``path`` (``.json`` as JSON, anything else as YAML) through the checks of
+    ``StateMachine.from_*``, the API and its machines directory; ``None`` when it does not
+    validate, each problem printed on standard error as ``FILE: PATH: message``."""
+    from pystator.loaders import DEFAULT_MAX_BYTES, load_json_string, load_yaml_string
+    from pystator.loaders.files import read_text
     from pystator.runtime.validation import check_machine
 
+    try:
+        text = read_text(path, DEFAULT_MAX_BYTES)
+        load = load_json_string if path.lower().endswith(".json") else load_yaml_string
+        definition = load(text, source=path)
+        index = check_machine(definition).index
+    except ConfigurationError as exc:
+        for issue in exc.issues:
+            print(f"{path}: {issue}", file=sys.stderr)
+        return None
+    return CheckedFile(text, definition, index)
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.files:
-        try:
-            # The same checks as StateMachine.from_*, the API and its machines directory.
-            definition = load_file(path)
-            index = check_machine(definition).index
-        except ConfigurationError as exc:
+        checked = check_file(path)
+        if checked is None:
             failed += 1
-            for issue in exc.issues:
-                print(f"{path}: {issue}", file=sys.stderr)
             continue
+        definition = checked.definition
         print(
             f"{path}: ok ({definition.meta.machine_name} v{definition.meta.version}, "
-            f"{_count_states(index)}, {_plural(len(definition.transitions), 'transition')})"
+            f"{_count_states(checked.index)}, {_plural(len(definition.transitions), 'transition')})"
         )
     return 1 if failed else 0
 
@@ -213,16 +236,26 @@ def _cmd_diagram(args: argparse.Namespace) -> int:
     from pystator.diagram import render
 
     definition = _load_checked(args.file)  # draw only what every other command accepts
-    _write(render(definition, args.format), args.output)
+    try:
+        text = render(definition, args.format, state=args.state)
+    except ValueError as exc:  # a configuration that is not legal in this machine
+        raise UsageError(f"--state: {exc}") from None
+    _write(text, args.output)
     return 0
 
 
 def add_diagram_parser(sub: Any) -> None:
-    """``pystator diagram FILE [--format mermaid|dot] [-o FILE]``."""
+    """``pystator diagram FILE [--format mermaid|dot] [--state CONFIG] [-o FILE]``."""
     p = sub.add_parser(
         "diagram", help="draw a definition as Mermaid or Graphviz DOT (nested states as boxes)"
     )
     p.add_argument("file", metavar="FILE")
     p.add_argument("--format", choices=["mermaid", "dot"], default="mermaid")
+    p.add_argument(
+        "--state",
+        metavar="CONFIG",
+        help="highlight this configuration: a state, or e.g. 'P(r1=A, r2=B)' in a parallel "
+        "state (every active state of every region, and their ancestors)",
+    )
     p.add_argument("-o", "--output", help="write to this file instead of standard output")
     p.set_defaults(func=_cmd_diagram)

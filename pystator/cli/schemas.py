@@ -1,7 +1,7 @@
 """The JSON Schema documents ``pystator schema`` prints.
 
-* ``machine_schema``/``schema_text``: the schema of a machine definition file, the one
-  ``schemas/machine.schema.json`` holds and editors use.
+* ``machine_schema`` (from ``pystator.models.json_schema``)/``schema_text``: the schema of a
+  machine definition file, the one ``schemas/machine.schema.json`` holds and editors use.
 * ``machine_data_schemas``: the schemas of what one machine's users write, its context and
   each declared event payload.
 
@@ -14,37 +14,13 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+# Re-exported: ``pystator.cli`` has always offered them.
+from pystator.models.json_schema import JSON_SCHEMA_DIALECT as JSON_SCHEMA_DIALECT
+from pystator.models.json_schema import machine_schema as machine_schema
+from pystator.models.json_schema import major_of as _major
+
 if TYPE_CHECKING:
     from pystator.runtime.machine import StateMachine
-
-JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
-
-
-def _major(version: str) -> str:
-    """The major part of a version (``"1"`` of ``"1.4.2"``), as the snapshot check reads it,
-    made safe for a URN."""
-    from urllib.parse import quote
-
-    return quote(version.split(".")[0].strip() or "0", safe="")
-
-
-def machine_schema() -> dict[str, Any]:
-    """The JSON Schema of a machine definition file.
-
-    Its ``$id`` is a URN, ``urn:pystator:schema:machine:<major version of PyStator>``: it
-    names the format wherever the file is stored (a relative id would resolve against the
-    file's own place and break once copied under another name) and changes only when the
-    definition format breaks.
-    """
-    from pystator._version import __version__
-    from pystator.models.definition import MachineDefinition
-
-    schema = MachineDefinition.model_json_schema()
-    return {
-        "$schema": JSON_SCHEMA_DIALECT,
-        "$id": f"urn:pystator:schema:machine:{_major(__version__)}",
-        **{k: v for k, v in schema.items() if k not in {"$schema", "$id"}},
-    }
 
 
 def schema_text() -> str:

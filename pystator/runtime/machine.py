@@ -21,7 +21,9 @@ modules, bound in the class body below (the very functions: no extra call):
 * ``runtime/configurations.py``: ``is_active``, ``configuration_leaves``, ``resolve_state``,
   ``get_available_transitions``, ``get_triggers``, ``is_terminal``, ``enter_parallel_state``,
   ``process_parallel``;
-* ``runtime/bindings.py``: ``guard``, ``action``, ``bind_guards``, ``bind_actions``.
+* ``runtime/bindings.py``: ``guard``, ``action``, ``bind_guards``, ``bind_actions``;
+* ``runtime/questions.py``: ``allowed_triggers``, ``can`` and their async twins, the
+  questions that evaluate guards and change nothing.
 
 Those functions take the machine first and read the private state ``__init__`` sets up (the
 fast path's caches, the context checks, the guards' dictionary); ``runtime/guard_drivers.py``
@@ -60,6 +62,7 @@ from pystator.runtime import (
     entry_and_timers,
     fast_select,
     observed,
+    questions,
 )
 from pystator.runtime.clock import Clock
 from pystator.runtime.context_frames import frame, model_rebuild
@@ -214,6 +217,33 @@ class StateMachine:
 
     def to_json(self, *, indent: int | None = 2) -> str:
         return definition_to_json(self._definition, indent=indent)
+
+    @classmethod
+    def from_scxml(
+        cls, path: PathLike, *, context_model: type[BaseModel] | None = None
+    ) -> StateMachine:
+        """Read an SCXML document (``docs/scxml.md``; a ``<scxml>`` without ``name`` is named
+        after the file); each problem names its line."""
+        from pathlib import Path
+
+        from pystator.errors import ConfigurationError
+        from pystator.loaders import DEFAULT_MAX_BYTES
+        from pystator.loaders.files import read_limited
+        from pystator.loaders.scxml import read_scxml
+
+        stem = Path(path).name.split(".")[0]
+        imported = read_scxml(read_limited(path, DEFAULT_MAX_BYTES), name=stem)
+        try:  # the checks of every other loader, with the document's lines
+            definition = definition_from_data(imported.data, source=str(path))
+            return cls(definition, context_model=context_model)
+        except ConfigurationError as exc:
+            raise imported.with_lines(exc) from None
+
+    def to_scxml(self) -> str:
+        """The definition as SCXML; ``from_scxml`` reads it back equal."""
+        from pystator.loaders.scxml import to_scxml
+
+        return to_scxml(self._definition)
 
     # ----------------------------------------------------------------- identity
     @property
@@ -414,6 +444,16 @@ class StateMachine:
     get_available_transitions = configurations.get_available_transitions
     get_triggers = configurations.get_triggers
     is_terminal = configurations.is_terminal
+
+    # ----------------------------------------------------------------- questions (guards run)
+    allowed_triggers = questions.allowed_triggers
+    """``allowed_triggers(state, context=None, *, history=None) -> list[str]``: the triggers
+    that would fire, guards evaluated; nothing changes, no action runs, no hook is told."""
+    aallowed_triggers = questions.aallowed_triggers
+    can = questions.can
+    """``can(state, trigger, context=None, *, payload=None, history=None) -> bool``: would
+    ``trigger`` fire (``process``, or ``send`` with ``payload``); nothing changes."""
+    acan = questions.acan
 
     # ----------------------------------------------------------------- sessions
     def session_class(self) -> type[EntitySession]:

@@ -215,8 +215,41 @@ class EntitySession:
 
     @property
     def allowed_triggers(self) -> list[str]:
-        """Triggers with a transition from the current state (guards not evaluated)."""
-        return self._machine.get_triggers(self._state)
+        """The triggers that would fire now, guards evaluated on the context (no payload):
+        ``machine.allowed_triggers(current_state, context, history=history)``. Changes
+        nothing, runs no action, tells no hook; async guards: ``aallowed_triggers()``."""
+        return self._machine.allowed_triggers(self._state, self._context, history=self._memory)
+
+    async def aallowed_triggers(self) -> list[str]:
+        """``allowed_triggers``, awaiting guards that are async."""
+        machine = self._machine
+        return await machine.aallowed_triggers(self._state, self._context, history=self._memory)
+
+    def can(self, trigger: str, /, **payload: Any) -> bool:
+        """True exactly when ``send(trigger, **payload)`` would take a transition now.
+
+        False when it would fail (a guard says no or raises, no transition from here, an
+        undefined trigger, a terminal state, a payload or context that does not validate)
+        or be a lenient no-op. Changes nothing, runs no action, tells no hook. Raises
+        ``GuardNotFoundError`` (strict mode) as ``send`` does, and ``GuardEvaluationError``
+        for an async guard (use ``acan``).
+        """
+        machine = self._machine
+        return machine.can(
+            self._state, trigger, self._context, payload=payload, history=self._memory
+        )
+
+    async def acan(self, trigger: str, /, **payload: Any) -> bool:
+        """``can``, awaiting guards that are async (what ``asend`` would do)."""
+        machine = self._machine
+        return await machine.acan(
+            self._state, trigger, self._context, payload=payload, history=self._memory
+        )
+
+    @property
+    def _memory(self) -> dict[str, tuple[str, ...]] | None:
+        """The history memory a step of this session reads (``None``: the machine keeps none)."""
+        return self._rt.history if self._rt is not None else None
 
     def is_in(self, state: str) -> bool:
         """True when ``state`` is active: the current state or one of its ancestors."""

@@ -80,7 +80,7 @@ def worker_pool(
     from pystator.stores.redis_faults import client_options
 
     connections = redis.asyncio.ConnectionPool.from_url(
-        url, **client_options(connect_timeout, read_timeout)
+        url, **client_options(connect_timeout, read_timeout, asyncio=True)
     )
     return arq.connections.ArqRedis(connections, default_queue_name=queue_name)
 

@@ -107,8 +107,12 @@ class RedisScheduler(RedisTimerScheduler):
 
     # ------------------------------------------------------------------ clients
     def _new_async_client(self) -> Any:
+        from pystator.stores.redis_faults import client_options
+
         return self._redis.asyncio.Redis.from_url(
-            self.url, decode_responses=True, **self.client_options()
+            self.url,
+            decode_responses=True,
+            **client_options(self.connect_timeout, self.read_timeout, asyncio=True),
         )
 
     def _async_lua(self) -> dict[str, str]:

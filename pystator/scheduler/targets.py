@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import Coroutine, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -136,6 +137,7 @@ class RedisTimerScheduler(TargetRegistry):
         self.max_attempts = max_attempts
         self.retry_delay = retry_delay
         self._sclient: Any = None
+        self._sclient_lock = threading.Lock()
         self._sscripts: dict[str, Any] = {}
         self._aclient: Any = None
         self._aclient_loop: asyncio.AbstractEventLoop | None = None
@@ -185,13 +187,18 @@ class RedisTimerScheduler(TargetRegistry):
         return self.book.prefix
 
     def _sync_client(self) -> Any:
+        """The sync client, made once: API requests arm timers from several threads at once,
+        so it is built under a lock and published after its scripts."""
         if self._sclient is None:
-            from pystator.scheduler.redis_timers import ARM_LUA
+            with self._sclient_lock:
+                if self._sclient is None:
+                    from pystator.scheduler.redis_timers import ARM_LUA
 
-            self._sclient = self._redis.Redis.from_url(
-                self.url, decode_responses=self.decode_responses, **self.client_options()
-            )
-            self._sscripts = {"arm": self._sclient.register_script(ARM_LUA)}
+                    client = self._redis.Redis.from_url(
+                        self.url, decode_responses=self.decode_responses, **self.client_options()
+                    )
+                    self._sscripts = {"arm": client.register_script(ARM_LUA)}
+                    self._sclient = client
         return self._sclient
 
     def _new_async_client(self) -> Any:

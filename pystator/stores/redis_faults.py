@@ -7,12 +7,21 @@ and no automatic retry of a command (a retried write could apply twice). redis-p
 ``ConnectionError`` and ``TimeoutError`` become ``StoreUnavailableError`` and
 ``StoreTimeoutError`` with a one-line reason, reported to the server's ``Availability`` (one
 log line per outage).
+
+No retry is said explicitly (``retry=Retry(NoBackoff(), 0)``), because redis-py's default
+changed: from 6.0 a client made with ``Redis(host=...)`` retries a command that lost its
+connection or timed out, with exponential backoff (3 times in 6.x and 7.x, 10 in 8.x), where
+5.3 never retries. Clients made with ``from_url`` or over a ``ConnectionPool`` do not retry
+in any of them, unless the URL says ``retry_on_timeout``. An explicit ``Retry`` with no
+retries means the same in every version, whatever the URL says and however the client is
+made (``tests/integration/test_redis_no_retry.py`` counts the commands a server receives).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from redis.backoff import NoBackoff
 from redis.exceptions import BusyLoadingError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -24,9 +33,26 @@ REDIS_DOWN: tuple[type[Exception], ...] = (RedisConnectionError, RedisTimeoutErr
 """The redis-py errors that mean the server cannot be reached or did not answer."""
 
 
-def client_options(connect_timeout: float | None, read_timeout: float | None) -> dict[str, Any]:
-    """Keyword arguments of a redis-py client (or connection pool) with these timeouts."""
-    return {"socket_connect_timeout": connect_timeout, "socket_timeout": read_timeout}
+def client_options(
+    connect_timeout: float | None, read_timeout: float | None, *, asyncio: bool = False
+) -> dict[str, Any]:
+    """Keyword arguments of a redis-py client (or connection pool) with these timeouts and no
+    retry of a command. ``asyncio``: for a client or pool of ``redis.asyncio``, which takes
+    the retry policy of ``redis.asyncio.retry`` (redis-py 7 and later warn about, and
+    convert, a synchronous one)."""
+    if asyncio:
+        from redis.asyncio.retry import Retry as AsyncRetry
+
+        retry: Any = AsyncRetry(NoBackoff(), 0)
+    else:
+        from redis.retry import Retry
+
+        retry = Retry(NoBackoff(), 0)
+    return {
+        "socket_connect_timeout": connect_timeout,
+        "socket_timeout": read_timeout,
+        "retry": retry,
+    }
 
 
 def target_of(connection_kwargs: dict[str, Any]) -> str:

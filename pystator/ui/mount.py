@@ -2,7 +2,9 @@
 
 Every asset comes from the package itself, and the page's Content-Security-Policy says so
 (``default-src 'self'``, no inline script or style): a script, style or font from another host
-would not load even if one slipped in.
+would not load even if one slipped in. The editor's component (``static/vendor``, CodeMirror)
+puts its styles in a constructed stylesheet, which the policy allows, rather than a ``<style>``
+element, which it refuses (``static/vendor/README.md``, "One change").
 """
 
 from __future__ import annotations

@@ -11,6 +11,9 @@
   configuration it stands for, the active states, the transitions that may fire from it and
   the named guards they need. The simulator asks this instead of re-implementing the
   semantics in JavaScript; events themselves go through ``POST /api/v1/process``.
+* ``GET /ui/api/schema``: the JSON Schema of a machine definition, from which the editor
+  completes keys and values and explains keys on hover: the document ``pystator schema``
+  prints (``pystator.models.json_schema.machine_schema``).
 
 Nothing here stores anything; validation stays ``POST /api/v1/validate``.
 """
@@ -23,6 +26,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from functools import cache
 from typing import Annotated, Any, Literal
 
 import yaml
@@ -39,6 +43,7 @@ from pystator.models.definition import (
     TransitionDefinition,
     duration_ms,
 )
+from pystator.models.json_schema import machine_schema
 from pystator.runtime.machine import StateMachine
 
 MAX_TEXT = 1_048_576
@@ -156,6 +161,13 @@ def _syntax_problem(exc: ConfigurationError) -> SyntaxProblem:
         line=int(found.group(1)) if found else None,
         column=int(found.group(2)) if found and found.group(2) else None,
     )
+
+
+@cache
+def definition_schema() -> JSONObject:
+    """The JSON Schema of a machine definition (built once: it is the same for the life of
+    the process)."""
+    return machine_schema()
 
 
 def parse_text(text: str, fmt: str) -> ParseResponse:
@@ -303,6 +315,10 @@ def build_router(
     def parse(body: ParseRequest, size: BodySize) -> ParseResponse:
         with parse_slot(size):
             return parse_text(body.text, body.format)
+
+    @router.get("/schema")
+    def schema() -> JSONObject:
+        return definition_schema()
 
     @router.post("/dump", response_model=DumpResponse)
     def dump(body: DumpRequest) -> DumpResponse:

@@ -138,6 +138,8 @@ def test_the_simulator_shows_the_internal_events_of_a_step(ui: Page) -> None:
     assert "Internal events processed: bump → check" in outcome
     assert "log_start, log_enter, count, log_exit" in outcome
     assert ui.current_states() == {"FAILED"}
+    # The diagram marks every transition of the step: start, then bump and check (internal).
+    assert ui.data(".diagram path.edge.taken", "transition") == ["0", "1", "3"]
     ui.screenshot("simulator-internal-events")
 
     ui.click("[data-trigger=reset]")

@@ -153,8 +153,21 @@ class Page:
 
     def wait_status(self, status: str) -> None:
         self.wait_for(lambda: self.status() == status, f"status {status}")
+        self.wait_diagram()
+
+    def wait_diagram(self) -> None:
+        """Wait until the diagram shows the newest definition: ELK lays it out in a worker,
+        and the pane is ``aria-busy`` until the drawing is on the page."""
+        self.wait_for(
+            lambda: self.js(
+                "const d = document.querySelector('.diagram');"
+                "return !d || !d.hasAttribute('aria-busy');"
+            ),
+            "the diagram's layout",
+        )
 
     def diagram_states(self) -> set[str]:
+        self.wait_diagram()
         names: list[str] = self.js(
             "return [...document.querySelectorAll('.diagram svg [data-state]')]"
             ".map(e => e.dataset.state)"
@@ -162,6 +175,7 @@ class Page:
         return set(names)
 
     def current_states(self) -> set[str]:
+        self.wait_diagram()
         names: list[str] = self.js(
             "return [...document.querySelectorAll('.diagram svg .current[data-state]')]"
             ".map(e => e.dataset.state)"
@@ -282,7 +296,7 @@ def test_create_a_machine_by_pasting_yaml_with_live_validation(page: Page) -> No
     assert f"Line {line}" in problem.text
     assert "transitions[1].dest" in problem.text
     assert page.js(
-        "return document.querySelector('.gutter .error-line').textContent.trim()"
+        "return document.querySelector('.cm-lineNumbers .error-line').textContent.trim()"
     ) == str(line)
     page.screenshot("editor-validation-error")
 

@@ -424,7 +424,10 @@ async def test_a_scheduler_failure_after_the_commit_does_not_fail_the_event(
         result = down.process_event("b", "ack")
     assert record.state == "PENDING"
     assert result.success
-    assert len([r for r in caplog.records if "scheduler failed to arm" in r.message]) == 2
+    failed = [r for r in caplog.records if "scheduler failed to arm" in r.message]
+    assert len(failed) == 2
+    assert all(r.exc_info for r in failed)  # not an outage: with its traceback
+
     # The timers are recorded on the entities; a working scheduler gets them back.
     scheduler = AsyncioScheduler(clock=clock, autostart=False)
     up = Orchestrator(ORDER, store, scheduler=scheduler, clock=clock)
@@ -522,3 +525,22 @@ def test_arming_in_redis_writes_todays_format() -> None:
     ]
     args = TimerBook.arm_args("m", "o|1", arm, ["OPEN:after:4@2"])
     assert args == ["1", "OPEN:after:4@2|o|1", "PENDING:after:3@1|o|1", "1030.0", STORED_ARMED]
+
+
+async def test_a_scheduler_outage_is_one_line_per_event_without_a_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from pystator.errors import StoreUnavailableError
+
+    class Unreachable(AsyncioScheduler):
+        def schedule(self, *args: Any, **kwargs: Any) -> None:
+            raise StoreUnavailableError("Redis at 127.0.0.1:6379 refused the connection")
+
+    clock = ManualClock(T0)
+    sched = Unreachable(clock=clock, autostart=False)
+    down = Orchestrator(ORDER, InMemoryStateStore(), scheduler=sched, clock=clock)
+    with caplog.at_level(logging.ERROR, logger="pystator.orchestrator"):
+        assert down.process_event("b", "ack").success
+    [line] = [r for r in caplog.records if "scheduler failed to arm" in r.message]
+    assert not line.exc_info
+    assert line.getMessage().endswith("refused the connection")

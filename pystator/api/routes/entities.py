@@ -231,8 +231,8 @@ def build(principal: Callable[..., Awaitable[Principal]], route_class: type) -> 
     def delete_entity(
         machine_id: MachineIdPath, entity_id: EntityIdPath, svc: ServicesDep
     ) -> Response:
-        _served(svc, machine_id)
-        if not svc.store.delete_entity(machine_id, entity_id):
+        served = _served(svc, machine_id)
+        if not svc.delete_entity(served, entity_id):  # and cancels its timers
             raise _entity_not_found(machine_id, entity_id)
         return Response(status_code=204)
 

@@ -36,14 +36,14 @@ def _check_redis(svc: Services) -> CheckOut:
     try:
         import redis
 
-        from pystator.stores.redis_faults import REDIS_DOWN, RedisFaults
+        from pystator.stores.redis_faults import REDIS_DOWN, RedisFaults, client_options
 
-        # A probe answers quickly: at most a second per step, less if the settings say so.
-        client = redis.Redis.from_url(
-            url,
-            socket_timeout=min(1.0, settings.store_read_timeout),
-            socket_connect_timeout=min(1.0, settings.store_connect_timeout),
+        # A client made as the stores make theirs, but a probe answers quickly: at most a
+        # second per step, less if the settings say so.
+        timeouts = client_options(
+            min(1.0, settings.store_connect_timeout), min(1.0, settings.store_read_timeout)
         )
+        client = redis.Redis.from_url(url, **timeouts)
         try:
             client.ping()
         except REDIS_DOWN as exc:

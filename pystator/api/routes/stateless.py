@@ -13,16 +13,28 @@ from pystator.api.catalog import summary_fields
 from pystator.api.definitions import BodySize, parse_definition, unknown_guards_error
 from pystator.api.problems import ApiError, issue_items, responses
 from pystator.api.schemas import (
+    LintWarning,
     MachineSummary,
     ProcessRequest,
     ValidateRequest,
     ValidateResponse,
+    YamlInput,
 )
 from pystator.api.services import Services, ServicesDep
 from pystator.api.supplied_guards import named_guards, supplying
 from pystator.errors import ConfigurationError
 from pystator.models.result import TransitionResult
+from pystator.runtime.lint import lint_definition, with_lines
 from pystator.runtime.machine import StateMachine
+
+
+def lint_warnings(machine: StateMachine, text: str | None) -> list[LintWarning]:
+    """The lint findings of a valid machine, with their lines in ``text`` when it came as
+    YAML (a JSON ``config`` has no lines: the editor finds the path in its own text)."""
+    findings = lint_definition(machine.definition, index=machine.index)
+    if text is not None:
+        findings = with_lines(findings, text)
+    return [LintWarning(code=f.code, path=f.path, message=f.message, line=f.line) for f in findings]
 
 
 def _compiled_in_slot(
@@ -41,7 +53,9 @@ def build(principal: Callable[..., Awaitable[Principal]], route_class: type) -> 
         response_model=ValidateResponse,
         summary="Validate a machine definition",
         description="Answers 200 whether the definition is valid or not; 'errors' lists "
-        "every problem with its path in the definition.",
+        "every problem with its path in the definition. A valid definition also gets its "
+        "lint findings in 'warnings' (code, path, message, and the line for YAML text; "
+        "see pystator lint).",
         responses=responses(400, 401, 403, 413, 422),
     )
     def validate(
@@ -51,10 +65,12 @@ def build(principal: Callable[..., Awaitable[Principal]], route_class: type) -> 
             # The checks of StateMachine.from_*, `pystator validate` and the machines directory.
             with svc.parses.slot(size):
                 machine = StateMachine.from_definition(parse_definition(body))
+                text = body.yaml if isinstance(body, YamlInput) else None
+                warnings = lint_warnings(machine, text)
         except ConfigurationError as exc:
             return ValidateResponse(valid=False, errors=issue_items(exc.issues, ""))
         summary = MachineSummary(**summary_fields(machine.definition, machine))
-        return ValidateResponse(valid=True, summary=summary)
+        return ValidateResponse(valid=True, warnings=warnings, summary=summary)
 
     @router.post(
         "/process",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 
+from pystator.errors import StoreUnavailableError
 from pystator.models.entity import EntityRecord
 from pystator.models.snapshot import TimerSnapshot
 from pystator.runtime.orchestration.effects import ArmTimers, Step
@@ -36,17 +37,23 @@ def hand_timers(
     """Arm ``arm`` and cancel ``cancel`` with the scheduler; log (never raise) its failure."""
     try:
         yield ArmTimers(machine_name, entity_id, arm, cancel)
-    except Exception:
+    except Exception as exc:
         # The transition is committed and its timers are recorded on the entity: raising
         # now would report a committed event as failed (and skip its actions). A lost arm
         # is recovered by ``rearm_from_store``; a lost cancel is harmless (stale timer).
-        logger.exception(
+        # A scheduler's server that is down is one line per event (the outage is its own
+        # reason, and a traceback per event would flood the log); anything else is a bug
+        # worth its traceback.
+        outage = isinstance(exc, StoreUnavailableError)
+        logger.error(
             "scheduler failed to arm %s / cancel %s for %s/%s; the transition is committed "
-            "(rearm_from_store() re-arms recorded timers)",
+            "(rearm_from_store() re-arms recorded timers)%s",
             [t.id for t in arm],
             cancel,
             machine_name,
             entity_id,
+            f": {exc}" if outage else "",
+            exc_info=not outage,
         )
 
 

@@ -6,6 +6,10 @@ one per thread, in autocommit (a read is one statement, a write one explicit tra
 The engine's pool serves everything else that shares the database (the API's machine
 catalogue, maintenance).
 
+A thread's connection is closed when the thread ends (``ThreadConnection``), so a server whose
+thread pool retires idle threads and starts new ones (AnyIO's, after 10 idle seconds) holds
+one connection per live thread, not one per thread it ever ran.
+
 SQLite runs in WAL mode with a busy timeout, so several processes can share one file.
 ``synchronous=NORMAL`` (the default here) is durable against a crash of the process, which is
 what the orchestrator's guarantees are about; after a power loss or an OS crash the last
@@ -30,6 +34,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -43,6 +48,33 @@ from pystator.stores.sql.rows import dumps
 
 SYNCHRONOUS = frozenset({"OFF", "NORMAL", "FULL", "EXTRA"})
 _SCHEMA_LOCK_KEY = 0x70797374  # PostgreSQL advisory lock of schema creation ("pyst")
+
+
+def _close_quietly(conn: Any, pid: int | None = None) -> None:
+    """Close a driver connection; one the server already dropped raises nothing. Given
+    ``pid``, only in that process: after ``os.fork()`` the child drops the other threads'
+    thread-locals at once, and their finalizers must not end the parent's sessions."""
+    if pid is not None and pid != os.getpid():
+        return
+    with contextlib.suppress(Exception):
+        conn.close()
+
+
+class ThreadConnection:
+    """The driver connection of one thread, closed when that thread ends or on ``close()``,
+    whichever comes first.
+
+    It is kept in the thread's ``threading.local`` and nowhere else, so it is collected when
+    the thread ends, and its finalizer closes the connection then (nobody else uses a
+    thread's connection, and closing one takes no lock another thread may hold).
+    ``SQLConnections`` keeps the finalizers, to close the connections of live threads too.
+    """
+
+    __slots__ = ("__weakref__", "close")
+
+    def __init__(self, conn: Any) -> None:
+        self.close = weakref.finalize(self, _close_quietly, conn, os.getpid())
+        self.close.atexit = False  # the process is ending: the server drops its sockets
 
 
 class SQLConnections:
@@ -114,7 +146,11 @@ class SQLConnections:
         self._ready_lock = threading.Lock()
         self._local = threading.local()
         self._pid = os.getpid()
+        # The in-memory database's checkouts of its one connection, given back on close.
         self._opened: list[Any] = []
+        # The closers of the other connections: one per thread that connected (a closer
+        # whose thread ended has run, and is pruned when the next thread connects).
+        self._held: list[weakref.finalize[Any, Any]] = []
         self._opened_lock = threading.Lock()
         self.closed = False
 
@@ -171,12 +207,7 @@ class SQLConnections:
     def connection(self) -> Any:
         """This thread's driver connection, in autocommit mode."""
         if self._pid != os.getpid():
-            # A forked child must not talk over its parent's sockets: start afresh (the
-            # parent's connections are the parent's to close).
-            self._pid = os.getpid()
-            self._local = threading.local()
-            self._opened = []
-            self.engine.dispose(close=False)
+            self._forget_parent_connections()
         conn: Any = getattr(self._local, "conn", None)
         if (
             conn is not None
@@ -200,7 +231,7 @@ class SQLConnections:
             raise
         conn: Any = proxy.dbapi_connection
         if self.serial is None:
-            proxy.detach()  # ours until close(), not the pool's
+            proxy.detach()  # ours, not the pool's: closed when this thread ends, or on close()
         if self.sqlite:
             conn.isolation_level = None  # we say BEGIN and COMMIT ourselves
         else:
@@ -209,19 +240,45 @@ class SQLConnections:
         self._local.conn = conn
         self._local.proxy = proxy
         with self._opened_lock:
-            self._opened.append(proxy)
+            if self.serial is not None:
+                # The in-memory database's one connection is shared: it stays with its pool
+                # and is not closed when a thread ends.
+                self._opened.append(proxy)
+            else:
+                held = self._local.held = ThreadConnection(conn)
+                self._held = [close for close in self._held if close.alive]
+                self._held.append(held.close)
         return conn
+
+    @property
+    def held(self) -> int:
+        """How many driver connections are open for threads (0 for an in-memory database):
+        one per live thread that ran a statement."""
+        with self._opened_lock:
+            return sum(1 for close in self._held if close.alive)
+
+    def _forget_parent_connections(self) -> None:
+        """In a forked child: never use nor close the parent's connections (their sockets are
+        the parent's), and start afresh."""
+        with self._opened_lock:
+            for close in self._held:
+                close.detach()  # before the thread-locals that hold them are dropped
+            self._held = []
+            self._opened = []
+        self._pid = os.getpid()
+        self._local = threading.local()
+        self.engine.dispose(close=False)
 
     def discard(self) -> None:
         """Close this thread's connection (lost, or in an unknown state after a timeout)."""
         local = self._local
-        conn, proxy = getattr(local, "conn", None), getattr(local, "proxy", None)
-        local.conn = local.cursor = local.poller = local.proxy = None
-        with self._opened_lock:
-            self._opened = [p for p in self._opened if p is not proxy]
-        if conn is not None and self.serial is None:
-            with contextlib.suppress(Exception):
-                conn.close()
+        proxy, held = getattr(local, "proxy", None), getattr(local, "held", None)
+        local.conn = local.cursor = local.poller = local.proxy = local.held = None
+        if held is not None:
+            held.close()
+        elif proxy is not None:
+            with self._opened_lock:
+                self._opened = [p for p in self._opened if p is not proxy]
 
     def failed(self, exc: BaseException, *, write: bool) -> None:
         """A statement raised ``exc``: raise ``StoreUnavailableError`` if the database is
@@ -300,15 +357,15 @@ class SQLConnections:
 
     # ------------------------------------------------------------------ tear-down
     def close_connections(self) -> None:
-        """Close every thread's driver connection."""
+        """Close every thread's driver connection (threads still alive included)."""
         with self._opened_lock:
+            held, self._held = self._held, []
             opened, self._opened = self._opened, []
+        for close in held:
+            close()  # a no-op for a thread that ended: its connection is closed already
         for proxy in opened:
             with contextlib.suppress(Exception):
-                if self.serial is None:
-                    proxy.dbapi_connection.close()  # detached: ours to close
-                else:
-                    proxy.close()  # back to the single-connection pool
+                proxy.close()  # back to the single-connection pool
         self._local = threading.local()
 
     def close(self) -> None:
@@ -339,4 +396,4 @@ def _switch_to_wal(cursor: Any, busy_timeout: float) -> None:
         pause = min(pause * 2, 0.1)
 
 
-__all__ = ["SYNCHRONOUS", "SQLConnections"]
+__all__ = ["SYNCHRONOUS", "SQLConnections", "ThreadConnection"]

@@ -81,3 +81,29 @@ export function toMermaid(config) {
   }
   return `${lines.join("\n")}\n`;
 }
+
+/**
+ * `text` (a stateDiagram-v2) with a configuration highlighted, as the diagram shows it: the
+ * active leaves get `classDef current`, the states around them `classDef active`, and
+ * comments name the configuration and the transitions the last step took ([{index, from}],
+ * taken.js; Mermaid's state diagrams cannot style one transition). Regions are not Mermaid states: they are left out.
+ */
+export function highlightMermaid(text, config, { active = [], current = [], taken = [], state = null } = {}) {
+  const tree = buildTree(config);
+  const isState = (name) => tree.nodes.has(name) && tree.nodes.get(name).kind === "state";
+  const leaves = current.filter(isState);
+  const around = active.filter((name) => isState(name) && !leaves.includes(name));
+  if (!leaves.length && !around.length) return text;
+  const lines = [];
+  if (state) lines.push(`    %% active configuration: ${clean(state)}`);
+  const edges = transitionsOf(config);
+  for (const { index, from } of taken) {
+    const e = edges.find((edge) => edge.index === index);
+    if (e) lines.push(`    %% last step took: ${from.join(", ")} --> ${e.dest || from.join(", ")} : ${clean(e.diagramLabel)}`);
+  }
+  lines.push("    classDef active fill:#eff6ff,stroke:#2563eb,stroke-width:2px");
+  lines.push("    classDef current fill:#2563eb,color:#ffffff,stroke:#1e3a8a,stroke-width:3px");
+  if (around.length) lines.push(`    class ${around.join(",")} active`);
+  if (leaves.length) lines.push(`    class ${leaves.join(",")} current`);
+  return `${text.replace(/\n*$/, "\n")}${lines.join("\n")}\n`;
+}

@@ -1,9 +1,10 @@
 // Entities of a stored machine: list them by state, open one (state on the diagram, context,
 // version, timers, history) and send it an event through the orchestrator.
 
-import { api, missingGuard } from "../api.js";
+import { api, missingGuard, request } from "../api.js";
 import { h, replace, field, select, newId, formatTime, toast, confirmDialog } from "../dom.js";
 import { buildTree } from "../definition.js";
+import { takenIn, takenTransitions } from "../taken.js";
 
 const PAGE = 25;
 
@@ -42,7 +43,7 @@ export class EntitiesPanel {
       replace(this.element, h("div", { class: "empty-state card" },
         h("h2", {}, "No entities yet"),
         h("p", {}, "Entities belong to a stored machine. Create the machine first, then come back here.")));
-      this.ws.diagram.highlight({});
+      this.highlight({});
       return;
     }
     if (!this.ws.stored) {
@@ -52,6 +53,11 @@ export class EntitiesPanel {
     }
     if (entityId) this.openEntity(entityId);
     else this.showList();
+  }
+
+  /** Mark the diagram, while the entities are the tab shown (an answer may come after a switch). */
+  highlight(marks) {
+    if (this.ws.tab === "entities") this.ws.diagram.highlight(marks);
   }
 
   onStored() {
@@ -67,7 +73,7 @@ export class EntitiesPanel {
   // ------------------------------------------------------------------ list
   async showList() {
     this.entityId = null;
-    this.ws.diagram.highlight({});
+    this.highlight({});
     const filter = select([["", "All states"], ...this.stateOptions()], this.filter, { id: newId("filter") });
     filter.addEventListener("change", () => {
       this.filter = filter.value;
@@ -171,15 +177,19 @@ export class EntitiesPanel {
       return;
     }
     if (entityId !== this.entityId) return;
-    let info = null;
-    try {
-      info = await api.inspect(this.ws.stored.config, entity.state);
-    } catch {
-      info = null; // a state removed by a later revision: shown, not highlighted
-    }
+    const config = this.ws.stored.config;
+    const [info, taken] = await Promise.all([
+      // null: a state removed by a later revision (shown, not highlighted)
+      api.inspect(config, entity.state).catch(() => null),
+      this.lastTaken(config, entity, history.items),
+    ]);
+    if (entityId !== this.entityId) return;
     this.entity = entity;
     this.info = info;
-    this.ws.diagram.highlight(info ? { active: info.active, current: info.leaves } : {});
+    // The diagram draws the editor's definition, which may be an unsaved draft: its
+    // transitions are matched by trigger, sources and target, not by position.
+    const drawn = takenIn(taken, config, this.ws.data || config);
+    this.highlight(info ? { active: info.active, current: info.leaves, taken: drawn, state: info.state } : {});
     replace(this.detail,
       h("h2", { class: "entity-title" }, "Entity ", h("code", {}, entity.entity_id)),
       h("dl", { class: "facts" },
@@ -215,6 +225,24 @@ export class EntitiesPanel {
           : h("p", { class: "muted" }, "No transitions yet.")),
       h("div", { class: "danger-zone" },
         h("button", { type: "button", class: "danger small", onclick: () => this.deleteEntity(entity) }, "Delete entity")));
+  }
+
+  /**
+   * The transitions the entity's last event took (its newest history row's result, read
+   * against the configuration it left); [] after a creation, or when that row or its states
+   * are not in this revision.
+   */
+  async lastTaken(config, entity, rows) {
+    let last = rows.find((r) => r.version === entity.version);
+    if (!last) {
+      // More rows than the page holds: one row per version, the creation first.
+      const path = `/api/v1/machines/${encodeURIComponent(this.ws.id)}/entities/${encodeURIComponent(entity.entity_id)}/history`;
+      const page = await request("GET", `${path}?limit=1&offset=${entity.version - 1}`).catch(() => null);
+      last = page && page.items.find((r) => r.version === entity.version);
+    }
+    if (!last || last.trigger === "__create__" || !last.result || !last.source_state) return [];
+    const before = await api.inspect(config, last.source_state).catch(() => null);
+    return before ? takenTransitions(config, before.active, last.result) : [];
   }
 
   eventForm(entity, info) {

@@ -5,6 +5,7 @@
 import { api, missingGuard } from "../api.js";
 import { h, replace, field, newId, toast, formatMs } from "../dom.js";
 import { buildTree } from "../definition.js";
+import { takenTransitions } from "../taken.js";
 
 function actionText(action) {
   const params = action.params && Object.keys(action.params).length ? ` ${JSON.stringify(action.params)}` : "";
@@ -15,7 +16,8 @@ export class SimulatorPanel {
   constructor(ws) {
     this.ws = ws;
     this.info = null; // InspectResponse of the current state
-    this.steps = []; // [{state, history, trigger, result}]
+    this.steps = []; // [{state, history, trigger, result, taken}]
+    this.lastTaken = []; // the transitions the last step took: [{index, from}] (taken.js)
     this.configKey = null;
     // trigger -> named guards the API asked for beyond the event's own transitions (those
     // of transitions its internal or eventless steps take): offered on the event's card.
@@ -66,7 +68,7 @@ export class SimulatorPanel {
       replace(this.blocked, h("p", { class: "error" },
         this.ws.data ? "The definition has problems: fix them in the editor to simulate." : "Write or load a definition first."));
       this.body.hidden = true;
-      this.ws.diagram.highlight({});
+      this.highlight({});
       return;
     }
     replace(this.blocked);
@@ -79,6 +81,10 @@ export class SimulatorPanel {
     }
     this.configKey = key;
     this.laterGuards = new Map();
+    // Positions in the definition before the edit: no step's transitions are marked any
+    // more (going back to a step restores its marks).
+    this.lastTaken = [];
+    for (const step of this.steps) step.taken = [];
     if (!this.info) {
       await this.start(null);
       return;
@@ -108,7 +114,7 @@ export class SimulatorPanel {
     }
     this.steps = [{ state: this.info.state, history: null, trigger: null, result: null }];
     replace(this.outcome, h("p", { class: "muted" }, `Started in ${this.info.state}.`));
-    this.lastTransition = null;
+    this.lastTaken = [];
     this.show();
   }
 
@@ -117,9 +123,16 @@ export class SimulatorPanel {
     replace(this.current,
       h("p", {}, "Current state: ", h("code", { class: "state-code", id: "sim-current", dataset: { state: info.state } }, info.state),
         info.terminal ? h("span", { class: "tag type-terminal" }, "terminal") : null));
-    this.ws.diagram.highlight({ active: info.active, current: info.leaves, transition: this.lastTransition });
+    // Every active state of every region, the states around them, and the last step's
+    // transitions (one per region that moved, and those of its internal events).
+    this.highlight({ active: info.active, current: info.leaves, taken: this.lastTaken, state: info.state });
     this.renderEvents();
     this.renderSteps();
+  }
+
+  /** Mark the diagram, while the simulator is the tab shown (an answer may come after a switch). */
+  highlight(marks) {
+    if (this.ws.tab === "simulate") this.ws.diagram.highlight(marks);
   }
 
   renderEvents() {
@@ -216,23 +229,19 @@ export class SimulatorPanel {
     }
     this.renderOutcome(result);
     if (!result.success || !result.target_state) {
-      this.lastTransition = null;
+      this.lastTaken = [];
       this.show();
       return;
     }
-    const candidates = before.transitions.filter((t) => t.trigger === trigger);
-    const taken =
-      candidates.find((t) => t.dest && result.entered_states.includes(t.dest)) ||
-      candidates.find((t) => !t.dest || t.dest === before.state) ||
-      (candidates.length === 1 ? candidates[0] : null);
-    this.lastTransition = taken ? taken.index : null;
+    const refused = new Set(Object.entries(guards).filter(([, passes]) => !passes).map(([name]) => name));
+    this.lastTaken = takenTransitions(this.ws.data, before.active, result, refused);
     try {
       this.info = await api.inspect(this.ws.data, result.target_state);
     } catch (err) {
       toast(err.message, "error");
       return;
     }
-    this.steps.push({ state: this.info.state, history: result.history || last.history, trigger, result, transition: this.lastTransition });
+    this.steps.push({ state: this.info.state, history: result.history || last.history, trigger, result, taken: this.lastTaken });
     this.show();
   }
 
@@ -285,7 +294,7 @@ export class SimulatorPanel {
       toast(err.message, "error");
       return;
     }
-    this.lastTransition = step.transition ?? null;
+    this.lastTaken = step.taken || [];
     replace(this.outcome, h("p", { class: "muted" }, `Back at step ${index + 1}: ${step.state}.`));
     this.show();
   }

@@ -5,8 +5,9 @@
 import { api } from "../api.js";
 import { h, replace, debounce, download, toast, confirmDialog, select, showDialog } from "../dom.js";
 import { DiagramView } from "../diagram.js";
-import { Editor, jsonLines, lineOfPath } from "../editor.js";
-import { toMermaid } from "../mermaid.js";
+import { Editor } from "../editor.js";
+import { renderProblems, renderWarnings } from "../problems.js";
+import { highlightMermaid, toMermaid } from "../mermaid.js";
 import { TEMPLATES } from "../templates.js";
 import { BuilderPanel } from "./builder.js";
 import { SimulatorPanel } from "./simulator.js";
@@ -38,6 +39,7 @@ export class Workspace {
     this.valid = false;
     this.summary = null;
     this.problems = [];
+    this.warnings = []; // lint findings of /api/v1/validate: shown apart, never block saving
     this.savedText = null;
     this.seq = 0;
     this.listeners = new Set();
@@ -97,6 +99,8 @@ export class Workspace {
     document.removeEventListener("keydown", this.onKey);
     this.refreshSoon.cancel();
     for (const panel of Object.values(this.panels)) if (panel.destroy) panel.destroy();
+    this.editor.destroy();
+    this.diagram.destroy();
   }
 
   tabHref(tab) {
@@ -116,8 +120,8 @@ export class Workspace {
 
   // ------------------------------------------------------------------ editor panel
   buildEditorPanel() {
-    this.problemList = h("ul", { class: "problems" });
     this.problemBox = h("div", { class: "problem-box", id: "problems", "aria-live": "polite" });
+    this.warningBox = h("div", { class: "warning-box", id: "warnings", "aria-live": "polite", hidden: true });
     const toYaml = h("button", { type: "button", class: "secondary small", onclick: () => this.convert("yaml") }, "As YAML");
     const toJson = h("button", { type: "button", class: "secondary small", onclick: () => this.convert("json") }, "As JSON");
     const children = [];
@@ -134,6 +138,7 @@ export class Workspace {
       h("div", { class: "editor-head" }, this.editor.label, h("div", { class: "button-row" }, toYaml, toJson)),
       this.editor.element,
       this.problemBox,
+      this.warningBox,
     );
     const cls = this.id ? "panel editor-panel" : "panel editor-panel with-templates";
     return { element: h("div", { class: cls }, children), activate: () => {} };
@@ -143,10 +148,8 @@ export class Workspace {
     const template = TEMPLATES.find((t) => t.id === templateId);
     if (!template) return;
     this.setText(template.yaml);
-    const ta = this.editor.textarea;
-    ta.focus();
-    ta.setSelectionRange(0, 0);
-    ta.scrollTop = 0;
+    this.editor.focus();
+    this.editor.toStart();
     toast(`Loaded the template "${template.title}".`);
   }
 
@@ -252,31 +255,37 @@ export class Workspace {
     if (inMessage) return Number(inMessage[1]);
     const inPath = LINE_PATH.exec(problem.path || "");
     if (inPath) return Number(inPath[1]);
-    if (this.format === "json" && problem.path) return lineOfPath(jsonLines(text), problem.path);
+    if (this.format === "json" && problem.path) return this.editor.lineOf(problem.path);
     return null;
   }
 
+  /** Parse and validate the text; false when the answer came for an older text (dropped). */
   async refresh() {
     const seq = (this.seq += 1);
     const text = this.editor.value;
+    // An answer is for `text`: dropped when a newer refresh started, or when the text changed
+    // since (the refresh that follows the change is still to come).
+    const outdated = () => seq !== this.seq || text !== this.editor.value;
     if (!text.trim()) {
       this.data = null;
       this.valid = false;
       this.problems = [];
+      this.warnings = [];
       this.renderProblems();
       this.setStatus("empty", "Empty");
       this.diagram.render({});
       this.notify();
-      return;
+      return true;
     }
     let parsed;
     try {
       parsed = await api.parse(text);
     } catch (err) {
-      if (seq === this.seq) this.setStatus("error", `Not checked: ${err.message}`);
-      return;
+      if (outdated()) return false;
+      this.setStatus("error", `Not checked: ${err.message}`);
+      return true;
     }
-    if (seq !== this.seq) return;
+    if (outdated()) return false;
     this.format = parsed.format;
     if (parsed.error) {
       this.valid = false;
@@ -285,11 +294,12 @@ export class Workspace {
         message: parsed.error.message,
         line: parsed.error.line,
       }];
+      this.warnings = [];
       this.renderProblems();
       this.setStatus("syntax", "Syntax error");
       this.diagram.markStale(true);
       this.notify();
-      return;
+      return true;
     }
     this.data = parsed.data;
     this.diagram.render(this.data, { name: this.name });
@@ -298,17 +308,23 @@ export class Workspace {
     try {
       result = await api.validate(parsed.format === "yaml" ? { yaml: text } : { config: parsed.data });
     } catch (err) {
-      if (seq !== this.seq) return;
+      if (outdated()) return false;
       result = { valid: false, errors: err.errors && err.errors.length ? err.errors.map((e) => ({ ...e, path: stripPrefix(e.path) })) : [{ path: "", message: err.message }] };
     }
-    if (seq !== this.seq) return;
+    if (outdated()) return false;
     this.valid = result.valid;
     this.summary = result.summary || null;
     this.problems = (result.errors || []).map((e) => ({ ...e, line: this.lineOf(e, text) }));
+    this.warnings = (result.warnings || []).map((w) => {
+      const warning = { ...w, path: stripPrefix(w.path) };
+      return { ...warning, line: w.line || this.lineOf(warning, text) };
+    });
     this.renderProblems();
-    if (this.valid) this.setStatus("valid", "Valid");
+    const warned = this.warnings.length ? ` · ${this.warnings.length} warning${this.warnings.length === 1 ? "" : "s"}` : "";
+    if (this.valid) this.setStatus("valid", `Valid${warned}`);
     else this.setStatus("invalid", `${this.problems.length} problem${this.problems.length === 1 ? "" : "s"}`);
     this.notify();
+    return true;
   }
 
   notify() {
@@ -316,26 +332,19 @@ export class Workspace {
   }
 
   renderProblems() {
-    this.editor.markErrors(this.problems.map((p) => p.line));
-    if (!this.problems.length) {
-      replace(this.problemBox, this.editor.value.trim()
-        ? h("p", { class: "ok" }, "No problems found.")
-        : h("p", { class: "muted" }, "Paste a definition or pick a template to begin."));
-      return;
-    }
-    const items = this.problems.map((p) => h("li", { class: "problem" },
-      p.line ? h("button", { type: "button", class: "link line-link", onclick: () => this.editor.goToLine(p.line), "aria-label": `Go to line ${p.line}` }, `Line ${p.line}`) : null,
-      p.path && !LINE_PATH.test(p.path) ? h("code", { class: "path" }, p.path) : null,
-      h("span", { class: "message" }, String(p.message || "").replace(LINE_IN_MESSAGE, ""))));
-    replace(this.problemBox,
-      h("h2", { class: "problems-title" }, `Problems (${this.problems.length})`),
-      h("ul", { class: "problems" }, items));
+    this.editor.showProblems(this.problems, this.warnings);
+    const goToLine = (n) => this.editor.goToLine(n);
+    renderProblems(this.problemBox, this.problems, { empty: !this.editor.value.trim(), goToLine });
+    renderWarnings(this.warningBox, this.warnings, { goToLine });
   }
 
   // ------------------------------------------------------------------ actions
   async save() {
     this.refreshSoon.cancel();
-    await this.refresh();
+    if (!(await this.refresh())) {
+      toast("The text changed while it was being checked: save again once it is checked.", "error");
+      return;
+    }
     const text = this.editor.value;
     if (!text.trim()) {
       toast("There is nothing to save yet.", "error");
@@ -396,7 +405,14 @@ export class Workspace {
       toast("There is no diagram to export yet.", "error");
       return;
     }
-    download(`${this.name}.svg`, await this.diagram.exportSvg(), "image/svg+xml");
+    let text;
+    try {
+      text = await this.diagram.exportSvg();
+    } catch (err) {
+      toast(`Could not export the SVG: ${err.message}`, "error");
+      return;
+    }
+    download(`${this.name}.svg`, text, "image/svg+xml");
   }
 
   async exportMermaid() {
@@ -415,6 +431,8 @@ export class Workspace {
       }
     }
     if (text === null) text = toMermaid(this.data);
+    // From the simulator or an entity: with the configuration the diagram highlights.
+    text = highlightMermaid(text, this.data, this.diagram.highlightState);
     const area = h("textarea", { class: "code mermaid-text", readonly: true, rows: 16, id: "mermaid-text", "aria-label": "Mermaid text" });
     area.value = text;
     const copy = h("button", { type: "button", class: "secondary", onclick: async () => {
