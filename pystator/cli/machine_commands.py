@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from pystator.models.definition import MachineDefinition
 
 
-def _load_checked(path: str) -> MachineDefinition:
+def load_checked(path: str) -> MachineDefinition:
     """Load ``path`` through the checks of ``pystator validate``; a bad file is one line
     naming it and its first problem."""
     from pystator.loaders import load_file
@@ -66,7 +66,7 @@ def _cmd_schema(args: argparse.Namespace) -> int:
         return 0
     from pystator.runtime.machine import StateMachine
 
-    machine = StateMachine.from_definition(_load_checked(args.machine))
+    machine = StateMachine.from_definition(load_checked(args.machine))
     schemas = machine_data_schemas(machine)
     if not args.output:
         sys.stdout.write(json_text(schemas))
@@ -235,7 +235,7 @@ def add_process_parser(sub: Any) -> None:
 def _cmd_diagram(args: argparse.Namespace) -> int:
     from pystator.diagram import render
 
-    definition = _load_checked(args.file)  # draw only what every other command accepts
+    definition = load_checked(args.file)  # draw only what every other command accepts
     try:
         text = render(definition, args.format, state=args.state)
     except ValueError as exc:  # a configuration that is not legal in this machine

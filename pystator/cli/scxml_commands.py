@@ -68,16 +68,9 @@ def _read_definition(path: str) -> MachineDefinition:
     it does not pass them), or an SCXML document (exit 2)."""
     if path.lower().endswith(_SCXML_SUFFIXES):
         return _read_scxml(path, None)
-    from pystator.loaders import load_file
-    from pystator.runtime.validation import check_machine
+    from pystator.cli.machine_commands import load_checked
 
-    try:
-        definition = load_file(path)
-        check_machine(definition)
-    except ConfigurationError as exc:
-        more = f" (and {len(exc.issues) - 1} more; see pystator validate)" if exc.issues[1:] else ""
-        raise CommandFailed(f"{path}: {exc.issues[0]}{more}") from None
-    return definition
+    return load_checked(path)
 
 
 def _text(definition: MachineDefinition, form: str) -> str:

@@ -686,7 +686,7 @@ class TestShadowedTransitions:
         ]
         message = only(found, "shadowed-transition")[0].message
         assert "transitions[1] (from '*')" in message
-        assert "tries it first" in message
+        assert "the engine tries it before this one" in message
         machine = StateMachine.from_dict(definition(states, transitions))
         assert machine.process(machine.start().target_state, "go").target_state == "Y"
         # A guard on the wildcard lets P's transition through.

@@ -247,11 +247,11 @@ def _why_beaten(
             "engine takes it as soon as the state is entered, before it handles any event or "
             "timer there"
         )
+    same = "is eventless too" if t.auto else "has the same trigger"
     return (
-        f"transitions[{w}] (from {_source_text(winner)}) has the same "
-        f"{'trigger' if not t.auto else 'eventless kind'} and no guards, and the engine tries "
-        "it first in every state this one could fire from: the active state's own "
-        'transitions (source: "*" included) come before those of the states around it'
+        f"transitions[{w}] (from {_source_text(winner)}) {same} and no guards, and where it "
+        "applies the engine tries it before this one: the active state's own transitions "
+        '(source: "*" included) come before those of the states around it'
     )
 
 
