@@ -48,7 +48,10 @@ def open_scheduler(settings: ApiSettings) -> Scheduler | None:
             read_timeout=settings.store_read_timeout,
         )
     except ImportError as exc:
-        raise ImportError(f"PYSTATOR_REDIS_URL is set: {exc}") from None
+        raise ImportError(
+            f"PYSTATOR_REDIS_URL is set, and arming timers in Redis needs the redis extra "
+            f"({exc}): pip install 'pystator[redis]'"
+        ) from None
 
 
 class CompiledConfigs:

@@ -292,3 +292,19 @@ def test_a_frozen_redis_holds_an_event_no_longer_than_the_read_timeout(
             redis_server.thaw()
         assert "did not answer within 1 s" in caplog.text
         assert client.get(f"{ENTITIES}/o-1").json()["timers"] == entity["timers"]
+
+
+def test_without_the_redis_extra_the_api_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``PYSTATOR_REDIS_URL`` set without arq installed: one readable error naming the extra
+    (``pystator api`` prints it as one line), never a bare ``No module named``."""
+    import sys
+
+    from pystator.api.services import open_scheduler
+    from pystator.api.settings import ApiSettings
+
+    monkeypatch.setitem(sys.modules, "pystator.scheduler.arq_scheduler", None)
+    settings = ApiSettings(_env_file=None, redis_url="redis://127.0.0.1:6379/0")  # type: ignore[call-arg]
+    with pytest.raises(ImportError, match=r"pip install 'pystator\[redis\]'"):
+        open_scheduler(settings)
