@@ -17,7 +17,6 @@ workers fire. Deleting an entity or a machine cancels the timers its entities ha
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import time
 from collections import OrderedDict
@@ -30,15 +29,14 @@ from pystator.api.supplied_guards import machine_with_supplied_guards, named_gua
 from pystator.errors import ConfigurationError
 from pystator.loaders import definition_from_data, definition_to_dict, load_file
 from pystator.models.definition import MachineDefinition
-from pystator.models.entity import EntityRecord, MachineRecord
+from pystator.models.entity import MachineRecord
 from pystator.runtime.machine import StateMachine
+from pystator.runtime.orchestration.timer_handoff import cancel_deleted
 from pystator.runtime.orchestrator import Orchestrator
 from pystator.runtime.ports import Scheduler, StateStore
 from pystator.runtime.validation import check_machine
 from pystator.stores.availability import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
 from pystator.stores.sql import SQLMachineCatalog, SQLStateStore
-
-logger = logging.getLogger("pystator.api")
 
 MachineRow = MachineRecord
 """The name the routes know a stored machine by."""
@@ -75,27 +73,6 @@ class MachineRenameError(Exception):
 
 def _definition_text(definition: MachineDefinition) -> str:
     return json.dumps(definition_to_dict(definition), ensure_ascii=False)
-
-
-def cancel_timers(scheduler: Scheduler | None, machine_name: str, record: EntityRecord) -> None:
-    """Cancel, with ``scheduler``, the timers ``record`` (an entity just deleted) had armed.
-
-    A failure is logged, never raised: the entity is deleted, and a timer of an entity that
-    no longer exists fires as a no-op (the orchestrator finds no entity and changes nothing).
-    """
-    if scheduler is None or not record.timers:
-        return
-    timer_ids = [timer.id for timer in record.timers]
-    try:
-        scheduler.schedule(machine_name, record.entity_id, [], timer_ids)
-    except Exception as exc:
-        logger.warning(
-            "could not cancel timers %s of deleted entity %s/%s (they will fire as no-ops): %s",
-            timer_ids,
-            machine_name,
-            record.entity_id,
-            " ".join(str(exc).split()) or type(exc).__name__,
-        )
 
 
 class Catalog:
@@ -238,7 +215,7 @@ class Catalog:
                 break
             for record in page.items:
                 if store.delete_entity(machine_id, record.entity_id):
-                    cancel_timers(self.scheduler, machine_id, record)
+                    cancel_deleted(self.scheduler, machine_id, record)
         return True
 
     def load_directory(self, directory: Path) -> tuple[list[str], list[str]]:

@@ -14,7 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from pystator.api.auth import ANONYMOUS, InvalidTokenError, Principal, verify_token
-from pystator.api.catalog import Catalog, Served, cancel_timers
+from pystator.api.catalog import Catalog, Served
 from pystator.api.definitions import ParseSlots
 from pystator.api.login_limits import LoginLimiter
 from pystator.api.problems import ApiError
@@ -184,19 +184,6 @@ class Services:
         with self._lock:
             self._typed_served[machine_id] = found
         return found
-
-    def delete_entity(self, served: Served, entity_id: str) -> bool:
-        """Delete an entity of ``served`` with its history, and cancel the timers it had
-        armed (``cancel_timers``); ``False`` when it does not exist."""
-        orchestrator = served.orchestrator
-        # Read first, for the timers to cancel: the store's delete does not return them. An
-        # event committed in between arms a timer that fires as a no-op.
-        record = orchestrator.get_entity(entity_id) if self.scheduler is not None else None
-        if not orchestrator.delete_entity(entity_id):
-            return False
-        if record is not None:
-            cancel_timers(self.scheduler, orchestrator.machine_name, record)
-        return True
 
     def delete(self, machine_id: str) -> bool:
         """Delete the stored machine and its entities (``Catalog.delete``), and forget its

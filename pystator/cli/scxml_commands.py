@@ -43,22 +43,12 @@ class _Unreadable(Exception):
         self.lines = [f"{path}: {issue}" for issue in exc.issues]
 
 
-def _machine_name(path: str) -> str:
-    """A machine name from a file name, for a document whose ``<scxml>`` has none:
-    ``traffic-light.scxml`` -> ``traffic_light``."""
-    name = re.sub(r"[^A-Za-z0-9_]", "_", Path(path).stem)
-    return name if name[:1].isalpha() else f"m_{name}"
-
-
 def _read_scxml(path: str, name: str | None) -> MachineDefinition:
-    from pystator.loaders import DEFAULT_MAX_BYTES
-    from pystator.loaders.files import read_limited
-    from pystator.loaders.scxml import from_scxml
+    from pystator.loaders.scxml import load_scxml_file
     from pystator.runtime.validation import check_machine
 
     try:
-        data = read_limited(path, DEFAULT_MAX_BYTES)
-        return from_scxml(data, name=name or _machine_name(path), source=path, check=check_machine)
+        return load_scxml_file(path, name=name, check=check_machine)
     except ConfigurationError as exc:
         raise _Unreadable(path, exc) from None
 

@@ -223,21 +223,14 @@ class StateMachine:
         cls, path: PathLike, *, context_model: type[BaseModel] | None = None
     ) -> StateMachine:
         """Read an SCXML document (``docs/scxml.md``; a ``<scxml>`` without ``name`` is named
-        after the file); each problem names its line."""
-        from pathlib import Path
+        after the file, as ``pystator import`` names it); each problem names its line."""
+        from pystator.loaders.scxml import load_scxml_file
 
-        from pystator.errors import ConfigurationError
-        from pystator.loaders import DEFAULT_MAX_BYTES
-        from pystator.loaders.files import read_limited
-        from pystator.loaders.scxml import read_scxml
-
-        stem = Path(path).name.split(".")[0]
-        imported = read_scxml(read_limited(path, DEFAULT_MAX_BYTES), name=stem)
-        try:  # the checks of every other loader, with the document's lines
-            definition = definition_from_data(imported.data, source=str(path))
-            return cls(definition, context_model=context_model)
-        except ConfigurationError as exc:
-            raise imported.with_lines(exc) from None
+        built: list[StateMachine] = []
+        # The machine is built as the loader's check, so its problems carry the document's
+        # lines (and the definition is compiled once).
+        load_scxml_file(path, check=lambda d: built.append(cls(d, context_model=context_model)))
+        return built[0]
 
     def to_scxml(self) -> str:
         """The definition as SCXML; ``from_scxml`` reads it back equal."""

@@ -55,6 +55,7 @@ from pystator.runtime.orchestration.record_policy import RecordPolicy, record_po
 from pystator.runtime.orchestration.result_json import ResultJson
 from pystator.runtime.orchestration.retry import RetryPolicy
 from pystator.runtime.orchestration.runners import arun, run
+from pystator.runtime.orchestration.timer_handoff import acancel_deleted, cancel_deleted
 from pystator.runtime.ports import Scheduler, StateStore
 from pystator.runtime.registry import ActionRegistry, GuardRegistry
 
@@ -293,17 +294,26 @@ class Orchestrator:
 
     def delete_entity(self, entity_id: str) -> bool:
         """Delete an entity with its history, outbox items and idempotency keys (and forget
-        it in the record cache); ``False`` if it did not exist."""
+        it in the record cache), and cancel the timers it had armed with the scheduler;
+        ``False`` if it did not exist."""
         self.forget(entity_id)
+        # Read first, for the timers to cancel (a delete does not return them); an event
+        # committed in between arms a timer that fires as a no-op.
+        record = self.get_entity(entity_id) if self.scheduler is not None else None
         deleted = self.store.delete_entity(self.machine_name, entity_id)
         self.forget(entity_id)
+        if deleted and record is not None:
+            cancel_deleted(self.scheduler, self.machine_name, record)
         return deleted
 
     async def adelete_entity(self, entity_id: str) -> bool:
         """``delete_entity`` for asyncio."""
         self.forget(entity_id)
+        record = await self.aget_entity(entity_id) if self.scheduler is not None else None
         deleted = await self.store.adelete_entity(self.machine_name, entity_id)
         self.forget(entity_id)
+        if deleted and record is not None:
+            await acancel_deleted(self.scheduler, self.machine_name, record)
         return deleted
 
     def forget(self, entity_id: str | None = None) -> None:

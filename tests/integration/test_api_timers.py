@@ -230,7 +230,7 @@ def test_a_failed_cancel_is_logged_and_the_delete_stands(
     with api(tmp_path, redis_server.url) as client:
         start(client, "o-1")
         redis_server.stop(keep_data=False)
-        with caplog.at_level(logging.WARNING, logger="pystator.api"):
+        with caplog.at_level(logging.WARNING, logger="pystator.orchestrator"):
             assert client.delete(f"{ENTITIES}/o-1").status_code == 204
         assert client.get(f"{ENTITIES}/o-1").status_code == 404
     assert "could not cancel timers" in caplog.text

@@ -544,3 +544,37 @@ async def test_a_scheduler_outage_is_one_line_per_event_without_a_traceback(
     [line] = [r for r in caplog.records if "scheduler failed to arm" in r.message]
     assert not line.exc_info
     assert line.getMessage().endswith("refused the connection")
+
+
+async def test_deleting_an_entity_cancels_its_timers() -> None:
+    """The orchestrator owns the scheduler: every caller of ``delete_entity`` (the HTTP API
+    among them) gets the deleted entity's timers cancelled, sync and async alike."""
+    rig = Rig(ORDER)
+    await rig.orchestrator.async_create_entity("o1")
+    await rig.orchestrator.async_create_entity("o2")
+    assert [e for e, _, _ in rig.pending()] == ["o1", "o2"]
+    assert rig.orchestrator.delete_entity("o1")
+    assert [e for e, _, _ in rig.pending()] == ["o2"]
+    assert await rig.orchestrator.adelete_entity("o2")
+    assert rig.pending() == []
+    assert not rig.orchestrator.delete_entity("o2")  # already gone: nothing to cancel
+    assert await rig.advance(60) == 0
+
+
+async def test_a_failed_cancel_on_delete_is_logged_and_the_delete_stands(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Down(AsyncioScheduler):
+        def schedule(self, *args: Any, **kwargs: Any) -> None:
+            raise ConnectionError("scheduler unreachable")
+
+    clock = ManualClock(T0)
+    store = InMemoryStateStore()
+    up = Orchestrator(ORDER, store, clock=clock)
+    up.create_entity("o1")
+    down = Orchestrator(ORDER, store, scheduler=Down(clock=clock, autostart=False), clock=clock)
+    with caplog.at_level(logging.WARNING, logger="pystator.orchestrator"):
+        assert down.delete_entity("o1")
+    assert down.get_entity("o1") is None
+    assert "could not cancel timers ['PENDING:after:3@1']" in caplog.text
+    assert "scheduler unreachable" in caplog.text

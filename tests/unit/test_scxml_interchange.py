@@ -134,6 +134,30 @@ def test_every_example_machine_round_trips(definition: MachineDefinition, tmp_pa
     assert machine.to_scxml() == text
 
 
+def test_a_document_without_a_name_is_named_after_its_file_by_every_entry_point(
+    tmp_path: Path,
+) -> None:
+    """``StateMachine.from_scxml`` and ``pystator import`` (``load_scxml_file``) agree."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "traffic-light.scxml"
+    path.write_text(
+        '<scxml xmlns="http://www.w3.org/2005/07/scxml" version="1.0" initial="red">'
+        '<state id="red"><transition event="go" target="green"/></state>'
+        '<state id="green"/></scxml>',
+        encoding="utf-8",
+    )
+    assert StateMachine.from_scxml(path).name == "traffic_light"
+    out = subprocess.run(
+        [sys.executable, "-m", "pystator", "import", str(path), "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert '"machine_name": "traffic_light"' in out
+
+
 def _case_param(case: Case) -> Any:
     marks = [pytest.mark.skip(reason=case.skip)] if case.skip else []
     if case.xfail:

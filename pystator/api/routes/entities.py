@@ -232,7 +232,7 @@ def build(principal: Callable[..., Awaitable[Principal]], route_class: type) -> 
         machine_id: MachineIdPath, entity_id: EntityIdPath, svc: ServicesDep
     ) -> Response:
         served = _served(svc, machine_id)
-        if not svc.delete_entity(served, entity_id):  # and cancels its timers
+        if not served.orchestrator.delete_entity(entity_id):  # and cancels its timers
             raise _entity_not_found(machine_id, entity_id)
         return Response(status_code=204)
 

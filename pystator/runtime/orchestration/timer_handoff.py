@@ -16,6 +16,7 @@ from pystator.errors import StoreUnavailableError
 from pystator.models.entity import EntityRecord
 from pystator.models.snapshot import TimerSnapshot
 from pystator.runtime.orchestration.effects import ArmTimers, Step
+from pystator.runtime.ports import Scheduler
 
 logger = logging.getLogger("pystator.orchestrator")
 
@@ -57,4 +58,40 @@ def hand_timers(
         )
 
 
-__all__ = ["hand_timers", "timer_changes"]
+def _cancel_failed(machine_name: str, record: EntityRecord, exc: Exception) -> None:
+    logger.warning(
+        "could not cancel timers %s of deleted entity %s/%s (they will fire as no-ops): %s",
+        [timer.id for timer in record.timers],
+        machine_name,
+        record.entity_id,
+        " ".join(str(exc).split()) or type(exc).__name__,
+    )
+
+
+def cancel_deleted(scheduler: Scheduler | None, machine_name: str, record: EntityRecord) -> None:
+    """Cancel, with ``scheduler``, the timers ``record`` (an entity just deleted) had armed.
+
+    A failure is logged, never raised: the entity is deleted, and a timer of an entity that
+    no longer exists fires as a no-op (the orchestrator finds no entity and changes nothing).
+    """
+    if scheduler is None or not record.timers:
+        return
+    try:
+        scheduler.schedule(machine_name, record.entity_id, [], [t.id for t in record.timers])
+    except Exception as exc:
+        _cancel_failed(machine_name, record, exc)
+
+
+async def acancel_deleted(
+    scheduler: Scheduler | None, machine_name: str, record: EntityRecord
+) -> None:
+    """``cancel_deleted`` for asyncio."""
+    if scheduler is None or not record.timers:
+        return
+    try:
+        await scheduler.aschedule(machine_name, record.entity_id, [], [t.id for t in record.timers])
+    except Exception as exc:
+        _cancel_failed(machine_name, record, exc)
+
+
+__all__ = ["acancel_deleted", "cancel_deleted", "hand_timers", "timer_changes"]
